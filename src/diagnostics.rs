@@ -1,0 +1,169 @@
+//! Diagnostics as data: a stable code, a severity, a field path, a location
+//! and a hint. Producing a diagnostic is separate from rendering it, so the
+//! same problems can be shown to a person (`render_human`) or handed to a
+//! KRM pipeline as `results`.
+//!
+//! Every code is documented once, in `docs/diagnostics.md`; the human line
+//! links to its anchor.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// How bad a problem is. Errors stop generation; warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// Where a problem was found: a file and, where the parser knows it, a line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+}
+
+/// One problem with the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable code such as `MF104`; documented in `docs/diagnostics.md`.
+    pub code: &'static str,
+    /// Field path in the spec, e.g. `spec.clusters[1].rootCA.files[0]`; empty
+    /// when the problem is not tied to a field.
+    pub path: String,
+    pub location: Option<Location>,
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, code, path, message)
+    }
+
+    pub fn warning(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, code, path, message)
+    }
+
+    fn new(severity: Severity, code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity,
+            code,
+            path: path.into(),
+            location: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn at(mut self, file: impl Into<PathBuf>, line: Option<usize>) -> Self {
+        self.location = Some(Location {
+            file: file.into(),
+            line,
+        });
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// The one-line human form:
+    /// `error[MF104] spec.clusters[1].domain (federation.yaml:14): message; hint (docs/diagnostics.md#mf104)`
+    pub fn render_human(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.severity.as_str(), self.code)?;
+        if !self.path.is_empty() {
+            write!(f, " {}", self.path)?;
+        }
+        if let Some(loc) = &self.location {
+            write!(f, " ({}", loc.file.display())?;
+            if let Some(line) = loc.line {
+                write!(f, ":{line}")?;
+            }
+            write!(f, ")")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "; {hint}")?;
+        }
+        write!(f, " [docs/diagnostics.md#{}]", self.code.to_ascii_lowercase())
+    }
+}
+
+/// Problems collected over a whole run; they decide the exit status at the end.
+#[derive(Debug, Default, Clone)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+        self.items.extend(other);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
+    /// Errors first, then by file, line, path and code: a stable order no
+    /// matter in which order the checks ran.
+    pub fn sorted(mut self) -> Vec<Diagnostic> {
+        self.items.sort_by(|a, b| {
+            (a.severity, &a.location, &a.path, a.code, &a.message).cmp(&(
+                b.severity,
+                &b.location,
+                &b.path,
+                b.code,
+                &b.message,
+            ))
+        });
+        self.items.dedup();
+        self.items
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}

@@ -1,0 +1,250 @@
+//! Spec intake: a file's text becomes a typed `MeshFederation`, or every
+//! problem with it, each with its field path and line.
+//!
+//! Order: YAML (with serde_norway's bounds on alias expansion and nesting,
+//! so a "billion laughs" input fails fast), then the JSON Schema in
+//! `schemas/` (every structural problem at once), then the typed structs.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::Validator;
+use serde_json::Value;
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::locate::{self, LineIndex};
+use crate::spec::MeshFederation;
+
+/// The spec's JSON Schema, as shipped in `schemas/` and printed by `meshfed schema`.
+pub const SCHEMA: &str = include_str!("../schemas/meshfederation.schema.json");
+
+/// Largest spec file we read: far beyond any real federation, small enough
+/// that a mistaken path to a disk image fails at once.
+const MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A spec document and where it came from; relative paths in it resolve
+/// from `base_dir`.
+#[derive(Debug, Clone)]
+pub struct SpecSource {
+    pub file: PathBuf,
+    pub base_dir: PathBuf,
+    pub text: String,
+}
+
+impl SpecSource {
+    pub fn read(file: &Path) -> Result<Self, Diagnostic> {
+        let unreadable = |why: String| {
+            Diagnostic::error("MF001", "", format!("cannot read the spec: {why}"))
+                .hint("check the path and its permissions")
+                .at(file, None)
+        };
+        let meta = std::fs::metadata(file).map_err(|e| unreadable(e.to_string()))?;
+        if meta.len() > MAX_SPEC_BYTES {
+            return Err(unreadable(format!("{} bytes is larger than a spec can be", meta.len())));
+        }
+        let bytes = std::fs::read(file).map_err(|e| unreadable(e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
+        let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(SpecSource {
+            file: file.to_path_buf(),
+            base_dir,
+            text,
+        })
+    }
+}
+
+fn validator() -> &'static Validator {
+    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let schema: Value = serde_json::from_str(SCHEMA).expect("the embedded schema is JSON");
+        jsonschema::validator_for(&schema).expect("the embedded schema is a valid JSON Schema")
+    })
+}
+
+/// Parses YAML text into a JSON value, one document only.
+pub fn parse_yaml(text: &str, file: &Path) -> Result<Value, Diagnostic> {
+    let mut docs = serde_norway::Deserializer::from_str(text);
+    let Some(first) = docs.next() else {
+        return Err(Diagnostic::error("MF002", "", "the file holds no YAML document").at(file, None));
+    };
+    let value = serde::Deserialize::deserialize(first).map_err(|e| yaml_error(&e, file))?;
+    if docs.next().is_some() {
+        return Err(
+            Diagnostic::error("MF004", "", "the file holds more than one YAML document")
+                .hint("keep one MeshFederation per file")
+                .at(file, None),
+        );
+    }
+    Ok(value)
+}
+
+fn yaml_error(e: &serde_norway::Error, file: &Path) -> Diagnostic {
+    let line = e.location().map(|l| l.line());
+    let msg = e.to_string();
+    let (code, hint) = if msg.contains("recursion limit") || msg.contains("repetition limit") {
+        (
+            "MF003",
+            "the document nests or repeats aliases beyond any real spec; write it out plainly",
+        )
+    } else {
+        ("MF002", "fix the YAML syntax at that line")
+    };
+    // serde_norway appends " at line X column Y"; the location says it already.
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+    Diagnostic::error(code, "", format!("not valid YAML: {msg}"))
+        .hint(hint)
+        .at(file, line)
+}
+
+/// Reads and checks a spec: the typed spec, plus every problem found (which
+/// may hold warnings even when the spec is returned).
+pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let value = match parse_yaml(&src.text, &src.file) {
+        Ok(v) => v,
+        Err(d) => {
+            diags.push(d);
+            return Err(diags);
+        }
+    };
+    let index = LineIndex::build(&src.text);
+    for err in validator().iter_errors(&value) {
+        let path = pointer_to_path(&err.instance_path().to_string());
+        for d in schema_diagnostics(err.kind(), &path, err.instance()) {
+            let line = index.line_of(&d.path);
+            diags.push(d.at(&src.file, line));
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    match serde_json::from_value::<MeshFederation>(value) {
+        Ok(spec) => Ok(spec),
+        Err(e) => {
+            diags.push(
+                Diagnostic::error("MF103", "", format!("the spec does not fit its schema: {e}")).at(&src.file, None),
+            );
+            Err(diags)
+        }
+    }
+}
+
+/// `/spec/clusters/1/name` → `spec.clusters[1].name`.
+pub fn pointer_to_path(pointer: &str) -> String {
+    let mut path = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            path = locate::item(&path, seg.parse().unwrap_or(0));
+        } else {
+            path = locate::child(&path, &seg);
+        }
+    }
+    path
+}
+
+/// A value shown in a message: short, so a pasted certificate never floods it.
+fn shown(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(57).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, instance: &Value) -> Vec<Diagnostic> {
+    use ValidationErrorKind as K;
+    let invalid = |msg: String, hint: &str| vec![Diagnostic::error("MF104", path, msg).hint(hint)];
+    match kind {
+        K::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|field| {
+                Diagnostic::error("MF101", locate::child(path, field), format!("unknown field `{field}`"))
+                    .hint("remove it or correct its spelling; `meshfed schema` lists every field")
+            })
+            .collect(),
+        K::Required { property } => {
+            let field = property.as_str().unwrap_or_default();
+            vec![
+                Diagnostic::error("MF102", path, format!("missing required field `{field}`"))
+                    .hint(format!("add `{field}`; see the spec reference in the README")),
+            ]
+        }
+        K::Type { kind } => {
+            let expected = match kind {
+                TypeKind::Single(t) => format!("{t:?}").to_lowercase(),
+                TypeKind::Multiple(_) => "another type".to_owned(),
+            };
+            let hint = if path.ends_with("istio.version") && instance.is_number() {
+                "quote it, e.g. version: \"1.30\" (YAML reads 1.30 as the number 1.3)"
+            } else {
+                "see `meshfed schema` for the expected shape"
+            };
+            vec![Diagnostic::error("MF103", path, format!("expected {expected}, found {}", shown(instance))).hint(hint)]
+        }
+        K::Pattern { pattern } => {
+            let (what, hint) = describe_pattern(pattern);
+            invalid(format!("{} is not {what}", shown(instance)), hint)
+        }
+        K::MinLength { .. } => invalid("must not be empty".into(), "give it a value"),
+        K::MaxLength { limit } => invalid(format!("longer than {limit} characters"), "shorten it"),
+        K::Minimum { limit } | K::Maximum { limit } => {
+            let _ = limit;
+            invalid(format!("{} is out of range", shown(instance)), "ports are 1 to 65535")
+        }
+        K::MinItems { limit } => invalid(format!("needs at least {limit} item(s)"), "add one"),
+        K::MinProperties { limit } => invalid(format!("needs at least {limit} entry"), "add one"),
+        K::Enum { options } => invalid(
+            format!("{} is not one of {options}", shown(instance)),
+            "pick one of the listed values",
+        ),
+        K::Constant { expected_value } => invalid(
+            format!("{} must be {expected_value}", shown(instance)),
+            "this file must be a MeshFederation",
+        ),
+        other => invalid(
+            format!("{} is invalid ({})", shown(instance), other.keyword()),
+            "see `meshfed schema`",
+        ),
+    }
+}
+
+fn describe_pattern(pattern: &str) -> (&'static str, &'static str) {
+    if pattern.starts_with("^1\\.") {
+        ("an Istio minor version", "write it as \"1.30\"")
+    } else if pattern.contains("(\\.") {
+        (
+            "a DNS-1123 subdomain",
+            "use lower-case letters, digits, '-' and '.', e.g. cluster-a.local",
+        )
+    } else if pattern.contains("A-Z") {
+        ("a valid network name", "use letters, digits, '-', '_' and '.'")
+    } else {
+        (
+            "a DNS-1123 label",
+            "use lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_become_field_paths() {
+        assert_eq!(
+            pointer_to_path("/spec/clusters/1/rootCA/files/0"),
+            "spec.clusters[1].rootCA.files[0]"
+        );
+        assert_eq!(pointer_to_path(""), "");
+        assert_eq!(pointer_to_path("/metadata/labels/a~1b"), "metadata.labels.a/b");
+    }
+
+    #[test]
+    fn embedded_schema_compiles() {
+        let _ = validator();
+    }
+}

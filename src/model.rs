@@ -1,0 +1,787 @@
+//! The validated plan between the spec and the templates: plain data in
+//! which every decision is already taken (names, labels, which cluster
+//! imports and trusts what, API versions, installer settings). Templates
+//! only format it.
+//!
+//! `build` runs every semantic check of PRODUCT §5 on the spec part and
+//! collects all problems in one pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::certs::{self, CertPolicy, RootCert, SourceRef};
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::load::SpecSource;
+use crate::locate::LineIndex;
+use crate::naming;
+use crate::spec::{ClusterSpec, Installer, MeshFederation};
+
+/// Oldest Istio minor meshfed renders for: the first with
+/// `meshConfig.caCertificates[].trustDomains` and `ISTIO_MULTIROOT_MESH`.
+pub const OLDEST_ISTIO_MINOR: u32 = 20;
+/// Newest Istio minor whose schemas and value paths were checked.
+pub const NEWEST_CHECKED_ISTIO_MINOR: u32 = 30;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Federation {
+    pub name: String,
+    pub istio: IstioTarget,
+    pub import_namespace: String,
+    /// Sorted by name.
+    pub clusters: Vec<ClusterPlan>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IstioTarget {
+    pub minor: u32,
+    pub version: String,
+    pub namespace: String,
+    pub installer: InstallerKind,
+    /// `networking.istio.io/v1` from 1.22 on, `v1beta1` before.
+    pub networking_api: String,
+    pub security_api: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallerKind {
+    Helm,
+    Istioctl,
+    Sail,
+    None,
+}
+
+/// Kubernetes object metadata as it is emitted.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectMeta {
+    pub name: String,
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Everything one cluster gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterPlan {
+    pub name: String,
+    pub domain: String,
+    pub trust_domain: String,
+    pub network: Option<String>,
+    /// The cluster's own roots, sorted by fingerprint.
+    pub roots: Vec<RootCert>,
+    /// Sorted by source cluster, namespace, service.
+    pub imports: Vec<ServiceImport>,
+    pub gateway: Option<GatewayExposure>,
+    pub trust: Option<TrustBundle>,
+    pub mesh_config: Option<MeshConfigFragment>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServicePort {
+    pub name: String,
+    pub number: u16,
+    pub protocol: String,
+}
+
+/// A remote service registered in this cluster: a ServiceEntry and its DestinationRule.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceImport {
+    pub meta: ObjectMeta,
+    pub host: String,
+    pub source_cluster: String,
+    pub ports: Vec<ServicePort>,
+    /// `STATIC` when every gateway address is an IP, `DNS` otherwise.
+    pub resolution: &'static str,
+    pub endpoints: Vec<String>,
+    pub gateway_port: u16,
+    pub subject_alt_names: Vec<String>,
+}
+
+/// The AUTO_PASSTHROUGH Gateway exposing exactly this cluster's exports.
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayExposure {
+    pub meta: ObjectMeta,
+    pub selector: BTreeMap<String, String>,
+    pub port: u16,
+    /// Sorted.
+    pub hosts: Vec<String>,
+}
+
+/// The roots of one remote cluster this cluster trusts.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteTrust {
+    pub cluster: String,
+    pub trust_domain: String,
+    pub roots: Vec<RootCert>,
+    /// All roots, concatenated.
+    pub pem: String,
+}
+
+/// The trust Secret: one key per remote cluster plus `ca.crt`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustBundle {
+    pub meta: ObjectMeta,
+    /// Sorted by cluster name.
+    pub remotes: Vec<RemoteTrust>,
+    /// Every remote root, deduplicated and sorted by fingerprint, concatenated.
+    pub ca_crt: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaCertificate {
+    pub pem: String,
+    pub trust_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayServicePort {
+    pub name: String,
+    pub port: u16,
+    pub target_port: u16,
+}
+
+/// The istiod and gateway settings a cluster needs, whatever the installer.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeshConfigFragment {
+    pub cluster_domain: String,
+    pub trust_domain: String,
+    pub network: Option<String>,
+    pub ca_certificates: Vec<CaCertificate>,
+    pub istiod_env: BTreeMap<String, String>,
+    pub proxy_metadata: BTreeMap<String, String>,
+    /// Ports of the ingress gateway's Service, for exporting clusters.
+    pub gateway_service_ports: Vec<GatewayServicePort>,
+    pub gateway_selector: BTreeMap<String, String>,
+}
+
+/// Settings for `build`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    pub certs: CertPolicy,
+}
+
+/// Istio port-name prefixes and the protocol they select
+/// (https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/).
+const PROTOCOL_PREFIXES: [(&str, &str); 12] = [
+    ("grpc-web", "GRPC"),
+    ("grpc", "GRPC"),
+    ("http2", "HTTP2"),
+    ("https", "HTTPS"),
+    ("http", "HTTP"),
+    ("mongo", "MONGO"),
+    ("mysql", "TCP"),
+    ("redis", "TCP"),
+    ("tcp", "TCP"),
+    ("tls", "TLS"),
+    ("udp", "TCP"),
+    ("h2c", "HTTP2"),
+];
+
+/// The protocol of a port: explicit, or from its name's prefix (`http`,
+/// `http-web`), as Istio selects it. `None` when the name says nothing.
+pub fn port_protocol(name: &str, explicit: Option<&str>) -> Option<String> {
+    if let Some(p) = explicit {
+        return Some(p.to_owned());
+    }
+    let prefix = name.split('-').next().unwrap_or(name);
+    PROTOCOL_PREFIXES
+        .iter()
+        .find(|(p, _)| *p == prefix || name == *p)
+        .map(|(_, proto)| (*proto).to_owned())
+}
+
+/// `"1.30"` → 30.
+fn istio_minor(version: &str) -> Option<u32> {
+    version.strip_prefix("1.")?.parse().ok()
+}
+
+struct Builder<'a> {
+    src: &'a SpecSource,
+    index: LineIndex,
+    diags: Diagnostics,
+}
+
+impl Builder<'_> {
+    fn report(&mut self, d: Diagnostic) {
+        let d = if d.location.is_none() {
+            let line = self.index.line_of(&d.path);
+            d.at(&self.src.file, line)
+        } else {
+            d
+        };
+        self.diags.push(d);
+    }
+}
+
+/// Turns a schema-valid spec into the plan, or the list of problems.
+pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (Option<Federation>, Diagnostics) {
+    let mut b = Builder {
+        src,
+        index: LineIndex::build(&src.text),
+        diags: Diagnostics::new(),
+    };
+    let fed = spec.metadata.name.clone();
+    let s = &spec.spec;
+
+    let minor = istio_minor(&s.istio.version).unwrap_or(0);
+    if minor < OLDEST_ISTIO_MINOR {
+        b.report(
+            Diagnostic::error(
+                "MF124",
+                "spec.istio.version",
+                format!("Istio {} is older than meshfed supports", s.istio.version),
+            )
+            .hint(format!(
+                "meshfed renders for Istio 1.{OLDEST_ISTIO_MINOR} and later; upgrade the meshes first"
+            )),
+        );
+    } else if minor > NEWEST_CHECKED_ISTIO_MINOR {
+        b.report(
+            Diagnostic::warning(
+                "MF124",
+                "spec.istio.version",
+                format!(
+                    "Istio {} is newer than the 1.{NEWEST_CHECKED_ISTIO_MINOR} meshfed was checked against",
+                    s.istio.version
+                ),
+            )
+            .hint("the output uses the newest known API versions; check it against that release's CRDs"),
+        );
+    }
+
+    if s.clusters.is_empty() {
+        b.report(
+            Diagnostic::error("MF110", "spec.clusters", "the federation has no clusters")
+                .hint("add at least two clusters"),
+        );
+    } else if s.clusters.len() == 1 {
+        b.report(
+            Diagnostic::warning("MF111", "spec.clusters", "only one cluster: nothing to federate")
+                .hint("add the clusters it should federate with"),
+        );
+    }
+
+    check_cluster_identities(&mut b, &s.clusters);
+
+    let names: BTreeSet<&str> = s.clusters.iter().map(|c| c.name.as_str()).collect();
+    // (importer, exporter, export index) triples and every cluster's roots.
+    let mut roots: BTreeMap<String, Vec<RootCert>> = BTreeMap::new();
+    for (ci, c) in s.clusters.iter().enumerate() {
+        check_exports(&mut b, ci, c, &names);
+        let cluster_roots = read_roots(&mut b, ci, c, &opts.certs);
+        roots.insert(c.name.clone(), cluster_roots);
+    }
+
+    if b.diags.has_errors() {
+        return (None, b.diags);
+    }
+
+    let minor_api = |v1: &str, old: &str| if minor >= 22 { v1.to_owned() } else { old.to_owned() };
+    let istio = IstioTarget {
+        minor,
+        version: s.istio.version.clone(),
+        namespace: s.istio.namespace.clone(),
+        installer: match s.istio.installer {
+            Installer::Helm => InstallerKind::Helm,
+            Installer::Istioctl => InstallerKind::Istioctl,
+            Installer::Sail => InstallerKind::Sail,
+            Installer::None => InstallerKind::None,
+        },
+        networking_api: minor_api("networking.istio.io/v1", "networking.istio.io/v1beta1"),
+        security_api: minor_api("security.istio.io/v1", "security.istio.io/v1beta1"),
+    };
+
+    let by_name: BTreeMap<&str, &ClusterSpec> = s.clusters.iter().map(|c| (c.name.as_str(), c)).collect();
+    let mut imports: BTreeMap<&str, Vec<ServiceImport>> = BTreeMap::new();
+    let mut exported_hosts: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut peers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for exporter in by_name.values() {
+        for e in &exporter.exports {
+            let host = naming::service_host(&e.service, &e.namespace, &exporter.domain);
+            exported_hosts.entry(&exporter.name).or_default().push(host.clone());
+            let targets: Vec<&str> = match &e.to {
+                Some(to) => to.iter().map(String::as_str).collect(),
+                None => by_name.keys().copied().filter(|n| *n != exporter.name).collect(),
+            };
+            for importer in targets {
+                peers.entry(importer).or_default().insert(&exporter.name);
+                peers.entry(&exporter.name).or_default().insert(importer);
+                imports.entry(importer).or_default().push(service_import(
+                    &fed,
+                    s.import_namespace.as_str(),
+                    importer,
+                    exporter,
+                    e,
+                    host.clone(),
+                ));
+            }
+        }
+    }
+
+    let mut clusters = Vec::with_capacity(by_name.len());
+    for (name, c) in &by_name {
+        let mut cluster_imports = imports.remove(name).unwrap_or_default();
+        cluster_imports.sort_by(|a, b| (&a.source_cluster, &a.host).cmp(&(&b.source_cluster, &b.host)));
+        let gateway = exported_hosts.get(name).map(|hosts| {
+            let mut hosts = hosts.clone();
+            hosts.sort();
+            GatewayExposure {
+                meta: meta(naming::gateway_name(&fed), &s.istio.namespace, &fed, None, name),
+                selector: c.gateway.selector.clone(),
+                port: c.gateway.port,
+                hosts,
+            }
+        });
+        let remotes: Vec<RemoteTrust> = peers
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|peer| {
+                let pc = by_name[peer];
+                let peer_roots = roots[*peer].clone();
+                RemoteTrust {
+                    cluster: pc.name.clone(),
+                    trust_domain: trust_domain(pc).to_owned(),
+                    pem: peer_roots.iter().map(|r| r.pem.as_str()).collect(),
+                    roots: peer_roots,
+                }
+            })
+            .collect();
+        let trust = (!remotes.is_empty()).then(|| trust_bundle(&fed, &s.istio.namespace, name, &remotes));
+        let mesh_config =
+            (istio.installer != InstallerKind::None).then(|| mesh_config(c, minor, &remotes, gateway.as_ref()));
+        clusters.push(ClusterPlan {
+            name: c.name.clone(),
+            domain: c.domain.clone(),
+            trust_domain: trust_domain(c).to_owned(),
+            network: c.network.clone(),
+            roots: roots[*name].clone(),
+            imports: cluster_imports,
+            gateway,
+            trust,
+            mesh_config,
+        });
+    }
+    let federation = Federation {
+        name: fed,
+        istio,
+        import_namespace: s.import_namespace.clone(),
+        clusters,
+    };
+    (Some(federation), b.diags)
+}
+
+fn trust_domain(c: &ClusterSpec) -> &str {
+    c.trust_domain.as_deref().unwrap_or(&c.domain)
+}
+
+fn meta(name: String, namespace: &str, fed: &str, source: Option<&str>, cluster: &str) -> ObjectMeta {
+    ObjectMeta {
+        name,
+        namespace: namespace.to_owned(),
+        labels: naming::labels(fed, source),
+        annotations: naming::annotations(cluster),
+    }
+}
+
+fn service_import(
+    fed: &str,
+    namespace: &str,
+    importer: &str,
+    exporter: &ClusterSpec,
+    e: &crate::spec::ExportSpec,
+    host: String,
+) -> ServiceImport {
+    let mut ports: Vec<ServicePort> = e
+        .ports
+        .iter()
+        .map(|p| ServicePort {
+            name: p.name.clone(),
+            number: p.port as u16,
+            protocol: port_protocol(&p.name, p.protocol.as_deref()).unwrap_or_else(|| "TCP".to_owned()),
+        })
+        .collect();
+    ports.sort_by_key(|p| p.number);
+    let mut endpoints = exporter.gateway.addresses.clone();
+    endpoints.sort();
+    endpoints.dedup();
+    let all_ips = endpoints.iter().all(|a| a.parse::<IpAddr>().is_ok());
+    let td = trust_domain(exporter);
+    let mut sans: Vec<String> = e
+        .service_accounts
+        .iter()
+        .map(|sa| naming::spiffe_id(td, &e.namespace, sa))
+        .collect();
+    sans.sort();
+    sans.dedup();
+    ServiceImport {
+        meta: meta(
+            naming::import_name(fed, &e.service, &e.namespace, &exporter.name),
+            namespace,
+            fed,
+            Some(&exporter.name),
+            importer,
+        ),
+        host,
+        source_cluster: exporter.name.clone(),
+        ports,
+        resolution: if all_ips { "STATIC" } else { "DNS" },
+        endpoints,
+        gateway_port: exporter.gateway.port,
+        subject_alt_names: sans,
+    }
+}
+
+fn trust_bundle(fed: &str, namespace: &str, cluster: &str, remotes: &[RemoteTrust]) -> TrustBundle {
+    let mut all: Vec<&RootCert> = remotes.iter().flat_map(|r| &r.roots).collect();
+    all.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+    all.dedup_by(|a, b| a.sha256 == b.sha256);
+    TrustBundle {
+        meta: meta(naming::trust_bundle_name(fed), namespace, fed, None, cluster),
+        remotes: remotes.to_vec(),
+        ca_crt: all.iter().map(|r| r.pem.as_str()).collect(),
+    }
+}
+
+/// Ports of Istio's default ingress gateway Service, which a values file
+/// that sets `service.ports` replaces, so they are listed again.
+const DEFAULT_GATEWAY_PORTS: [(&str, u16); 3] = [("status-port", 15021), ("http2", 80), ("https", 443)];
+
+fn mesh_config(
+    c: &ClusterSpec,
+    minor: u32,
+    remotes: &[RemoteTrust],
+    gateway: Option<&GatewayExposure>,
+) -> MeshConfigFragment {
+    // One entry per distinct root; a root shared by two clusters is scoped to both trust domains.
+    let mut by_root: BTreeMap<&str, (&str, BTreeSet<&str>)> = BTreeMap::new();
+    for r in remotes {
+        for root in &r.roots {
+            by_root
+                .entry(&root.sha256)
+                .or_insert((&root.pem, BTreeSet::new()))
+                .1
+                .insert(&r.trust_domain);
+        }
+    }
+    let mut ca_certificates: Vec<CaCertificate> = by_root
+        .into_values()
+        .map(|(pem, tds)| CaCertificate {
+            pem: pem.to_owned(),
+            trust_domains: tds.into_iter().map(str::to_owned).collect(),
+        })
+        .collect();
+    ca_certificates.sort_by(|a, b| (&a.trust_domains, &a.pem).cmp(&(&b.trust_domains, &b.pem)));
+
+    let mut istiod_env = BTreeMap::from([("ISTIO_MULTIROOT_MESH".to_owned(), "true".to_owned())]);
+    let mut proxy_metadata = BTreeMap::from([("ISTIO_META_DNS_CAPTURE".to_owned(), "true".to_owned())]);
+    // Address auto-allocation for ServiceEntries, so remote names resolve in the pod.
+    match minor {
+        0..=22 => {
+            proxy_metadata.insert("ISTIO_META_DNS_AUTO_ALLOCATE".to_owned(), "true".to_owned());
+        }
+        23 | 24 => {
+            istiod_env.insert("PILOT_ENABLE_IP_AUTOALLOCATE".to_owned(), "true".to_owned());
+        }
+        _ => {}
+    }
+    let gateway_service_ports = match gateway {
+        Some(gw) => {
+            let mut ports: Vec<GatewayServicePort> = DEFAULT_GATEWAY_PORTS
+                .iter()
+                .filter(|(_, p)| *p != gw.port)
+                .map(|(name, p)| GatewayServicePort {
+                    name: (*name).to_owned(),
+                    port: *p,
+                    target_port: *p,
+                })
+                .collect();
+            ports.push(GatewayServicePort {
+                name: "tls-meshfed".to_owned(),
+                port: gw.port,
+                target_port: gw.port,
+            });
+            ports
+        }
+        None => Vec::new(),
+    };
+    MeshConfigFragment {
+        cluster_domain: c.domain.clone(),
+        trust_domain: trust_domain(c).to_owned(),
+        network: c.network.clone(),
+        ca_certificates,
+        istiod_env,
+        proxy_metadata,
+        gateway_service_ports,
+        gateway_selector: c.gateway.selector.clone(),
+    }
+}
+
+fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut domains: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut tds: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, c) in clusters.iter().enumerate() {
+        let path = format!("spec.clusters[{i}]");
+        if let Some(first) = names.insert(&c.name, i) {
+            b.report(
+                Diagnostic::error(
+                    "MF112",
+                    format!("{path}.name"),
+                    format!("cluster name {} is already used by spec.clusters[{first}]", c.name),
+                )
+                .hint("give every cluster a unique name"),
+            );
+        }
+        if c.domain == "cluster.local" {
+            b.report(
+                Diagnostic::error(
+                    "MF115",
+                    format!("{path}.domain"),
+                    "cluster.local is every cluster's default domain: remote names would collide with local ones",
+                )
+                .hint(format!(
+                    "give the cluster its own domain, e.g. {}.local, and set it as istiod's clusterDomain",
+                    c.name
+                )),
+            );
+        } else if let Some(first) = domains.insert(&c.domain, i) {
+            b.report(
+                Diagnostic::error(
+                    "MF113",
+                    format!("{path}.domain"),
+                    format!("domain {} is already used by spec.clusters[{first}]", c.domain),
+                )
+                .hint("cluster DNS domains must be unique across the federation"),
+            );
+        }
+        let td = trust_domain(c);
+        if let Some(first) = tds.insert(td, i) {
+            let field = if c.trust_domain.is_some() {
+                "trustDomain"
+            } else {
+                "domain"
+            };
+            b.report(
+                Diagnostic::error(
+                    "MF114",
+                    format!("{path}.{field}"),
+                    format!("trust domain {td} is already used by spec.clusters[{first}]"),
+                )
+                .hint("each cluster needs its own SPIFFE trust domain"),
+            );
+        }
+        if td == "cluster.local" && c.domain != "cluster.local" {
+            b.report(
+                Diagnostic::error(
+                    "MF115",
+                    format!("{path}.trustDomain"),
+                    "cluster.local is every cluster's default trust domain and cannot tell clusters apart",
+                )
+                .hint("set trustDomain to the cluster's own, e.g. its domain"),
+            );
+        }
+    }
+}
+
+fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeSet<&str>) {
+    let path = format!("spec.clusters[{ci}]");
+    if !c.exports.is_empty() && c.gateway.addresses.is_empty() {
+        b.report(
+            Diagnostic::error(
+                "MF117",
+                format!("{path}.gateway.addresses"),
+                format!("cluster {} exports services but has no gateway address", c.name),
+            )
+            .hint("list the IPs or DNS names at which peers reach its ingress gateway"),
+        );
+    }
+    for (ai, addr) in c.gateway.addresses.iter().enumerate() {
+        if addr.parse::<IpAddr>().is_err() && !naming::is_dns_name(addr) {
+            b.report(
+                Diagnostic::error(
+                    "MF118",
+                    format!("{path}.gateway.addresses[{ai}]"),
+                    format!("{addr:?} is neither an IP address nor a DNS name"),
+                )
+                .hint("write an address such as 203.0.113.10 or gw.example.com (no scheme, no port)"),
+            );
+        }
+    }
+    let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (ei, e) in c.exports.iter().enumerate() {
+        let ep = format!("{path}.exports[{ei}]");
+        if let Some(first) = seen.insert((&e.service, &e.namespace), ei) {
+            b.report(
+                Diagnostic::error(
+                    "MF119",
+                    ep.clone(),
+                    format!(
+                        "{}.{} is already exported by {path}.exports[{first}]",
+                        e.service, e.namespace
+                    ),
+                )
+                .hint("export each service once; list all its ports and targets in that one entry"),
+            );
+        }
+        let mut numbers: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut port_names: BTreeMap<&str, usize> = BTreeMap::new();
+        for (pi, p) in e.ports.iter().enumerate() {
+            if let Some(first) = numbers.insert(p.port, pi) {
+                b.report(
+                    Diagnostic::error(
+                        "MF122",
+                        format!("{ep}.ports[{pi}].port"),
+                        format!("port {} is already listed at ports[{first}]", p.port),
+                    )
+                    .hint("list each port number once"),
+                );
+            }
+            if let Some(first) = port_names.insert(&p.name, pi) {
+                b.report(
+                    Diagnostic::error(
+                        "MF123",
+                        format!("{ep}.ports[{pi}].name"),
+                        format!("port name {} is already used at ports[{first}]", p.name),
+                    )
+                    .hint("give each port its own name"),
+                );
+            }
+            if port_protocol(&p.name, p.protocol.as_deref()).is_none() {
+                b.report(
+                    Diagnostic::warning(
+                        "MF125",
+                        format!("{ep}.ports[{pi}].name"),
+                        format!("port name {} does not say its protocol; TCP is assumed", p.name),
+                    )
+                    .hint("name it with Istio's prefix (http-, grpc-, tcp-, tls-...) or set protocol"),
+                );
+            }
+        }
+        if let Some(to) = &e.to {
+            if to.is_empty() {
+                b.report(
+                    Diagnostic::warning(
+                        "MF127",
+                        format!("{ep}.to"),
+                        "an empty `to` exports the service to no cluster",
+                    )
+                    .hint("remove `to` to export to every other cluster, or name the importers"),
+                );
+            }
+            for (ti, target) in to.iter().enumerate() {
+                if target == &c.name {
+                    b.report(
+                        Diagnostic::error(
+                            "MF121",
+                            format!("{ep}.to[{ti}]"),
+                            format!("cluster {target} cannot import its own service"),
+                        )
+                        .hint("name only other clusters in `to`"),
+                    );
+                } else if !names.contains(target.as_str()) {
+                    b.report(
+                        Diagnostic::error(
+                            "MF120",
+                            format!("{ep}.to[{ti}]"),
+                            format!("no cluster is named {target}"),
+                        )
+                        .hint(format!(
+                            "use one of: {}",
+                            names
+                                .iter()
+                                .filter(|n| **n != c.name)
+                                .copied()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPolicy) -> Vec<RootCert> {
+    let path = format!("spec.clusters[{ci}].rootCA");
+    let td = trust_domain(c);
+    let mut roots: Vec<RootCert> = Vec::new();
+    if c.root_ca.files.is_empty() && c.root_ca.pem.is_none() {
+        b.report(
+            Diagnostic::error("MF116", path, format!("cluster {} has no root CA source", c.name))
+                .hint("set rootCA.files to the PEM of the cluster's exported root certificate (or rootCA.pem inline)"),
+        );
+        return roots;
+    }
+    let mut sources: Vec<(String, String, Option<std::path::PathBuf>, Vec<u8>)> = Vec::new();
+    for (fi, f) in c.root_ca.files.iter().enumerate() {
+        let fpath = format!("{path}.files[{fi}]");
+        let resolved = b.src.base_dir.join(f);
+        match read_cert_file(&resolved) {
+            Ok(bytes) => sources.push((fpath, f.clone(), Some(resolved), bytes)),
+            Err(why) => b.report(
+                Diagnostic::error(
+                    "MF201",
+                    fpath,
+                    format!("cannot read root CA file {}: {why}", resolved.display()),
+                )
+                .hint("paths resolve from the folder of the spec file; check the name and permissions"),
+            ),
+        }
+    }
+    if let Some(pem) = &c.root_ca.pem {
+        sources.push((
+            format!("{path}.pem"),
+            "inline PEM".to_owned(),
+            None,
+            pem.as_bytes().to_vec(),
+        ));
+    }
+    for (fpath, origin, file, bytes) in &sources {
+        let src = SourceRef {
+            path: fpath,
+            origin,
+            file: file.as_deref(),
+            trust_domain: Some(td),
+        };
+        let got = certs::intake(bytes, &src, policy);
+        for d in got.diagnostics {
+            b.report(d);
+        }
+        for root in got.roots {
+            if roots.iter().any(|r| r.sha256 == root.sha256) {
+                b.report(
+                    Diagnostic::warning(
+                        "MF214",
+                        fpath.clone(),
+                        format!(
+                            "{origin}: {} is also given by another source of this cluster",
+                            root.subject
+                        ),
+                    )
+                    .hint("duplicates are merged; list each root once"),
+                );
+            } else {
+                roots.push(root);
+            }
+        }
+    }
+    roots.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+    roots
+}
+
+/// Reads a certificate file, refusing anything far larger than a CA bundle.
+fn read_cert_file(path: &Path) -> Result<Vec<u8>, String> {
+    const MAX: u64 = 4 * 1024 * 1024;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        return Err("it is a directory".into());
+    }
+    if meta.len() > MAX {
+        return Err(format!("{} bytes is far larger than a CA bundle", meta.len()));
+    }
+    std::fs::read(path).map_err(|e| e.to_string())
+}

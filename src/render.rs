@@ -1,0 +1,256 @@
+//! Templates in, checked YAML out.
+//!
+//! Each object is rendered from its minijinja template (embedded, or from
+//! `--templates DIR`), parsed back and re-emitted, so a broken template is
+//! a clear error and the output is normalised YAML whatever the template's
+//! spacing. Rendered files go into a sorted map, so output order never
+//! depends on the order of work.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use data_encoding::BASE64;
+use minijinja::value::Serde;
+use minijinja::{context, Environment, UndefinedBehavior, Value};
+use serde::Serialize;
+
+use crate::diagnostics::Diagnostic;
+use crate::model::{ClusterPlan, Federation, InstallerKind};
+
+/// Every template meshfed uses, embedded at build time.
+pub const TEMPLATES: [(&str, &str); 8] = [
+    ("serviceentry.yaml", include_str!("../templates/serviceentry.yaml")),
+    (
+        "destinationrule.yaml",
+        include_str!("../templates/destinationrule.yaml"),
+    ),
+    ("gateway.yaml", include_str!("../templates/gateway.yaml")),
+    ("trust-bundle.yaml", include_str!("../templates/trust-bundle.yaml")),
+    (
+        "helm-istiod-values.yaml",
+        include_str!("../templates/helm-istiod-values.yaml"),
+    ),
+    (
+        "helm-gateway-values.yaml",
+        include_str!("../templates/helm-gateway-values.yaml"),
+    ),
+    ("istio-operator.yaml", include_str!("../templates/istio-operator.yaml")),
+    (
+        "sail-istio-patch.yaml",
+        include_str!("../templates/sail-istio-patch.yaml"),
+    ),
+];
+
+/// One output file of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    pub text: String,
+    /// Listed in the cluster's kustomization (applied to the cluster);
+    /// installer fragments are not.
+    pub applied: bool,
+}
+
+/// A cluster's files, by file name.
+pub type ClusterOutput = BTreeMap<String, OutputFile>;
+
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Renderer {
+    /// The embedded templates, each replaced by a file of the same name in
+    /// `overrides` where there is one.
+    pub fn new(overrides: Option<&Path>) -> Result<Self, Diagnostic> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_filter("b64encode", |s: String| BASE64.encode(s.as_bytes()));
+        for (name, embedded) in TEMPLATES {
+            let source = match overrides.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
+                Some(path) => std::fs::read_to_string(&path).map_err(|e| {
+                    Diagnostic::error("MF301", "", format!("cannot read template: {e}")).at(&path, None)
+                })?,
+                None => embedded.to_owned(),
+            };
+            env.add_template_owned(name.to_owned(), source)
+                .map_err(|e| template_error(name, overrides, &e))?;
+        }
+        Ok(Renderer { env })
+    }
+
+    /// Renders one object's template and returns it as normalised YAML.
+    fn object(&self, template: &str, ctx: Value) -> Result<String, Diagnostic> {
+        let text = self
+            .env
+            .get_template(template)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| template_error(template, None, &e))?;
+        normalise(template, &text)
+    }
+
+    /// Every file of one cluster.
+    pub fn cluster(&self, fed: &Federation, cluster: &ClusterPlan) -> Result<ClusterOutput, Diagnostic> {
+        let mut files = ClusterOutput::new();
+        let federation = Value::from(Serde(fed_context(fed)));
+        let cl = Value::from(Serde(ClusterContext {
+            name: &cluster.name,
+            domain: &cluster.domain,
+            trust_domain: &cluster.trust_domain,
+            network: cluster.network.as_deref(),
+        }));
+        if let Some(trust) = &cluster.trust {
+            let doc = self.object("trust-bundle.yaml", context! { federation => federation.clone(), cluster => cl.clone(), trust => Value::from(Serde(trust)) })?;
+            files.insert(
+                "trust-bundle.yaml".into(),
+                OutputFile {
+                    text: doc,
+                    applied: true,
+                },
+            );
+        }
+        if let Some(gateway) = &cluster.gateway {
+            let doc = self.object("gateway.yaml", context! { federation => federation.clone(), cluster => cl.clone(), gateway => Value::from(Serde(gateway)) })?;
+            files.insert(
+                "gateway.yaml".into(),
+                OutputFile {
+                    text: doc,
+                    applied: true,
+                },
+            );
+        }
+        for import in &cluster.imports {
+            let ctx = context! { federation => federation.clone(), cluster => cl.clone(), import => Value::from(Serde(import)) };
+            let se = self.object("serviceentry.yaml", ctx.clone())?;
+            let dr = self.object("destinationrule.yaml", ctx)?;
+            let file = files
+                .entry(format!("imports-{}.yaml", import.source_cluster))
+                .or_insert_with(|| OutputFile {
+                    text: String::new(),
+                    applied: true,
+                });
+            for doc in [se, dr] {
+                if !file.text.is_empty() {
+                    file.text.push_str("---\n");
+                }
+                file.text.push_str(&doc);
+            }
+        }
+        if let Some(mesh) = &cluster.mesh_config {
+            let ctx =
+                context! { federation => federation.clone(), cluster => cl.clone(), mesh => Value::from(Serde(mesh)) };
+            let exporting = !mesh.gateway_service_ports.is_empty();
+            let mut fragment = |template: &str, ctx: Value| -> Result<(), Diagnostic> {
+                let doc = self.object(template, ctx)?;
+                files.insert(
+                    template.to_owned(),
+                    OutputFile {
+                        text: doc,
+                        applied: false,
+                    },
+                );
+                Ok(())
+            };
+            match fed.istio.installer {
+                InstallerKind::Helm | InstallerKind::Sail => {
+                    let main = if fed.istio.installer == InstallerKind::Helm {
+                        "helm-istiod-values.yaml"
+                    } else {
+                        "sail-istio-patch.yaml"
+                    };
+                    fragment(main, ctx.clone())?;
+                    if exporting {
+                        fragment("helm-gateway-values.yaml", ctx)?;
+                    }
+                }
+                InstallerKind::Istioctl => fragment("istio-operator.yaml", ctx)?,
+                InstallerKind::None => {}
+            }
+        }
+        let resources: Vec<&str> = files
+            .iter()
+            .filter(|(_, f)| f.applied)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let kustomization = Kustomization {
+            api_version: "kustomize.config.k8s.io/v1beta1",
+            kind: "Kustomization",
+            resources,
+        };
+        let text = to_yaml(&kustomization)
+            .map_err(|e| Diagnostic::error("MF302", "", format!("cannot write kustomization.yaml: {e}")))?;
+        files.insert("kustomization.yaml".into(), OutputFile { text, applied: false });
+        Ok(files)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Kustomization<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    resources: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ClusterContext<'a> {
+    name: &'a str,
+    domain: &'a str,
+    trust_domain: &'a str,
+    network: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct FedContext<'a> {
+    name: &'a str,
+    istio: &'a crate::model::IstioTarget,
+    import_namespace: &'a str,
+}
+
+fn fed_context(fed: &Federation) -> FedContext<'_> {
+    FedContext {
+        name: &fed.name,
+        istio: &fed.istio,
+        import_namespace: &fed.import_namespace,
+    }
+}
+
+fn template_error(name: &str, dir: Option<&Path>, e: &minijinja::Error) -> Diagnostic {
+    let file: PathBuf = dir
+        .map(|d| d.join(name))
+        .unwrap_or_else(|| PathBuf::from("templates").join(name));
+    let mut msg = format!("template {name} failed: {}", e.kind());
+    if let Some(detail) = e.detail() {
+        msg.push_str(&format!(": {detail}"));
+    }
+    Diagnostic::error("MF301", "", msg)
+        .hint("fix the template; `meshfed` documents each template's context in its header comment")
+        .at(file, e.line())
+}
+
+/// Parses a rendered document and emits it again as plain YAML.
+fn normalise(template: &str, text: &str) -> Result<String, Diagnostic> {
+    let broken = |why: String| {
+        Diagnostic::error(
+            "MF302",
+            "",
+            format!("template {template} rendered invalid output: {why}"),
+        )
+        .hint("the template must render one YAML mapping")
+        .at(PathBuf::from("templates").join(template), None)
+    };
+    let value: serde_norway::Value = serde_norway::from_str(text).map_err(|e| broken(e.to_string()))?;
+    if !value.is_mapping() {
+        return Err(broken("not a mapping".into()));
+    }
+    if value.get("kind").and_then(|k| k.as_str()) == Some("Secret") {
+        // The Kubernetes type checks what a hand-made template could get wrong
+        // (base64 in `data`, field types).
+        let json = serde_json::to_value(&value).map_err(|e| broken(e.to_string()))?;
+        serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(json)
+            .map_err(|e| broken(format!("not a valid Secret: {e}")))?;
+    }
+    to_yaml(&value).map_err(|e| broken(e.to_string()))
+}
+
+pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, serde_norway::Error> {
+    serde_norway::to_string(value)
+}

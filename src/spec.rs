@@ -1,0 +1,168 @@
+//! The input: a `MeshFederation` document as the user writes it, with the
+//! defaults PRODUCT §2 names. These types mirror the YAML one to one and
+//! decide nothing; `model` turns them into a validated plan.
+//!
+//! Unknown fields are rejected twice over: by the JSON Schema in
+//! `schemas/` (which reports every problem with its path) and by
+//! `deny_unknown_fields` here (a guard if the two ever drift apart).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub const API_VERSION: &str = "meshfed.io/v1alpha1";
+pub const KIND: &str = "MeshFederation";
+pub const MEMBER_KIND: &str = "MeshFederationMember";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MeshFederation {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: FederationSpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FederationSpec {
+    #[serde(default)]
+    pub istio: IstioSpec,
+    #[serde(default = "default_istio_namespace")]
+    pub import_namespace: String,
+    #[serde(default)]
+    pub clusters: Vec<ClusterSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IstioSpec {
+    #[serde(default = "default_istio_version")]
+    pub version: String,
+    #[serde(default = "default_istio_namespace")]
+    pub namespace: String,
+    #[serde(default)]
+    pub installer: Installer,
+}
+
+impl Default for IstioSpec {
+    fn default() -> Self {
+        IstioSpec {
+            version: default_istio_version(),
+            namespace: default_istio_namespace(),
+            installer: Installer::default(),
+        }
+    }
+}
+
+/// How Istio is installed in every cluster; picks the shape of the
+/// mesh-config fragment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Installer {
+    #[default]
+    Helm,
+    Istioctl,
+    Sail,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterSpec {
+    pub name: String,
+    pub domain: String,
+    #[serde(default)]
+    pub trust_domain: Option<String>,
+    #[serde(default)]
+    pub network: Option<String>,
+    #[serde(default, rename = "rootCA")]
+    pub root_ca: RootCaSpec,
+    #[serde(default)]
+    pub gateway: GatewaySpec,
+    #[serde(default)]
+    pub exports: Vec<ExportSpec>,
+}
+
+/// Where a cluster's exported root certificate(s) come from. Several
+/// sources may be combined; several roots are normal during rotation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootCaSpec {
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub pem: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySpec {
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    #[serde(default = "default_gateway_port")]
+    pub port: u16,
+    #[serde(default = "default_gateway_selector")]
+    pub selector: BTreeMap<String, String>,
+}
+
+impl Default for GatewaySpec {
+    fn default() -> Self {
+        GatewaySpec {
+            addresses: Vec::new(),
+            port: default_gateway_port(),
+            selector: default_gateway_selector(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExportSpec {
+    pub service: String,
+    pub namespace: String,
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+    #[serde(default)]
+    pub service_accounts: Vec<String>,
+    /// `None`: every other cluster.
+    #[serde(default)]
+    pub to: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortSpec {
+    pub name: String,
+    pub port: u32,
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
+fn default_istio_version() -> String {
+    "1.30".to_owned()
+}
+
+fn default_istio_namespace() -> String {
+    "istio-system".to_owned()
+}
+
+fn default_gateway_port() -> u16 {
+    15443
+}
+
+fn default_gateway_selector() -> BTreeMap<String, String> {
+    BTreeMap::from([("istio".to_owned(), "ingressgateway".to_owned())])
+}
