@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::certs::CertPolicy;
+use crate::check;
 use crate::diagnostics::Diagnostics;
 use crate::exit_codes::ExitCode;
 use crate::load::{SpecSource, SCHEMA};
@@ -42,6 +43,22 @@ enum Command {
         #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
         /// Render only this cluster (repeatable).
+        #[arg(long = "cluster", value_name = "NAME")]
+        clusters: Vec<String>,
+        /// Use templates from DIR where a file of the same name exists.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        #[command(flatten)]
+        checks: CheckArgs,
+    },
+    /// Compare DIR with what `generate -o DIR` would write; exit 3 with a diff on drift.
+    Check {
+        /// The MeshFederation spec file.
+        spec: PathBuf,
+        /// The output folder to compare.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Compare only this cluster (repeatable).
         #[arg(long = "cluster", value_name = "NAME")]
         clusters: Vec<String>,
         /// Use templates from DIR where a file of the same name exists.
@@ -88,6 +105,20 @@ pub fn run() -> ExitCode {
             };
             generate(&spec, output.as_deref(), &opts)
         }
+        Command::Check {
+            spec,
+            output,
+            clusters,
+            templates,
+            checks,
+        } => {
+            let opts = RenderOptions {
+                build: build_options(&checks),
+                clusters,
+                templates,
+            };
+            check(&spec, &output, &opts)
+        }
         Command::Validate { spec, checks } => {
             let opts = RenderOptions {
                 build: build_options(&checks),
@@ -130,9 +161,10 @@ fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &Render
     };
     match out {
         Some(dir) => {
-            if let Err(d) = output::write_tree(dir, &rendered) {
-                report(rendered.diagnostics);
-                eprintln!("{d}");
+            if let Err(problems) = output::write_tree(dir, &rendered, !opts.clusters.is_empty()) {
+                let mut diags = rendered.diagnostics;
+                diags.extend(problems);
+                report(diags);
                 return ExitCode::InvalidInput;
             }
         }
@@ -150,6 +182,40 @@ fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &Render
     }
     report(rendered.diagnostics);
     ExitCode::Success
+}
+
+fn check(spec: &std::path::Path, dir: &std::path::Path, opts: &RenderOptions) -> ExitCode {
+    let rendered = match pipeline::render_file(spec, opts) {
+        Ok(r) => r,
+        Err(diags) => {
+            report(diags);
+            return ExitCode::InvalidInput;
+        }
+    };
+    match check::drift(dir, &rendered, !opts.clusters.is_empty()) {
+        Ok(diff) if diff.is_empty() => {
+            report(rendered.diagnostics);
+            ExitCode::Success
+        }
+        Ok(diff) => {
+            print!("{diff}");
+            report(rendered.diagnostics);
+            eprintln!(
+                "{} is out of date with {}; run `meshfed generate {} -o {}`",
+                dir.display(),
+                spec.display(),
+                spec.display(),
+                dir.display()
+            );
+            ExitCode::Drift
+        }
+        Err(problems) => {
+            let mut diags = rendered.diagnostics;
+            diags.extend(problems);
+            report(diags);
+            ExitCode::InvalidInput
+        }
+    }
 }
 
 fn validate(spec: &std::path::Path, opts: &RenderOptions) -> ExitCode {

@@ -7,6 +7,7 @@
 //! command-line edge; `diagnostics` carries every problem found.
 
 pub mod certs;
+pub mod check;
 pub mod cli;
 pub mod diagnostics;
 pub mod exit_codes;
