@@ -55,6 +55,8 @@ pub type ClusterOutput = BTreeMap<String, OutputFile>;
 
 pub struct Renderer {
     env: Environment<'static>,
+    /// Where each template came from, for diagnostics.
+    origins: BTreeMap<&'static str, PathBuf>,
 }
 
 impl Renderer {
@@ -62,6 +64,7 @@ impl Renderer {
     /// `overrides` where there is one.
     pub fn new(overrides: Option<&Path>) -> Result<Self, Diagnostic> {
         let mut env = Environment::new();
+        let mut origins = BTreeMap::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("b64encode", |s: String| BASE64.encode(s.as_bytes()));
         for (name, embedded) in TEMPLATES {
