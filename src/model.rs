@@ -352,7 +352,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
             .collect();
         let trust = (!remotes.is_empty()).then(|| trust_bundle(&fed, &s.istio.namespace, name, &remotes));
         let mesh_config =
-            (istio.installer != InstallerKind::None).then(|| mesh_config(c, minor, &remotes, gateway.as_ref()));
+            (istio.installer != InstallerKind::None).then(|| mesh_config(c, &istio, &remotes, gateway.as_ref()));
         clusters.push(ClusterPlan {
             name: c.name.clone(),
             domain: c.domain.clone(),
@@ -446,16 +446,22 @@ fn trust_bundle(fed: &str, namespace: &str, cluster: &str, remotes: &[RemoteTrus
     }
 }
 
-/// Ports of Istio's default ingress gateway Service, which a values file
-/// that sets `service.ports` replaces, so they are listed again.
-const DEFAULT_GATEWAY_PORTS: [(&str, u16); 3] = [("status-port", 15021), ("http2", 80), ("https", 443)];
+/// Ports of the default ingress gateway Service (name, port, target port).
+/// Setting the port list replaces it, so they are listed again beside ours.
+/// The `istio/gateway` Helm chart (also used beside sail) targets 80/443;
+/// istioctl's `istio-ingressgateway` targets 8080/8443.
+const HELM_GATEWAY_PORTS: [(&str, u16, u16); 3] =
+    [("status-port", 15021, 15021), ("http2", 80, 80), ("https", 443, 443)];
+const ISTIOCTL_GATEWAY_PORTS: [(&str, u16, u16); 3] =
+    [("status-port", 15021, 15021), ("http2", 80, 8080), ("https", 443, 8443)];
 
 fn mesh_config(
     c: &ClusterSpec,
-    minor: u32,
+    istio: &IstioTarget,
     remotes: &[RemoteTrust],
     gateway: Option<&GatewayExposure>,
 ) -> MeshConfigFragment {
+    let minor = istio.minor;
     // One entry per distinct root; a root shared by two clusters is scoped to both trust domains.
     let mut by_root: BTreeMap<&str, (&str, BTreeSet<&str>)> = BTreeMap::new();
     for r in remotes {
@@ -490,13 +496,18 @@ fn mesh_config(
     }
     let gateway_service_ports = match gateway {
         Some(gw) => {
-            let mut ports: Vec<GatewayServicePort> = DEFAULT_GATEWAY_PORTS
+            let defaults = if istio.installer == InstallerKind::Istioctl {
+                ISTIOCTL_GATEWAY_PORTS
+            } else {
+                HELM_GATEWAY_PORTS
+            };
+            let mut ports: Vec<GatewayServicePort> = defaults
                 .iter()
-                .filter(|(_, p)| *p != gw.port)
-                .map(|(name, p)| GatewayServicePort {
+                .filter(|(_, port, _)| *port != gw.port)
+                .map(|(name, port, target)| GatewayServicePort {
                     name: (*name).to_owned(),
-                    port: *p,
-                    target_port: *p,
+                    port: *port,
+                    target_port: *target,
                 })
                 .collect();
             ports.push(GatewayServicePort {

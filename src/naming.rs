@@ -110,7 +110,7 @@ mod tests {
     fn long_names_are_hashed_and_stable() {
         let a = object_name(&["federation", &"x".repeat(40), &"y".repeat(40)]);
         let b = object_name(&["federation", &"x".repeat(40), &"y".repeat(41)]);
-        assert_eq!(a.len(), MAX_NAME);
+        assert!(a.len() <= MAX_NAME && a.len() > MAX_NAME - 3, "{a}");
         assert!(is_dns_label(&a), "{a}");
         assert_ne!(a, b);
         assert_eq!(a, object_name(&["federation", &"x".repeat(40), &"y".repeat(40)]));

@@ -55,6 +55,8 @@ pub type ClusterOutput = BTreeMap<String, OutputFile>;
 
 pub struct Renderer {
     env: Environment<'static>,
+    /// Where each template came from, for diagnostics.
+    origins: BTreeMap<&'static str, PathBuf>,
 }
 
 impl Renderer {
@@ -62,29 +64,35 @@ impl Renderer {
     /// `overrides` where there is one.
     pub fn new(overrides: Option<&Path>) -> Result<Self, Diagnostic> {
         let mut env = Environment::new();
+        let mut origins = BTreeMap::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("b64encode", |s: String| BASE64.encode(s.as_bytes()));
         for (name, embedded) in TEMPLATES {
-            let source = match overrides.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
-                Some(path) => std::fs::read_to_string(&path).map_err(|e| {
-                    Diagnostic::error("MF301", "", format!("cannot read template: {e}")).at(&path, None)
-                })?,
-                None => embedded.to_owned(),
+            let (origin, source) = match overrides.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        Diagnostic::error("MF301", "", format!("cannot read template: {e}")).at(&path, None)
+                    })?;
+                    (path, text)
+                }
+                None => (PathBuf::from("templates").join(name), embedded.to_owned()),
             };
             env.add_template_owned(name.to_owned(), source)
-                .map_err(|e| template_error(name, overrides, &e))?;
+                .map_err(|e| template_error(&origin, &e))?;
+            origins.insert(name, origin);
         }
-        Ok(Renderer { env })
+        Ok(Renderer { env, origins })
     }
 
     /// Renders one object's template and returns it as normalised YAML.
     fn object(&self, template: &str, ctx: Value) -> Result<String, Diagnostic> {
+        let origin = &self.origins[template];
         let text = self
             .env
             .get_template(template)
             .and_then(|t| t.render(ctx))
-            .map_err(|e| template_error(template, None, &e))?;
-        normalise(template, &text)
+            .map_err(|e| template_error(origin, &e))?;
+        normalise(origin, &text)
     }
 
     /// Every file of one cluster.
@@ -213,29 +221,24 @@ fn fed_context(fed: &Federation) -> FedContext<'_> {
     }
 }
 
-fn template_error(name: &str, dir: Option<&Path>, e: &minijinja::Error) -> Diagnostic {
-    let file: PathBuf = dir
-        .map(|d| d.join(name))
-        .unwrap_or_else(|| PathBuf::from("templates").join(name));
+fn template_error(file: &Path, e: &minijinja::Error) -> Diagnostic {
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
     let mut msg = format!("template {name} failed: {}", e.kind());
     if let Some(detail) = e.detail() {
         msg.push_str(&format!(": {detail}"));
     }
     Diagnostic::error("MF301", "", msg)
-        .hint("fix the template; `meshfed` documents each template's context in its header comment")
+        .hint("fix the template; each template's header comment lists its context")
         .at(file, e.line())
 }
 
 /// Parses a rendered document and emits it again as plain YAML.
-fn normalise(template: &str, text: &str) -> Result<String, Diagnostic> {
+fn normalise(origin: &Path, text: &str) -> Result<String, Diagnostic> {
     let broken = |why: String| {
-        Diagnostic::error(
-            "MF302",
-            "",
-            format!("template {template} rendered invalid output: {why}"),
-        )
-        .hint("the template must render one YAML mapping")
-        .at(PathBuf::from("templates").join(template), None)
+        let name = origin.file_name().unwrap_or_default().to_string_lossy();
+        Diagnostic::error("MF302", "", format!("template {name} rendered invalid output: {why}"))
+            .hint("the template must render one YAML mapping")
+            .at(origin, None)
     };
     let value: serde_norway::Value = serde_norway::from_str(text).map_err(|e| broken(e.to_string()))?;
     if !value.is_mapping() {

@@ -1,0 +1,127 @@
+//! `--templates DIR`: a user's templates replace the embedded ones by file
+//! name; a broken template is a clear one-line error and nothing is written.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn generate(templates: &std::path::Path, out: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshfed"))
+        .args(["generate", "examples/seed/federation.yaml", "--templates"])
+        .arg(templates)
+        .arg("-o")
+        .arg(out)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn embedded(name: &str) -> String {
+    std::fs::read_to_string(root().join("templates").join(name)).unwrap()
+}
+
+#[test]
+fn every_embedded_template_is_used_by_some_scenario() {
+    // Each template name the code knows exists in templates/ and shows up in
+    // the golden output of at least one scenario (fragments by file name,
+    // objects by kind).
+    let goldens: String = ["seed", "dns-gateway", "rotation", "three-clusters"]
+        .iter()
+        .flat_map(|c| walk(&root().join("testdata/generate").join(c).join("expected")))
+        .collect();
+    for (name, needle) in [
+        ("serviceentry.yaml", "kind: ServiceEntry"),
+        ("destinationrule.yaml", "kind: DestinationRule"),
+        ("gateway.yaml", "kind: Gateway"),
+        ("trust-bundle.yaml", "kind: Secret"),
+        ("helm-istiod-values.yaml", "helm-istiod-values.yaml"),
+        ("helm-gateway-values.yaml", "helm-gateway-values.yaml"),
+        ("istio-operator.yaml", "kind: IstioOperator"),
+        ("sail-istio-patch.yaml", "kind: Istio\n"),
+    ] {
+        assert!(
+            root().join("templates").join(name).is_file(),
+            "templates/{name} is missing"
+        );
+        assert!(goldens.contains(needle), "no scenario renders {name}");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(format!(
+                "{}\n{}",
+                p.file_name().unwrap().to_string_lossy(),
+                std::fs::read_to_string(&p).unwrap()
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_user_template_replaces_the_embedded_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("templates");
+    std::fs::create_dir(&dir).unwrap();
+    let custom = embedded("destinationrule.yaml").replace(
+        "      mode: ISTIO_MUTUAL",
+        "      mode: ISTIO_MUTUAL\n    connectionPool:\n      tcp:\n        maxConnections: 100",
+    );
+    std::fs::write(dir.join("destinationrule.yaml"), custom).unwrap();
+    let out = tmp.path().join("out");
+    let o = generate(&dir, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dr = std::fs::read_to_string(out.join("cluster-a/imports-cluster-b.yaml")).unwrap();
+    assert!(dr.contains("maxConnections: 100"), "{dr}");
+    // The other templates stay embedded.
+    assert!(std::fs::read_to_string(out.join("cluster-b/gateway.yaml"))
+        .unwrap()
+        .contains("AUTO_PASSTHROUGH"));
+}
+
+#[test]
+fn a_broken_template_is_one_clear_error_and_nothing_is_written() {
+    for (body, code, detail) in [
+        (
+            "apiVersion: v1\nkind: Gateway\n{% for x in %}\n",
+            "MF301",
+            "gateway.yaml:3",
+        ),
+        (
+            "apiVersion: v1\nkind: Gateway\nspec: {{ no_such_variable }}\n",
+            "MF301",
+            "gateway.yaml:3",
+        ),
+        (
+            "apiVersion: v1\nkind: Gateway\nspec: [unclosed\n",
+            "MF302",
+            "gateway.yaml",
+        ),
+        ("- just\n- a list\n", "MF302", "gateway.yaml"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("templates");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("gateway.yaml"), body).unwrap();
+        let out = tmp.path().join("out");
+        let o = generate(&dir, &out);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{body}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(code) && stderr.contains(detail), "{body}: {stderr}");
+        assert!(
+            stderr.contains(dir.to_str().unwrap()),
+            "names the user's template file: {stderr}"
+        );
+        assert!(!out.exists(), "nothing may be written when a template fails");
+    }
+}
