@@ -1,7 +1,7 @@
 //! The command line: clap's options become plain settings at this edge, and
 //! each subcommand's result becomes an exit code. The core never sees clap.
 
-use std::io::Write;
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -10,10 +10,12 @@ use crate::certs::CertPolicy;
 use crate::check;
 use crate::diagnostics::Diagnostics;
 use crate::exit_codes::ExitCode;
+use crate::krm;
 use crate::load::{SpecSource, SCHEMA};
 use crate::model::BuildOptions;
 use crate::output;
 use crate::pipeline::{self, RenderOptions};
+use crate::plugin;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,10 +77,39 @@ enum Command {
     },
     /// Print the JSON Schema of the MeshFederation spec.
     Schema,
+    /// Run as a KRM function: a ResourceList on stdin, the same list with
+    /// meshfed's objects on stdout (also what `meshfed` with no arguments
+    /// does when stdin is not a terminal).
+    Krm,
+    /// Manage the kustomize legacy exec plugin.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginAction {
+    /// Link the binary where `kubectl kustomize --enable-alpha-plugins` looks for the
+    /// MeshFederationMember generator ($XDG_CONFIG_HOME/kustomize/plugin/...).
+    Install {
+        /// Copy the binary instead of linking it.
+        #[arg(long)]
+        copy: bool,
+    },
 }
 
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
+    // The two ways a pipeline calls meshfed without a subcommand: kpt and
+    // kustomize exec functions (no arguments, a ResourceList on stdin) and
+    // kustomize legacy exec plugins (one argument, the plugin config file).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match args.as_slice() {
+        [] if !std::io::stdin().is_terminal() => return krm_function(),
+        [arg] if plugin::is_member_file(arg) => return kustomize_plugin(std::path::Path::new(arg)),
+        _ => {}
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -130,6 +161,64 @@ pub fn run() -> ExitCode {
             print!("{SCHEMA}");
             ExitCode::Success
         }
+        Command::Krm => krm_function(),
+        Command::Plugin {
+            action: PluginAction::Install { copy },
+        } => plugin_install(copy),
+    }
+}
+
+fn krm_function() -> ExitCode {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("error[MF410]: cannot read a ResourceList from stdin: {e}");
+        return ExitCode::InvalidInput;
+    }
+    let workdir = std::path::PathBuf::from(".");
+    match krm::process(&input, &workdir, &RenderOptions::default()) {
+        Ok(outcome) => {
+            print!("{}", outcome.output);
+            if outcome.failed {
+                ExitCode::InvalidInput
+            } else {
+                ExitCode::Success
+            }
+        }
+        Err(d) => {
+            eprintln!("{d}");
+            ExitCode::InvalidInput
+        }
+    }
+}
+
+fn kustomize_plugin(file: &std::path::Path) -> ExitCode {
+    match plugin::render_member(file, &plugin::config_root(), &RenderOptions::default()) {
+        Ok(rendered) => {
+            print!("{}", pipeline::stream(&rendered));
+            report(rendered.diagnostics);
+            ExitCode::Success
+        }
+        Err(diags) => {
+            report(diags);
+            ExitCode::InvalidInput
+        }
+    }
+}
+
+fn plugin_install(copy: bool) -> ExitCode {
+    let Some(home) = plugin::config_home() else {
+        eprintln!("error[MF430]: neither XDG_CONFIG_HOME nor HOME is set; set XDG_CONFIG_HOME");
+        return ExitCode::InvalidInput;
+    };
+    match plugin::install(&home, copy) {
+        Ok(path) => {
+            println!("{}", path.display());
+            ExitCode::Success
+        }
+        Err(d) => {
+            eprintln!("{d}");
+            ExitCode::InvalidInput
+        }
     }
 }
 
@@ -139,6 +228,7 @@ fn build_options(checks: &CheckArgs) -> BuildOptions {
             warn_expiry_days: checks.warn_expiry,
             ..CertPolicy::default()
         },
+        ..BuildOptions::default()
     }
 }
 
