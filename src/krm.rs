@@ -73,6 +73,7 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
             };
             opts.clusters = member.iter().cloned().collect();
             match pipeline::render_source(&spec, &opts) {
+                Err(diags) if member.is_some() => (items, member_diagnostics(diags)),
                 Err(diags) => (items, diags),
                 Ok(rendered) => match merge(items.clone(), &rendered, member.as_deref()) {
                     Ok(items) => (items, rendered.diagnostics),
@@ -166,6 +167,31 @@ pub fn read_member(value: &Value) -> Result<MeshFederationMember, Diagnostic> {
         Diagnostic::error("MF412", "", format!("not a valid {MEMBER_KIND}: {e}"))
             .hint("it needs metadata.name (the cluster) and spec.federation (the MeshFederation file), nothing else")
     })
+}
+
+/// The pipeline names an unknown cluster as a `--cluster` option (MF130);
+/// for a MeshFederationMember it is the member's `metadata.name`.
+pub fn member_diagnostics(diags: Diagnostics) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    for d in diags {
+        out.push(if d.code == "MF130" {
+            let message = d
+                .message
+                .strip_prefix("--cluster ")
+                .map(|rest| format!("{MEMBER_KIND} metadata.name {rest}"))
+                .unwrap_or(d.message);
+            // No location: in plugin mode the file is kustomize's temporary copy.
+            Diagnostic {
+                path: "metadata.name".into(),
+                message,
+                location: None,
+                ..d
+            }
+        } else {
+            d
+        });
+    }
+    out
 }
 
 /// `path` as given when absolute, else below `base`.
