@@ -75,7 +75,7 @@ pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<R
         clusters: vec![member.metadata.name],
         ..opts.clone()
     };
-    pipeline::render_file(&spec, &opts).map_err(|diags| krm::member_diagnostics(diags))
+    pipeline::render_file(&spec, &opts).map_err(krm::member_diagnostics)
 }
 
 /// The kustomization root kustomize names, else the working directory.
