@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::certs::CertPolicy;
 use crate::diagnostics::Diagnostics;
 use crate::exit_codes::ExitCode;
+use crate::graph::{self as fedgraph, GraphFormat};
 use crate::load::{SpecSource, SCHEMA};
 use crate::model::BuildOptions;
 use crate::output;
@@ -58,6 +59,18 @@ enum Command {
     },
     /// Print the JSON Schema of the MeshFederation spec.
     Schema,
+    /// Draw who imports what from whom, and who trusts whom.
+    Graph {
+        spec: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormatArg::Mermaid)]
+        format: GraphFormatArg,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum GraphFormatArg {
+    Mermaid,
+    Dot,
 }
 
 /// Parses the command line and runs it.
@@ -94,6 +107,13 @@ pub fn run() -> ExitCode {
                 ..Default::default()
             };
             validate(&spec, &opts)
+        }
+        Command::Graph { spec, format } => {
+            let format = match format {
+                GraphFormatArg::Mermaid => GraphFormat::Mermaid,
+                GraphFormatArg::Dot => GraphFormat::Dot,
+            };
+            graph(&spec, format)
         }
         Command::Schema => {
             print!("{SCHEMA}");
@@ -162,6 +182,27 @@ fn validate(spec: &std::path::Path, opts: &RenderOptions) -> ExitCode {
     };
     match pipeline::validate_source(&src, opts) {
         Ok((_, diags)) => {
+            report(diags);
+            ExitCode::Success
+        }
+        Err(diags) => {
+            report(diags);
+            ExitCode::InvalidInput
+        }
+    }
+}
+
+fn graph(spec: &std::path::Path, format: GraphFormat) -> ExitCode {
+    let src = match SpecSource::read(spec) {
+        Ok(s) => s,
+        Err(d) => {
+            eprintln!("{d}");
+            return ExitCode::InvalidInput;
+        }
+    };
+    match pipeline::validate_source(&src, &RenderOptions::default()) {
+        Ok((fed, diags)) => {
+            print!("{}", fedgraph::render(&fed, format));
             report(diags);
             ExitCode::Success
         }

@@ -14,6 +14,7 @@ pub mod certs;
 pub mod cli;
 pub mod diagnostics;
 pub mod exit_codes;
+pub mod graph;
 pub mod load;
 pub mod locate;
 pub mod model;
