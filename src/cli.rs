@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::certs::CertPolicy;
+use crate::deckhouse;
 use crate::diagnostics::Diagnostics;
 use crate::exit_codes::ExitCode;
 use crate::graph::{self as fedgraph, GraphFormat};
@@ -59,11 +60,41 @@ enum Command {
     },
     /// Print the JSON Schema of the MeshFederation spec.
     Schema,
+    /// Turn another system's published federation metadata into a spec entry.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Draw who imports what from whom, and who trusts whom.
     Graph {
         spec: PathBuf,
         #[arg(long, value_enum, default_value_t = GraphFormatArg::Mermaid)]
         format: GraphFormatArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportCommand {
+    /// Print the clusters[] entry for a Deckhouse cluster and write its root CA.
+    Deckhouse {
+        /// Cluster name in the federation.
+        #[arg(long)]
+        name: String,
+        /// The cluster's public federation document (clusterUUID, rootCA, authnKeyPub).
+        #[arg(long, value_name = "FILE")]
+        public: PathBuf,
+        /// The cluster's private federation document (ingressGateways, publicServices).
+        #[arg(long, value_name = "FILE")]
+        private: PathBuf,
+        /// Where to write the root CA; the entry names this path [default: NAME.pem].
+        #[arg(long, value_name = "FILE")]
+        root_out: Option<PathBuf>,
+        /// Cluster domain, when it cannot be derived from the published hostnames.
+        #[arg(long)]
+        domain: Option<String>,
+        /// SPIFFE trust domain, when it differs from the domain.
+        #[arg(long)]
+        trust_domain: Option<String>,
+        #[command(flatten)]
+        checks: CheckArgs,
     },
 }
 
@@ -107,6 +138,36 @@ pub fn run() -> ExitCode {
                 ..Default::default()
             };
             validate(&spec, &opts)
+        }
+        Command::Import(ImportCommand::Deckhouse {
+            name,
+            public,
+            private,
+            root_out,
+            domain,
+            trust_domain,
+            checks,
+        }) => {
+            let root_out = root_out.unwrap_or_else(|| PathBuf::from(format!("{name}.pem")));
+            let req = deckhouse::ImportRequest {
+                name,
+                public,
+                private,
+                root_out,
+                domain,
+                trust_domain,
+            };
+            match deckhouse::import(&req, &build_options(&checks).certs) {
+                Ok((yaml, warnings)) => {
+                    print!("{yaml}");
+                    report(warnings);
+                    ExitCode::Success
+                }
+                Err(diags) => {
+                    report(diags);
+                    ExitCode::InvalidInput
+                }
+            }
         }
         Command::Graph { spec, format } => {
             let format = match format {

@@ -12,6 +12,7 @@
 
 pub mod certs;
 pub mod cli;
+pub mod deckhouse;
 pub mod diagnostics;
 pub mod exit_codes;
 pub mod graph;
