@@ -1,20 +1,23 @@
 //! The command line: clap's options become plain settings at this edge, and
 //! each subcommand's result becomes an exit code. The core never sees clap.
 
-use std::io::Write;
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
 use crate::certs::CertPolicy;
+use crate::check;
 use crate::deckhouse;
 use crate::diagnostics::Diagnostics;
 use crate::exit_codes::ExitCode;
 use crate::graph::{self as fedgraph, GraphFormat};
+use crate::krm;
 use crate::load::{SpecSource, SCHEMA};
 use crate::model::BuildOptions;
 use crate::output;
 use crate::pipeline::{self, RenderOptions};
+use crate::plugin;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,6 +55,22 @@ enum Command {
         #[command(flatten)]
         checks: CheckArgs,
     },
+    /// Compare DIR with what `generate -o DIR` would write; exit 3 with a diff on drift.
+    Check {
+        /// The MeshFederation spec file.
+        spec: PathBuf,
+        /// The output folder to compare.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Compare only this cluster (repeatable).
+        #[arg(long = "cluster", value_name = "NAME")]
+        clusters: Vec<String>,
+        /// Use templates from DIR where a file of the same name exists.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        #[command(flatten)]
+        checks: CheckArgs,
+    },
     /// Run every check and print the diagnostics; write nothing.
     Validate {
         spec: PathBuf,
@@ -68,6 +87,15 @@ enum Command {
         spec: PathBuf,
         #[arg(long, value_enum, default_value_t = GraphFormatArg::Mermaid)]
         format: GraphFormatArg,
+    },
+    /// Run as a KRM function: a ResourceList on stdin, the same list with
+    /// meshfed's objects on stdout (also what `meshfed` with no arguments
+    /// does when stdin is not a terminal).
+    Krm,
+    /// Manage the kustomize legacy exec plugin.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
     },
 }
 
@@ -104,8 +132,28 @@ enum GraphFormatArg {
     Dot,
 }
 
+#[derive(Subcommand, Debug)]
+enum PluginAction {
+    /// Link the binary where `kubectl kustomize --enable-alpha-plugins` looks for the
+    /// MeshFederationMember generator ($XDG_CONFIG_HOME/kustomize/plugin/...).
+    Install {
+        /// Copy the binary instead of linking it.
+        #[arg(long)]
+        copy: bool,
+    },
+}
+
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
+    // The two ways a pipeline calls meshfed without a subcommand: kpt and
+    // kustomize exec functions (no arguments, a ResourceList on stdin) and
+    // kustomize legacy exec plugins (one argument, the plugin config file).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match args.as_slice() {
+        [] if !std::io::stdin().is_terminal() => return krm_function(),
+        [arg] if plugin::is_member_file(arg) => return kustomize_plugin(std::path::Path::new(arg)),
+        _ => {}
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -131,6 +179,20 @@ pub fn run() -> ExitCode {
                 templates,
             };
             generate(&spec, output.as_deref(), &opts)
+        }
+        Command::Check {
+            spec,
+            output,
+            clusters,
+            templates,
+            checks,
+        } => {
+            let opts = RenderOptions {
+                build: build_options(&checks),
+                clusters,
+                templates,
+            };
+            check(&spec, &output, &opts)
         }
         Command::Validate { spec, checks } => {
             let opts = RenderOptions {
@@ -180,6 +242,64 @@ pub fn run() -> ExitCode {
             print!("{SCHEMA}");
             ExitCode::Success
         }
+        Command::Krm => krm_function(),
+        Command::Plugin {
+            action: PluginAction::Install { copy },
+        } => plugin_install(copy),
+    }
+}
+
+fn krm_function() -> ExitCode {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("error[MF410]: cannot read a ResourceList from stdin: {e}");
+        return ExitCode::InvalidInput;
+    }
+    let workdir = std::path::PathBuf::from(".");
+    match krm::process(&input, &workdir, &RenderOptions::default()) {
+        Ok(outcome) => {
+            print!("{}", outcome.output);
+            if outcome.failed {
+                ExitCode::InvalidInput
+            } else {
+                ExitCode::Success
+            }
+        }
+        Err(d) => {
+            eprintln!("{d}");
+            ExitCode::InvalidInput
+        }
+    }
+}
+
+fn kustomize_plugin(file: &std::path::Path) -> ExitCode {
+    match plugin::render_member(file, &plugin::config_root(), &RenderOptions::default()) {
+        Ok(rendered) => {
+            print!("{}", pipeline::stream(&rendered));
+            report(rendered.diagnostics);
+            ExitCode::Success
+        }
+        Err(diags) => {
+            report(diags);
+            ExitCode::InvalidInput
+        }
+    }
+}
+
+fn plugin_install(copy: bool) -> ExitCode {
+    let Some(home) = plugin::config_home() else {
+        eprintln!("error[MF430]: neither XDG_CONFIG_HOME nor HOME is set; set XDG_CONFIG_HOME");
+        return ExitCode::InvalidInput;
+    };
+    match plugin::install(&home, copy) {
+        Ok(path) => {
+            println!("{}", path.display());
+            ExitCode::Success
+        }
+        Err(d) => {
+            eprintln!("{d}");
+            ExitCode::InvalidInput
+        }
     }
 }
 
@@ -189,6 +309,7 @@ fn build_options(checks: &CheckArgs) -> BuildOptions {
             warn_expiry_days: checks.warn_expiry,
             ..CertPolicy::default()
         },
+        ..BuildOptions::default()
     }
 }
 
@@ -211,9 +332,10 @@ fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &Render
     };
     match out {
         Some(dir) => {
-            if let Err(d) = output::write_tree(dir, &rendered) {
-                report(rendered.diagnostics);
-                eprintln!("{d}");
+            if let Err(problems) = output::write_tree(dir, &rendered, !opts.clusters.is_empty()) {
+                let mut diags = rendered.diagnostics;
+                diags.extend(problems);
+                report(diags);
                 return ExitCode::InvalidInput;
             }
         }
@@ -231,6 +353,40 @@ fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &Render
     }
     report(rendered.diagnostics);
     ExitCode::Success
+}
+
+fn check(spec: &std::path::Path, dir: &std::path::Path, opts: &RenderOptions) -> ExitCode {
+    let rendered = match pipeline::render_file(spec, opts) {
+        Ok(r) => r,
+        Err(diags) => {
+            report(diags);
+            return ExitCode::InvalidInput;
+        }
+    };
+    match check::drift(dir, &rendered, !opts.clusters.is_empty()) {
+        Ok(diff) if diff.is_empty() => {
+            report(rendered.diagnostics);
+            ExitCode::Success
+        }
+        Ok(diff) => {
+            print!("{diff}");
+            report(rendered.diagnostics);
+            eprintln!(
+                "{} is out of date with {}; run `meshfed generate {} -o {}`",
+                dir.display(),
+                spec.display(),
+                spec.display(),
+                dir.display()
+            );
+            ExitCode::Drift
+        }
+        Err(problems) => {
+            let mut diags = rendered.diagnostics;
+            diags.extend(problems);
+            report(diags);
+            ExitCode::InvalidInput
+        }
+    }
 }
 
 fn validate(spec: &std::path::Path, opts: &RenderOptions) -> ExitCode {

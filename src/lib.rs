@@ -11,16 +11,19 @@
 #![allow(clippy::result_large_err)]
 
 pub mod certs;
+pub mod check;
 pub mod cli;
 pub mod deckhouse;
 pub mod diagnostics;
 pub mod exit_codes;
 pub mod graph;
+pub mod krm;
 pub mod load;
 pub mod locate;
 pub mod model;
 pub mod naming;
 pub mod output;
 pub mod pipeline;
+pub mod plugin;
 pub mod render;
 pub mod spec;

@@ -174,9 +174,12 @@ pub struct MeshConfigFragment {
 }
 
 /// Settings for `build`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
     pub certs: CertPolicy,
+    /// The ConfigMaps and Secrets among a KRM function's items, which
+    /// `rootCA.configMaps`/`rootCA.secrets` name; `None` outside KRM mode.
+    pub objects: Option<ObjectSources>,
 }
 
 /// Istio port-name prefixes and the protocol they select
@@ -216,6 +219,7 @@ fn istio_minor(version: &str) -> Option<u32> {
 
 struct Builder<'a> {
     src: &'a SpecSource,
+    objects: Option<&'a ObjectSources>,
     index: LineIndex,
     diags: Diagnostics,
 }
@@ -236,6 +240,7 @@ impl Builder<'_> {
 pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (Option<Federation>, Diagnostics) {
     let mut b = Builder {
         src,
+        objects: opts.objects.as_ref(),
         index: LineIndex::build(&src.text),
         diags: Diagnostics::new(),
     };
@@ -787,7 +792,7 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
     let path = format!("spec.clusters[{ci}].rootCA");
     let td = trust_domain(c);
     let mut roots: Vec<RootCert> = Vec::new();
-    if c.root_ca.files.is_empty() && c.root_ca.pem.is_none() {
+    if c.root_ca.files.is_empty() && c.root_ca.pem.is_none() && !c.root_ca.references_objects() {
         b.report(
             Diagnostic::error("MF116", path, format!("cluster {} has no root CA source", c.name))
                 .hint("set rootCA.files to the PEM of the cluster's exported root certificate (or rootCA.pem inline)"),
@@ -818,6 +823,7 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
             pem.as_bytes().to_vec(),
         ));
     }
+    sources.extend(object_root_sources(b, &path, c));
     for (fpath, origin, file, bytes) in &sources {
         let src = SourceRef {
             path: fpath,
@@ -862,4 +868,100 @@ fn read_cert_file(path: &Path) -> Result<Vec<u8>, String> {
         return Err(format!("{} bytes is far larger than a CA bundle", meta.len()));
     }
     std::fs::read(path).map_err(|e| e.to_string())
+}
+
+/// One ConfigMap or Secret among a KRM function's items, its values decoded
+/// (`Err` holds why a Secret value is not valid base64).
+#[derive(Debug, Clone)]
+pub struct ObjectSource {
+    pub kind: ObjectKind,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub data: BTreeMap<String, Result<Vec<u8>, String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    ConfigMap,
+    Secret,
+}
+
+/// Every ConfigMap and Secret a KRM function was given.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectSources {
+    pub objects: Vec<ObjectSource>,
+}
+
+/// The PEM sources `rootCA.configMaps` and `rootCA.secrets` name, looked up
+/// among the KRM items; outside KRM mode each reference is an error (MF420).
+fn object_root_sources(
+    b: &mut Builder<'_>,
+    path: &str,
+    c: &ClusterSpec,
+) -> Vec<(String, String, Option<std::path::PathBuf>, Vec<u8>)> {
+    let refs = c
+        .root_ca
+        .config_maps
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (ObjectKind::ConfigMap, format!("{path}.configMaps[{i}]"), r))
+        .chain(
+            c.root_ca
+                .secrets
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (ObjectKind::Secret, format!("{path}.secrets[{i}]"), r)),
+        );
+    let mut sources = Vec::new();
+    for (kind, rpath, r) in refs {
+        let what = format!(
+            "{kind:?} {}{}",
+            r.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default(),
+            r.name
+        );
+        let Some(objects) = b.objects else {
+            b.report(
+                Diagnostic::error("MF420", rpath, format!("{what} can only be read in KRM function mode"))
+                    .hint("outside a kpt/kustomize function pipeline, use rootCA.files or rootCA.pem"),
+            );
+            continue;
+        };
+        let found: Vec<&ObjectSource> = objects
+            .objects
+            .iter()
+            .filter(|o| o.kind == kind && o.name == r.name)
+            .filter(|o| r.namespace.is_none() || o.namespace == r.namespace)
+            .collect();
+        let object = match found.as_slice() {
+            [one] => *one,
+            [] => {
+                b.report(
+                    Diagnostic::error("MF421", rpath, format!("no {what} among the function's items"))
+                        .hint("add it to the package/kustomization the function runs on, or fix the name"),
+                );
+                continue;
+            }
+            _ => {
+                b.report(
+                    Diagnostic::error("MF423", rpath, format!("{} items match {what}", found.len()))
+                        .hint("set `namespace` to pick one"),
+                );
+                continue;
+            }
+        };
+        match object.data.get(&r.key) {
+            Some(Ok(bytes)) => sources.push((rpath, format!("{what} key {}", r.key), None, bytes.clone())),
+            Some(Err(why)) => b.report(
+                Diagnostic::error("MF424", rpath, format!("{what} key {}: {why}", r.key))
+                    .hint("Secret data values are base64; put PEM text under stringData instead"),
+            ),
+            None => b.report(
+                Diagnostic::error("MF422", rpath, format!("{what} has no key {}", r.key)).hint(format!(
+                    "use one of its keys: {}",
+                    object.data.keys().cloned().collect::<Vec<_>>().join(", ")
+                )),
+            ),
+        }
+    }
+    sources
 }

@@ -117,6 +117,49 @@ pub struct RootCaSpec {
     pub files: Vec<String>,
     #[serde(default)]
     pub pem: Option<String>,
+    /// Keys of ConfigMaps among a KRM function's `items` (KRM mode only).
+    #[serde(default, rename = "configMaps")]
+    pub config_maps: Vec<ObjectKeyRef>,
+    /// Keys of Secrets among a KRM function's `items` (KRM mode only).
+    #[serde(default)]
+    pub secrets: Vec<ObjectKeyRef>,
+}
+
+impl RootCaSpec {
+    /// Whether any source names a ConfigMap or Secret.
+    pub fn references_objects(&self) -> bool {
+        !self.config_maps.is_empty() || !self.secrets.is_empty()
+    }
+}
+
+/// One key of a ConfigMap or Secret. Without `namespace`, the name must be
+/// unique among the items of that kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectKeyRef {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub key: String,
+}
+
+/// The second kind (PRODUCT §4): names one cluster of a federation, for
+/// pipelines that build one cluster at a time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MeshFederationMember {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: MemberSpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSpec {
+    /// Path of the MeshFederation file, relative to the folder of the file
+    /// that names it (the kustomization root in plugin mode).
+    pub federation: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
