@@ -14,4 +14,13 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s tests/requirements.txt "$stamp"; then
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
+# Graphviz, to check that `meshfed graph --format dot` output really renders.
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+  else
+    echo "note: Graphviz (dot) is not installed; the DOT rendering test will be skipped" >&2
+  fi
+fi
+
 cargo test --locked --all-targets

@@ -2,17 +2,20 @@
 //! certificates, or diagnostics that say what is wrong with them.
 //!
 //! The rules are PRODUCT §5 (certificate part). A rejected source never has
-//! its content echoed, and a source that holds a private key contributes
-//! nothing at all, not even its certificates.
+//! its content echoed (messages name blocks by number and line, never by
+//! their bytes), and a source that holds a private key contributes nothing at
+//! all, not even its certificates. This module reads bytes only; finding the
+//! bytes (files, inline PEM, SPIFFE bundles) is `model`'s job.
 
 use std::fmt;
 
 use data_encoding::BASE64;
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::public_key::PublicKey;
+use x509_parser::signature_algorithm::SignatureAlgorithm;
 
 use crate::diagnostics::Diagnostic;
 use crate::naming::hex;
@@ -30,7 +33,7 @@ pub struct RootCert {
 }
 
 impl RootCert {
-    fn from_der(der: Vec<u8>, subject: String) -> Self {
+    pub fn from_der(der: Vec<u8>, subject: String) -> Self {
         let sha256 = hex(&Sha256::digest(&der));
         let pem = canonical_pem(&der);
         RootCert {
@@ -71,72 +74,159 @@ pub struct SourceRef<'a> {
     pub trust_domain: Option<&'a str>,
 }
 
+/// A certificate found in a source, whether or not it passed the checks
+/// (for `meshfed inspect`). Empty for a source that holds a private key.
+#[derive(Debug, Clone)]
+pub struct FoundCert {
+    /// 1-based number of the PEM block; 1 for a DER file.
+    pub block: usize,
+    /// Line of the BEGIN line; `None` for DER.
+    pub line: Option<usize>,
+    pub der: Vec<u8>,
+}
+
 /// What intake made of one source.
 #[derive(Debug, Default)]
 pub struct Intake {
     pub roots: Vec<RootCert>,
     pub diagnostics: Vec<Diagnostic>,
+    pub found: Vec<FoundCert>,
 }
 
 /// One `-----BEGIN X-----` … `-----END X-----` block.
 struct PemBlock<'a> {
+    number: usize,
     label: &'a str,
     body: String,
     /// 1-based line of the BEGIN line.
     line: usize,
+    /// `false` when no matching END line followed.
+    complete: bool,
 }
 
-enum Scan<'a> {
-    Blocks(Vec<PemBlock<'a>>),
-    Truncated { label: &'a str, line: usize },
+/// Every block of a text, complete or not, plus END lines that had no BEGIN
+/// (a file whose start was cut off).
+struct Scan<'a> {
+    blocks: Vec<PemBlock<'a>>,
+    stray_ends: Vec<usize>,
 }
 
 fn scan_pem(text: &str) -> Scan<'_> {
-    let mut blocks = Vec::new();
+    let mut scan = Scan {
+        blocks: Vec::new(),
+        stray_ends: Vec::new(),
+    };
     let mut open: Option<PemBlock<'_>> = None;
+    // `lines()` drops a trailing `\r` too, so CRLF files read the same.
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if let Some(label) = line.strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----")) {
             if let Some(b) = open.take() {
-                return Scan::Truncated {
-                    label: b.label,
-                    line: b.line,
-                };
+                scan.blocks.push(b);
             }
             open = Some(PemBlock {
+                number: scan.blocks.len() + 1,
                 label,
                 body: String::new(),
                 line: i + 1,
+                complete: false,
             });
         } else if let Some(label) = line.strip_prefix("-----END ").and_then(|l| l.strip_suffix("-----")) {
             match open.take() {
-                Some(b) if b.label == label => blocks.push(b),
-                Some(b) => {
-                    return Scan::Truncated {
-                        label: b.label,
-                        line: b.line,
-                    }
+                Some(mut b) => {
+                    b.complete = b.label == label;
+                    scan.blocks.push(b);
                 }
-                None => {}
+                None => scan.stray_ends.push(i + 1),
             }
         } else if let Some(b) = open.as_mut() {
-            // RFC 1421 headers (Proc-Type, DEK-Info) in legacy encrypted keys.
-            if !line.contains(':') {
+            // RFC 1421 headers (Proc-Type, DEK-Info) of legacy encrypted keys
+            // come before the data; anything after the data starts is data.
+            let header = b.body.is_empty() && line.contains(':');
+            if !header {
                 b.body.push_str(line);
             }
         }
     }
-    match open {
-        Some(b) => Scan::Truncated {
-            label: b.label,
-            line: b.line,
-        },
-        None => Scan::Blocks(blocks),
+    if let Some(b) = open {
+        scan.blocks.push(b);
     }
+    scan
 }
 
 fn is_private_key_label(label: &str) -> bool {
     label.contains("PRIVATE KEY")
+}
+
+/// A block's label as shown in a message: labels are structure, not content,
+/// but an odd one is not repeated.
+fn shown_label(label: &str) -> &str {
+    let plain = label.len() <= 40
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b' ' || b.is_ascii_digit());
+    if plain {
+        label
+    } else {
+        "unrecognised"
+    }
+}
+
+/// The total length (header + content) that a DER value starting at
+/// `bytes[0]` claims, if its length field is well formed.
+fn der_claimed_len(bytes: &[u8]) -> Option<usize> {
+    let first = *bytes.get(1)?;
+    if first < 0x80 {
+        return Some(2 + usize::from(first));
+    }
+    let n = usize::from(first & 0x7f);
+    if n == 0 || n > 4 || bytes.len() < 2 + n {
+        return None;
+    }
+    let len = bytes[2..2 + n]
+        .iter()
+        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+    Some(2 + n + len)
+}
+
+/// What a file that is not PEM text looks like.
+enum Binary {
+    /// An ASN.1 SEQUENCE that fills the file: DER. `certificate`: it parses as X.509.
+    Der {
+        certificate: bool,
+        truncated: bool,
+    },
+    Other,
+}
+
+fn classify_binary(bytes: &[u8]) -> Option<Binary> {
+    let text_like = std::str::from_utf8(bytes)
+        .map(|t| {
+            !t.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
+        })
+        .unwrap_or(false);
+    // A DER SEQUENCE of a certificate always uses the long length form, so
+    // its second byte is 0x81..=0x84; text starting with '0' (also 0x30) does not match.
+    if bytes.first() == Some(&0x30) && matches!(bytes.get(1), Some(0x81..=0x84)) {
+        if let Some(claimed) = der_claimed_len(bytes) {
+            let trimmed = bytes.len() - bytes.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+            if claimed == trimmed || claimed == bytes.len() {
+                let certificate = x509_parser::parse_x509_certificate(&bytes[..claimed]).is_ok();
+                return Some(Binary::Der {
+                    certificate,
+                    truncated: false,
+                });
+            }
+            if claimed > bytes.len() && !text_like {
+                return Some(Binary::Der {
+                    certificate: false,
+                    truncated: true,
+                });
+            }
+        }
+    }
+    (!text_like).then_some(Binary::Other)
 }
 
 /// Reads every root certificate from one source.
@@ -146,151 +236,267 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
         Some(f) => d.at(f, line),
         None => d,
     };
-    let origin = src.origin;
+    // With a file, the location names it; inline PEM says what it is.
+    let lead = if src.file.is_some() {
+        String::new()
+    } else {
+        format!("{}: ", src.origin)
+    };
+    let what = if src.file.is_some() { "the file" } else { src.origin };
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         out.diagnostics.push(diag_at(
-            Diagnostic::error("MF216", src.path, format!("{origin} is empty"))
+            Diagnostic::error("MF216", src.path, format!("{what} is empty"))
                 .hint("export the cluster's root certificate (e.g. istio-ca-root-cert's root-cert.pem) into it"),
             None,
         ));
         return out;
     }
-    if bytes.first() == Some(&0x30) && !bytes.contains(&b'-')
-        || (bytes.first() == Some(&0x30) && std::str::from_utf8(bytes).is_err())
-    {
-        out.diagnostics.push(diag_at(
-            Diagnostic::error("MF202", src.path, format!("{origin} is DER (binary), not PEM"))
-                .hint("convert it: openssl x509 -inform der -in FILE -out FILE.pem"),
-            None,
-        ));
-        return out;
-    }
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        out.diagnostics.push(diag_at(
-            Diagnostic::error("MF219", src.path, format!("{origin} is a binary file, not PEM"))
-                .hint("point rootCA at the PEM file of the cluster's root certificate"),
-            None,
-        ));
-        return out;
-    };
-    let blocks = match scan_pem(text) {
-        Scan::Blocks(b) => b,
-        Scan::Truncated { label, line } => {
-            let label = if is_private_key_label(label) {
-                "PRIVATE KEY"
-            } else {
-                label
+    match classify_binary(bytes) {
+        Some(Binary::Der { certificate, truncated }) => {
+            let (msg, hint) = match (certificate, truncated) {
+                (true, _) => (
+                    format!("{what} is a DER (binary) certificate, not PEM"),
+                    "convert it: openssl x509 -inform der -in FILE -out FILE.pem",
+                ),
+                (false, true) => (
+                    format!("{what} is DER (binary ASN.1) and cut short, not PEM"),
+                    "export the root certificate again, as PEM",
+                ),
+                (false, false) => (
+                    format!("{what} is DER (binary ASN.1) but not a certificate, not PEM"),
+                    "it may be a key or a PKCS#12 bundle; export only the root certificate, as PEM",
+                ),
             };
+            if certificate {
+                let der = bytes[..der_claimed_len(bytes).unwrap_or(bytes.len())].to_vec();
+                out.found.push(FoundCert {
+                    block: 1,
+                    line: None,
+                    der,
+                });
+            }
+            out.diagnostics
+                .push(diag_at(Diagnostic::error("MF202", src.path, msg).hint(hint), None));
+            return out;
+        }
+        Some(Binary::Other) => {
             out.diagnostics.push(diag_at(
-                Diagnostic::error(
-                    "MF218",
-                    src.path,
-                    format!("{origin}: the {label} block that begins here has no END line"),
-                )
-                .hint("the file is truncated; export it again"),
-                Some(line),
+                Diagnostic::error("MF219", src.path, format!("{what} is a binary file, not PEM"))
+                    .hint("point rootCA at the PEM file of the cluster's root certificate"),
+                None,
             ));
             return out;
         }
-    };
-    if blocks.is_empty() {
-        out.diagnostics.push(diag_at(
-            Diagnostic::error("MF216", src.path, format!("{origin} holds no PEM block"))
-                .hint("it should contain -----BEGIN CERTIFICATE----- blocks"),
-            None,
-        ));
+        None => {}
+    }
+    // classify_binary returned None: the bytes are UTF-8 text.
+    let text = String::from_utf8_lossy(bytes);
+    let scan = scan_pem(&text);
+    if scan.blocks.is_empty() {
+        let (code, msg, hint) = match scan.stray_ends.first() {
+            Some(_) => (
+                "MF218",
+                format!("{lead}an END line has no BEGIN line: the start of the file is cut off"),
+                "the file is truncated; export it again",
+            ),
+            None => (
+                "MF216",
+                format!("{what} holds no PEM block"),
+                "it should contain -----BEGIN CERTIFICATE----- blocks",
+            ),
+        };
+        let line = scan.stray_ends.first().copied();
+        out.diagnostics
+            .push(diag_at(Diagnostic::error(code, src.path, msg).hint(hint), line));
         return out;
     }
-    // A key anywhere poisons the whole source: nothing from it is emitted.
-    let keys: Vec<&PemBlock<'_>> = blocks.iter().filter(|b| is_private_key_label(b.label)).collect();
+    // A key anywhere poisons the whole source: nothing from it is used.
+    let keys: Vec<&PemBlock<'_>> = scan.blocks.iter().filter(|b| is_private_key_label(b.label)).collect();
     if !keys.is_empty() {
-        for (n, b) in blocks.iter().enumerate().filter(|(_, b)| is_private_key_label(b.label)) {
+        for b in keys {
             out.diagnostics.push(diag_at(
                 Diagnostic::error(
                     "MF203",
                     src.path,
-                    format!("{origin}: block {} is a private key; nothing from this source is used", n + 1),
+                    format!(
+                        "{lead}block {} is a private key ({}); nothing from this source is used",
+                        b.number,
+                        shown_label(b.label)
+                    ),
                 )
-                .hint("never export the CA key; keep only the CERTIFICATE blocks of the root and rotate the key if it was shared"),
+                .hint("never export the CA key: keep only the root's CERTIFICATE blocks, and rotate the key if it was shared"),
                 Some(b.line),
             ));
         }
         return out;
     }
-    for (n, block) in blocks.iter().enumerate() {
+    for line in &scan.stray_ends {
+        out.diagnostics.push(diag_at(
+            Diagnostic::error("MF218", src.path, format!("{lead}this END line has no BEGIN line"))
+                .hint("part of the file is missing; export it again"),
+            Some(*line),
+        ));
+    }
+    for block in &scan.blocks {
+        let n = block.number;
         let here = |d: Diagnostic| diag_at(d, Some(block.line));
+        let error =
+            |code: &'static str, msg: String, hint: &str| here(Diagnostic::error(code, src.path, msg).hint(hint));
+        if !block.complete {
+            out.diagnostics.push(error(
+                "MF218",
+                format!(
+                    "{lead}block {n} ({}) has no matching END line",
+                    shown_label(block.label)
+                ),
+                "the file is truncated; export it again",
+            ));
+            continue;
+        }
         if block.label != "CERTIFICATE" {
-            out.diagnostics.push(here(
-                Diagnostic::error(
-                    "MF204",
-                    src.path,
-                    format!("{origin}: block {} is a {}, not a CERTIFICATE", n + 1, block.label),
-                )
-                .hint("keep only the root's CERTIFICATE block(s)"),
+            out.diagnostics.push(error(
+                "MF204",
+                format!("{lead}block {n} is a {}, not a CERTIFICATE", shown_label(block.label)),
+                "keep only the root's CERTIFICATE block(s)",
+            ));
+            continue;
+        }
+        if block.body.is_empty() {
+            out.diagnostics.push(error(
+                "MF218",
+                format!("{lead}block {n} is empty"),
+                "the file is truncated; export it again",
             ));
             continue;
         }
         let Ok(der) = BASE64.decode(block.body.as_bytes()) else {
-            out.diagnostics.push(here(
-                Diagnostic::error(
-                    "MF217",
-                    src.path,
-                    format!("{origin}: block {} is not valid base64", n + 1),
-                )
-                .hint("the PEM was damaged (edited or cut); export it again"),
+            out.diagnostics.push(error(
+                "MF217",
+                format!("{lead}block {n} is not valid base64"),
+                "the PEM was damaged (edited or cut); export it again",
             ));
             continue;
         };
-        match x509_parser::parse_x509_certificate(&der) {
-            Ok((_, cert)) => {
-                let block_no = n + 1;
-                let ok = check_root(&cert, block_no, src, policy, &mut |d| out.diagnostics.push(here(d)));
-                if ok {
-                    let root = RootCert::from_der(der.clone(), cert.subject().to_string());
-                    if out.roots.iter().any(|r| r.sha256 == root.sha256) {
-                        out.diagnostics.push(here(
-                            Diagnostic::warning(
-                                "MF214",
-                                src.path,
-                                format!(
-                                    "{origin}: block {block_no} repeats an earlier certificate ({})",
-                                    root.subject
-                                ),
-                            )
-                            .hint("duplicates are merged; remove the copy to silence this"),
-                        ));
-                    } else {
-                        out.roots.push(root);
-                    }
-                }
-            }
-            Err(_) => out.diagnostics.push(here(
-                Diagnostic::error(
+        if der.first() == Some(&0x30) && der_claimed_len(&der).is_some_and(|claimed| claimed > der.len()) {
+            out.diagnostics.push(error(
+                "MF218",
+                format!("{lead}block {n} is cut short: its certificate data ends early"),
+                "lines are missing from the block; export it again",
+            ));
+            continue;
+        }
+        let cert = match x509_parser::parse_x509_certificate(&der) {
+            Ok((&[], cert)) => cert,
+            Ok(_) => {
+                out.diagnostics.push(error(
                     "MF205",
+                    format!("{lead}block {n} has data after its certificate"),
+                    "export the root certificate again",
+                ));
+                continue;
+            }
+            Err(_) => {
+                out.diagnostics.push(error(
+                    "MF205",
+                    format!("{lead}block {n} is not a valid X.509 certificate"),
+                    "export the root certificate again",
+                ));
+                continue;
+            }
+        };
+        out.found.push(FoundCert {
+            block: n,
+            line: Some(block.line),
+            der: der.clone(),
+        });
+        let ok = check_root(&cert, &format!("{lead}block {n}"), src, policy, &mut |d| {
+            out.diagnostics.push(here(d))
+        });
+        if !ok {
+            continue;
+        }
+        let subject = cert.subject().to_string();
+        let root = RootCert::from_der(der.clone(), subject);
+        if out.roots.iter().any(|r| r.sha256 == root.sha256) {
+            out.diagnostics.push(here(
+                Diagnostic::warning(
+                    "MF214",
                     src.path,
-                    format!("{origin}: block {} is not a valid X.509 certificate", n + 1),
+                    format!("{lead}block {n} repeats an earlier certificate ({})", root.subject),
                 )
-                .hint("export the root certificate again"),
-            )),
+                .hint("duplicates are merged; remove the copy to silence this"),
+            ));
+        } else {
+            out.roots.push(root);
         }
     }
     out
 }
 
-const SHA1_SIGNATURES: [&str; 3] = ["1.2.840.113549.1.1.5", "1.2.840.10040.4.3", "1.2.840.10045.4.1"];
+/// Signature algorithms whose digest is SHA-1 or weaker (MD5, MD2).
+const WEAK_SIGNATURES: [(&str, &str); 6] = [
+    ("1.2.840.113549.1.1.5", "SHA-1"),
+    ("1.3.14.3.2.29", "SHA-1"),
+    ("1.2.840.10040.4.3", "SHA-1"),
+    ("1.2.840.10045.4.1", "SHA-1"),
+    ("1.2.840.113549.1.1.4", "MD5"),
+    ("1.2.840.113549.1.1.2", "MD2"),
+];
+const SHA1_DIGEST: &str = "1.3.14.3.2.26";
+
+/// The weak digest a signature algorithm uses, if it uses one.
+pub fn weak_digest(cert: &X509Certificate<'_>) -> Option<&'static str> {
+    let oid = cert.signature_algorithm.algorithm.to_id_string();
+    if let Some((_, name)) = WEAK_SIGNATURES.iter().find(|(o, _)| *o == oid) {
+        return Some(name);
+    }
+    // RSASSA-PSS names its digest in parameters; absent, it defaults to SHA-1.
+    match SignatureAlgorithm::try_from(&cert.signature_algorithm) {
+        Ok(SignatureAlgorithm::RSASSA_PSS(params)) if params.hash_algorithm_oid().to_id_string() == SHA1_DIGEST => {
+            Some("SHA-1")
+        }
+        _ => None,
+    }
+}
+
+/// Bits of an RSA modulus (x509-parser's `key_size` is byte-granular and
+/// returns 0 for a modulus without a leading zero byte).
+pub fn rsa_bits(modulus: &[u8]) -> usize {
+    let m: &[u8] = {
+        let skip = modulus.iter().take_while(|b| **b == 0).count();
+        &modulus[skip..]
+    };
+    match m.first() {
+        Some(first) => (m.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+        None => 0,
+    }
+}
+
+/// Key type and size, e.g. ("EC", 256) or ("RSA", 2048).
+pub fn key_description(cert: &X509Certificate<'_>) -> (String, usize) {
+    match cert.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) => ("RSA".into(), rsa_bits(rsa.modulus)),
+        Ok(k @ PublicKey::EC(_)) => ("EC".into(), k.key_size()),
+        Ok(k @ PublicKey::DSA(_)) => ("DSA".into(), k.key_size()),
+        Ok(PublicKey::Unknown(_)) if cert.public_key().algorithm.algorithm.to_id_string() == "1.3.101.112" => {
+            ("Ed25519".into(), 256)
+        }
+        _ => (cert.public_key().algorithm.algorithm.to_id_string(), 0),
+    }
+}
 
 /// Checks one certificate against the rules for a federation root. Returns
 /// whether it may be used (no errors).
 fn check_root(
     cert: &X509Certificate<'_>,
-    block: usize,
+    block: &str,
     src: &SourceRef<'_>,
     policy: &CertPolicy,
     report: &mut dyn FnMut(Diagnostic),
 ) -> bool {
-    let origin = src.origin;
     let subject = cert.subject().to_string();
-    let what = format!("{origin}: block {block} ({subject})");
+    let what = format!("{block} ({subject})");
     let mut errors: Vec<Diagnostic> = Vec::new();
     let mut error = |code, msg: String, hint: &str| errors.push(Diagnostic::error(code, src.path, msg).hint(hint));
     let is_ca = matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
@@ -301,9 +507,11 @@ fn check_root(
             "export the mesh's root CA (root-cert.pem), not a workload or gateway certificate",
         );
     }
+    // Without a keyUsage extension every usage is allowed (RFC 5280 4.2.1.3),
+    // and that is how Envoy and OpenSSL verify; Istio's own sample root has none.
     let signs_certs = match cert.key_usage() {
         Ok(Some(ku)) => ku.value.key_cert_sign(),
-        Ok(None) => true, // no keyUsage extension: every usage is allowed
+        Ok(None) => true,
         Err(_) => false,
     };
     if is_ca && !signs_certs {
@@ -327,29 +535,26 @@ fn check_root(
             format!("{what} is not valid before {}", date(not_before)),
             "check the clock of the machine that made it, or wait",
         );
-    } else {
+    } else if not_after - policy.now <= Duration::days(policy.warn_expiry_days) {
         let days_left = (not_after - policy.now).whole_days();
-        if days_left < policy.warn_expiry_days {
-            report(
-                Diagnostic::warning(
-                    "MF210",
-                    src.path,
-                    format!("{what} expires on {} ({days_left} days left)", date(not_after)),
-                )
-                .hint("start a root rotation: add the new root beside this one"),
-            );
-        }
+        report(
+            Diagnostic::warning(
+                "MF210",
+                src.path,
+                format!("{what} expires on {} ({days_left} days left)", date(not_after)),
+            )
+            .hint("start a root rotation: add the new root beside this one"),
+        );
     }
-    let sig = cert.signature_algorithm.algorithm.to_id_string();
-    if SHA1_SIGNATURES.contains(&sig.as_str()) {
+    if let Some(digest) = weak_digest(cert) {
         error(
             "MF211",
-            format!("{what} is signed with SHA-1"),
+            format!("{what} is signed with {digest}"),
             "issue a new root signed with SHA-256 or better",
         );
     }
     if let Ok(PublicKey::RSA(rsa)) = cert.public_key().parsed() {
-        let bits = rsa.key_size();
+        let bits = rsa_bits(rsa.modulus);
         if bits < 2048 {
             error(
                 "MF212",
@@ -358,12 +563,13 @@ fn check_root(
             );
         }
     }
-    if cert.subject().as_raw() != cert.issuer().as_raw() {
+    // A leaf is not self-signed either; MF206 already says what is wrong.
+    if is_ca && cert.subject().as_raw() != cert.issuer().as_raw() {
         report(Diagnostic::warning("MF213", src.path, format!("{what} is not self-signed (issued by {})", cert.issuer()))
             .hint("peers should trust the top of the chain; export the root that issued it unless trusting the intermediate is intended"));
     }
-    if let (Some(td), Some(found)) = (src.trust_domain, spiffe_trust_domain(cert)) {
-        if found != td {
+    if let (true, Some(td), Some(found)) = (is_ca, src.trust_domain, spiffe_trust_domain(cert)) {
+        if !found.eq_ignore_ascii_case(td) {
             report(Diagnostic::warning("MF215", src.path, format!("{what} names SPIFFE trust domain {found}, but the cluster's trustDomain is {td}"))
                 .hint("set the cluster's trustDomain to the one its CA issues, or check that this is the right cluster's root"));
         }
@@ -401,4 +607,367 @@ pub fn canonical_pem(der: &[u8]) -> String {
     }
     pem.push_str("-----END CERTIFICATE-----\n");
     pem
+}
+
+#[cfg(test)]
+#[path = "../tests/support/pki.rs"]
+mod pki;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    use super::pki::{base64_lines, CertSpec, Issued, Key, Pki};
+    use super::*;
+
+    /// Every kind of certificate the tests need, made once.
+    struct Fixture {
+        pki: Pki,
+        root: Issued,
+        root_no_key_usage: Issued,
+        rsa2048: Issued,
+        rsa1024: Issued,
+        sha1: Issued,
+        leaf: Issued,
+        no_cert_sign: Issued,
+        expired: Issued,
+        future: Issued,
+        intermediate: Issued,
+        spiffe_elsewhere: Issued,
+        spiffe_cluster_a: Issued,
+    }
+
+    fn fixture() -> &'static Fixture {
+        static F: OnceLock<Fixture> = OnceLock::new();
+        F.get_or_init(|| {
+            let mut pki = Pki::new();
+            let root = pki.issue(&CertSpec::root("unit root"), None);
+            let with = |f: &dyn Fn(&mut CertSpec)| {
+                let mut s = CertSpec::root("unit variant");
+                f(&mut s);
+                s
+            };
+            let root_no_key_usage = pki.issue(&with(&|s| s.extensions = "root_no_key_usage"), None);
+            let rsa2048 = pki.issue(&with(&|s| s.key = Key::Rsa(2048)), None);
+            let rsa1024 = pki.issue(&with(&|s| s.key = Key::Rsa(1024)), None);
+            let sha1 = pki.issue(
+                &with(&|s| {
+                    s.key = Key::Rsa(2048);
+                    s.digest = "sha1";
+                }),
+                None,
+            );
+            let leaf = pki.issue(&with(&|s| s.extensions = "leaf"), Some(&root));
+            let no_cert_sign = pki.issue(&with(&|s| s.extensions = "no_cert_sign"), None);
+            let expired = pki.issue(
+                &with(&|s| {
+                    s.start = "20000101000000Z".into();
+                    s.end = Some("20010101000000Z".into());
+                }),
+                None,
+            );
+            let future = pki.issue(
+                &with(&|s| {
+                    s.start = "20900101000000Z".into();
+                }),
+                None,
+            );
+            let intermediate = pki.issue(&CertSpec::root("unit intermediate"), Some(&root));
+            let spiffe_elsewhere = pki.issue(&with(&|s| s.extensions = "root_spiffe_elsewhere"), None);
+            let spiffe_cluster_a = pki.issue(&with(&|s| s.extensions = "root_spiffe_cluster_a"), None);
+            Fixture {
+                pki,
+                root,
+                root_no_key_usage,
+                rsa2048,
+                rsa1024,
+                sha1,
+                leaf,
+                no_cert_sign,
+                expired,
+                future,
+                intermediate,
+                spiffe_elsewhere,
+                spiffe_cluster_a,
+            }
+        })
+    }
+
+    fn at(y: i32, mo: u8, d: u8, h: u8, mi: u8, s: u8) -> OffsetDateTime {
+        let month = time::Month::try_from(mo).expect("month");
+        time::Date::from_calendar_date(y, month, d)
+            .and_then(|date| date.with_hms(h, mi, s))
+            .expect("date")
+            .assume_utc()
+    }
+
+    fn policy() -> CertPolicy {
+        CertPolicy {
+            now: at(2026, 6, 1, 12, 0, 0),
+            warn_expiry_days: 30,
+        }
+    }
+
+    fn run(bytes: &[u8]) -> Intake {
+        run_with(bytes, &policy())
+    }
+
+    fn run_with(bytes: &[u8], policy: &CertPolicy) -> Intake {
+        let src = SourceRef {
+            path: "spec.clusters[0].rootCA.files[0]",
+            origin: "certs/a.pem",
+            file: Some(Path::new("certs/a.pem")),
+            trust_domain: Some("cluster-a.local"),
+        };
+        intake(bytes, &src, policy)
+    }
+
+    fn codes(i: &Intake) -> Vec<&'static str> {
+        i.diagnostics.iter().map(|d| d.code).collect()
+    }
+
+    fn messages(i: &Intake) -> String {
+        i.diagnostics.iter().map(|d| d.to_string() + "\n").collect()
+    }
+
+    #[test]
+    fn a_good_root_is_taken_in_canonical_form() {
+        let f = fixture();
+        let got = run(f.root.cert_pem.as_bytes());
+        assert!(got.diagnostics.is_empty(), "{}", messages(&got));
+        assert_eq!(got.roots.len(), 1);
+        assert_eq!(got.roots[0].pem, f.root.cert_pem, "openssl writes canonical PEM too");
+        assert_eq!(got.roots[0].sha256, hex(&Sha256::digest(f.pki.der(&f.root))));
+    }
+
+    #[test]
+    fn crlf_text_around_blocks_and_a_bom_are_accepted() {
+        let f = fixture();
+        let crlf = f.root.cert_pem.replace('\n', "\r\n");
+        let text = f.pki.text(&f.root);
+        assert!(text.starts_with("Certificate:"));
+        let bom = format!("\u{feff}{}", f.root.cert_pem);
+        for input in [crlf.as_str(), text.as_str(), bom.as_str()] {
+            let got = run(input.as_bytes());
+            assert!(got.diagnostics.is_empty(), "{}", messages(&got));
+            assert_eq!(got.roots[0].pem, f.root.cert_pem);
+        }
+    }
+
+    #[test]
+    fn a_private_key_poisons_the_source_and_is_never_echoed() {
+        let f = fixture();
+        let forms = [
+            f.root.key_pem.clone(),
+            f.pki.key_as(&f.rsa2048, "traditional"),
+            f.pki.key_as(&f.root, "traditional"),
+            f.pki.key_as(&f.root, "encrypted"),
+        ];
+        for key in &forms {
+            let input = format!("{}{key}", f.root.cert_pem);
+            let got = run(input.as_bytes());
+            assert_eq!(codes(&got), ["MF203"], "{}", messages(&got));
+            assert!(got.roots.is_empty() && got.found.is_empty());
+            let text = messages(&got);
+            assert!(text.contains("block 2") && text.contains("certs/a.pem:"), "{text}");
+            for line in base64_lines(key) {
+                assert!(!text.contains(&line), "key material echoed: {text}");
+            }
+        }
+        // A truncated key is still a key.
+        let cut: String = f.root.key_pem.lines().take(2).map(|l| format!("{l}\n")).collect();
+        assert_eq!(codes(&run(cut.as_bytes())), ["MF203"]);
+    }
+
+    #[test]
+    fn der_is_named_and_text_starting_with_zero_is_not_der() {
+        let f = fixture();
+        let der = f.pki.der(&f.root);
+        let got = run(&der);
+        assert_eq!(codes(&got), ["MF202"]);
+        assert!(messages(&got).contains("DER (binary) certificate"));
+        assert_eq!(got.found.len(), 1, "inspect can still describe it");
+        assert!(got.roots.is_empty());
+        let mut with_newline = der.clone();
+        with_newline.push(b'\n');
+        assert_eq!(codes(&run(&with_newline)), ["MF202"]);
+        assert_eq!(codes(&run(&der[..der.len() / 2])), ["MF202"]);
+        assert!(messages(&run(&der[..der.len() / 2])).contains("cut short"));
+        // 0x30 is also the digit '0': such text is not DER.
+        assert_eq!(codes(&run(b"0000 no certificate here\n")), ["MF216"]);
+    }
+
+    #[test]
+    fn empty_binary_and_plain_text_each_have_their_own_code() {
+        assert_eq!(codes(&run(b"")), ["MF216"]);
+        assert_eq!(codes(&run(b" \n\r\n")), ["MF216"]);
+        assert_eq!(codes(&run(b"just some notes\n")), ["MF216"]);
+        assert_eq!(codes(&run(&[0u8; 64])), ["MF219"]);
+        assert_eq!(codes(&run(&[0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe])), ["MF219"]);
+    }
+
+    #[test]
+    fn truncated_and_corrupt_blocks_are_told_apart() {
+        let f = fixture();
+        let pem = &f.root.cert_pem;
+        let lines: Vec<&str> = pem.lines().collect();
+        let no_end: String = lines[..lines.len() - 1].iter().map(|l| format!("{l}\n")).collect();
+        assert_eq!(codes(&run(no_end.as_bytes())), ["MF218"]);
+        let no_begin: String = lines[1..].iter().map(|l| format!("{l}\n")).collect();
+        assert_eq!(codes(&run(no_begin.as_bytes())), ["MF218"]);
+        // Whole base64 lines missing: the base64 is fine, the DER is short.
+        let mut cut = lines.clone();
+        cut.remove(2);
+        let cut: String = cut.iter().map(|l| format!("{l}\n")).collect();
+        assert_eq!(
+            codes(&run(cut.as_bytes())),
+            ["MF218"],
+            "{}",
+            messages(&run(cut.as_bytes()))
+        );
+        let empty = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
+        assert_eq!(codes(&run(empty.as_bytes())), ["MF218"]);
+        let corrupt = pem.replacen("MI", "M!", 1);
+        assert_eq!(codes(&run(corrupt.as_bytes())), ["MF217"]);
+        let not_x509 = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            BASE64.encode(b"hello, this is not a certificate")
+        );
+        assert_eq!(codes(&run(not_x509.as_bytes())), ["MF205"]);
+        // Problems in one block do not hide the others.
+        let both = format!("{corrupt}{not_x509}{pem}");
+        let got = run(both.as_bytes());
+        assert_eq!(codes(&got), ["MF217", "MF205"]);
+        assert_eq!(got.roots.len(), 1);
+    }
+
+    #[test]
+    fn only_certificate_blocks_are_accepted() {
+        let f = fixture();
+        let got = run(f.pki.request(&f.root).as_bytes());
+        assert_eq!(codes(&got), ["MF204"]);
+        assert!(messages(&got).contains("CERTIFICATE REQUEST"));
+        assert_eq!(codes(&run(f.pki.key_as(&f.root, "public").as_bytes())), ["MF204"]);
+    }
+
+    #[test]
+    fn ca_flags_are_required() {
+        let f = fixture();
+        assert_eq!(codes(&run(f.leaf.cert_pem.as_bytes())), ["MF206"]);
+        assert_eq!(codes(&run(f.no_cert_sign.cert_pem.as_bytes())), ["MF207"]);
+        let got = run(f.root_no_key_usage.cert_pem.as_bytes());
+        assert!(got.diagnostics.is_empty(), "no keyUsage means every usage");
+        assert_eq!(got.roots.len(), 1);
+    }
+
+    #[test]
+    fn validity_is_checked_against_now() {
+        let f = fixture();
+        let got = run(f.expired.cert_pem.as_bytes());
+        assert_eq!(codes(&got), ["MF208"]);
+        assert!(messages(&got).contains("expired on 2001-01-01"));
+        assert!(got.roots.is_empty());
+        let got = run(f.future.cert_pem.as_bytes());
+        assert_eq!(codes(&got), ["MF209"]);
+        assert!(messages(&got).contains("not valid before 2090-01-01"));
+    }
+
+    #[test]
+    fn expiry_within_the_window_is_a_warning_with_days_left() {
+        let f = fixture();
+        let pem = f.root.cert_pem.as_bytes();
+        let soon = CertPolicy {
+            now: at(2099, 12, 11, 23, 59, 59),
+            warn_expiry_days: 30,
+        };
+        let got = run_with(pem, &soon);
+        assert_eq!(codes(&got), ["MF210"]);
+        assert!(
+            messages(&got).contains("expires on 2099-12-31 (20 days left)"),
+            "{}",
+            messages(&got)
+        );
+        assert_eq!(got.roots.len(), 1, "a warning does not reject the root");
+        let edge = CertPolicy {
+            now: at(2099, 12, 1, 23, 59, 59),
+            ..soon
+        };
+        assert_eq!(
+            codes(&run_with(pem, &edge)),
+            ["MF210"],
+            "exactly 30 days is within 30 days"
+        );
+        let narrow = CertPolicy {
+            warn_expiry_days: 10,
+            ..soon
+        };
+        assert!(run_with(pem, &narrow).diagnostics.is_empty());
+    }
+
+    #[test]
+    fn weak_signatures_and_keys_are_errors() {
+        let f = fixture();
+        let got = run(f.sha1.cert_pem.as_bytes());
+        assert_eq!(codes(&got), ["MF211"]);
+        let got = run(f.rsa1024.cert_pem.as_bytes());
+        assert_eq!(codes(&got), ["MF212"]);
+        assert!(messages(&got).contains("1024-bit RSA key"));
+        assert!(run(f.rsa2048.cert_pem.as_bytes()).diagnostics.is_empty());
+    }
+
+    #[test]
+    fn rsa_bits_count_bits_not_bytes() {
+        assert_eq!(rsa_bits(&[0x00, 0x80, 0, 0]), 24);
+        assert_eq!(rsa_bits(&[0xff, 0, 0]), 24, "no leading zero byte");
+        assert_eq!(rsa_bits(&[0x00, 0x7f, 0]), 15);
+        assert_eq!(rsa_bits(&[]), 0);
+    }
+
+    #[test]
+    fn intermediates_duplicates_and_spiffe_mismatches_are_warnings() {
+        let f = fixture();
+        let got = run(f.intermediate.cert_pem.as_bytes());
+        assert_eq!(codes(&got), ["MF213"]);
+        assert_eq!(got.roots.len(), 1);
+        let twice = format!("{}{}", f.root.cert_pem, f.root.cert_pem);
+        let got = run(twice.as_bytes());
+        assert_eq!(codes(&got), ["MF214"]);
+        assert_eq!(got.roots.len(), 1);
+        let got = run(f.spiffe_elsewhere.cert_pem.as_bytes());
+        assert_eq!(codes(&got), ["MF215"]);
+        assert!(messages(&got).contains("elsewhere.local"));
+        assert!(run(f.spiffe_cluster_a.cert_pem.as_bytes()).diagnostics.is_empty());
+    }
+
+    #[test]
+    fn rotation_keeps_both_roots() {
+        let f = fixture();
+        let both = format!("{}{}", f.root.cert_pem, f.rsa2048.cert_pem);
+        let got = run(both.as_bytes());
+        assert!(got.diagnostics.is_empty());
+        assert_eq!(got.roots.len(), 2);
+    }
+
+    #[test]
+    fn inline_pem_names_itself_in_the_message() {
+        let f = fixture();
+        let src = SourceRef {
+            path: "spec.clusters[0].rootCA.pem",
+            origin: "inline PEM",
+            file: None,
+            trust_domain: None,
+        };
+        let got = intake(f.leaf.cert_pem.as_bytes(), &src, &policy());
+        assert!(messages(&got).contains("inline PEM: block 1"), "{}", messages(&got));
+    }
+
+    #[test]
+    fn istio_sample_roots_are_accepted() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/istio-1.30.3/samples-certs");
+        let bytes = std::fs::read(dir.join("root-cert-combined.pem")).expect("Istio sample certs beside the repo");
+        let got = run(&bytes);
+        assert_eq!(got.roots.len(), 2, "{}", messages(&got));
+        assert!(got.diagnostics.iter().all(|d| !d.is_error()), "{}", messages(&got));
+    }
 }

@@ -8,8 +8,10 @@ use clap::{Parser, Subcommand};
 
 use crate::certs::CertPolicy;
 use crate::check;
+use crate::deckhouse;
 use crate::diagnostics::Diagnostics;
 use crate::exit_codes::ExitCode;
+use crate::graph::{self as fedgraph, GraphFormat};
 use crate::krm;
 use crate::load::{SpecSource, SCHEMA};
 use crate::model::BuildOptions;
@@ -77,6 +79,15 @@ enum Command {
     },
     /// Print the JSON Schema of the MeshFederation spec.
     Schema,
+    /// Turn another system's published federation metadata into a spec entry.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Draw who imports what from whom, and who trusts whom.
+    Graph {
+        spec: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormatArg::Mermaid)]
+        format: GraphFormatArg,
+    },
     /// Run as a KRM function: a ResourceList on stdin, the same list with
     /// meshfed's objects on stdout (also what `meshfed` with no arguments
     /// does when stdin is not a terminal).
@@ -86,6 +97,39 @@ enum Command {
         #[command(subcommand)]
         action: PluginAction,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportCommand {
+    /// Print the clusters[] entry for a Deckhouse cluster and write its root CA.
+    Deckhouse {
+        /// Cluster name in the federation.
+        #[arg(long)]
+        name: String,
+        /// The cluster's public federation document (clusterUUID, rootCA, authnKeyPub).
+        #[arg(long, value_name = "FILE")]
+        public: PathBuf,
+        /// The cluster's private federation document (ingressGateways, publicServices).
+        #[arg(long, value_name = "FILE")]
+        private: PathBuf,
+        /// Where to write the root CA; the entry names this path [default: NAME.pem].
+        #[arg(long, value_name = "FILE")]
+        root_out: Option<PathBuf>,
+        /// Cluster domain, when it cannot be derived from the published hostnames.
+        #[arg(long)]
+        domain: Option<String>,
+        /// SPIFFE trust domain, when it differs from the domain.
+        #[arg(long)]
+        trust_domain: Option<String>,
+        #[command(flatten)]
+        checks: CheckArgs,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum GraphFormatArg {
+    Mermaid,
+    Dot,
 }
 
 #[derive(Subcommand, Debug)]
@@ -156,6 +200,43 @@ pub fn run() -> ExitCode {
                 ..Default::default()
             };
             validate(&spec, &opts)
+        }
+        Command::Import(ImportCommand::Deckhouse {
+            name,
+            public,
+            private,
+            root_out,
+            domain,
+            trust_domain,
+            checks,
+        }) => {
+            let root_out = root_out.unwrap_or_else(|| PathBuf::from(format!("{name}.pem")));
+            let req = deckhouse::ImportRequest {
+                name,
+                public,
+                private,
+                root_out,
+                domain,
+                trust_domain,
+            };
+            match deckhouse::import(&req, &build_options(&checks).certs) {
+                Ok((yaml, warnings)) => {
+                    print!("{yaml}");
+                    report(warnings);
+                    ExitCode::Success
+                }
+                Err(diags) => {
+                    report(diags);
+                    ExitCode::InvalidInput
+                }
+            }
+        }
+        Command::Graph { spec, format } => {
+            let format = match format {
+                GraphFormatArg::Mermaid => GraphFormat::Mermaid,
+                GraphFormatArg::Dot => GraphFormat::Dot,
+            };
+            graph(&spec, format)
         }
         Command::Schema => {
             print!("{SCHEMA}");
@@ -318,6 +399,27 @@ fn validate(spec: &std::path::Path, opts: &RenderOptions) -> ExitCode {
     };
     match pipeline::validate_source(&src, opts) {
         Ok((_, diags)) => {
+            report(diags);
+            ExitCode::Success
+        }
+        Err(diags) => {
+            report(diags);
+            ExitCode::InvalidInput
+        }
+    }
+}
+
+fn graph(spec: &std::path::Path, format: GraphFormat) -> ExitCode {
+    let src = match SpecSource::read(spec) {
+        Ok(s) => s,
+        Err(d) => {
+            eprintln!("{d}");
+            return ExitCode::InvalidInput;
+        }
+    };
+    match pipeline::validate_source(&src, &RenderOptions::default()) {
+        Ok((fed, diags)) => {
+            print!("{}", fedgraph::render(&fed, format));
             report(diags);
             ExitCode::Success
         }

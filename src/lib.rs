@@ -13,8 +13,10 @@
 pub mod certs;
 pub mod check;
 pub mod cli;
+pub mod deckhouse;
 pub mod diagnostics;
 pub mod exit_codes;
+pub mod graph;
 pub mod krm;
 pub mod load;
 pub mod locate;

@@ -146,6 +146,12 @@ pub fn pointer_to_path(pointer: &str) -> String {
 
 /// A value shown in a message: short, so a pasted certificate never floods it.
 fn shown(v: &Value) -> String {
+    // A pasted PEM (perhaps a private key) is never repeated, not even in part.
+    if let Value::String(text) = v {
+        if text.contains("-----BEGIN") || text.contains('\n') {
+            return format!("a text of {} lines (not shown)", text.lines().count());
+        }
+    }
     let s = v.to_string();
     if s.chars().count() > 60 {
         format!("{}…", s.chars().take(57).collect::<String>())

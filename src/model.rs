@@ -17,7 +17,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::SpecSource;
 use crate::locate::LineIndex;
 use crate::naming;
-use crate::spec::{ClusterSpec, Installer, MeshFederation};
+use crate::spec::{AuthorizationMode, ClusterSpec, Installer, MeshFederation};
 
 /// Oldest Istio minor meshfed renders for: the first with
 /// `meshConfig.caCertificates[].trustDomains` and `ISTIO_MULTIROOT_MESH`.
@@ -77,6 +77,22 @@ pub struct ClusterPlan {
     pub gateway: Option<GatewayExposure>,
     pub trust: Option<TrustBundle>,
     pub mesh_config: Option<MeshConfigFragment>,
+    /// With `authorization: importers`: one per exported service, sorted by namespace and service.
+    pub authorizations: Vec<ExportAuthorization>,
+}
+
+/// Who may call one exported service (`authorization: importers`): an
+/// ALLOW AuthorizationPolicy and a STRICT PeerAuthentication on its workloads.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportAuthorization {
+    pub policy: ObjectMeta,
+    pub peer_authentication: ObjectMeta,
+    pub selector: BTreeMap<String, String>,
+    /// The exporting cluster's own workloads, on every port: `<trustDomain>/*`.
+    pub local_principals: Vec<String>,
+    /// The importing clusters' workloads, on the exported ports only.
+    pub importer_principals: Vec<String>,
+    pub ports: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -275,7 +291,13 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
     // (importer, exporter, export index) triples and every cluster's roots.
     let mut roots: BTreeMap<String, Vec<RootCert>> = BTreeMap::new();
     for (ci, c) in s.clusters.iter().enumerate() {
-        check_exports(&mut b, ci, c, &names);
+        check_exports(
+            &mut b,
+            ci,
+            c,
+            &names,
+            s.authorization == Some(AuthorizationMode::Importers),
+        );
         let cluster_roots = read_roots(&mut b, ci, c, &opts.certs);
         roots.insert(c.name.clone(), cluster_roots);
     }
@@ -303,6 +325,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
     let mut imports: BTreeMap<&str, Vec<ServiceImport>> = BTreeMap::new();
     let mut exported_hosts: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut peers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut authorizations: BTreeMap<&str, Vec<ExportAuthorization>> = BTreeMap::new();
     for exporter in by_name.values() {
         for e in &exporter.exports {
             let host = naming::service_host(&e.service, &e.namespace, &exporter.domain);
@@ -311,7 +334,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
                 Some(to) => to.iter().map(String::as_str).collect(),
                 None => by_name.keys().copied().filter(|n| *n != exporter.name).collect(),
             };
-            for importer in targets {
+            for &importer in &targets {
                 peers.entry(importer).or_default().insert(&exporter.name);
                 peers.entry(&exporter.name).or_default().insert(importer);
                 imports.entry(importer).or_default().push(service_import(
@@ -322,6 +345,13 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
                     e,
                     host.clone(),
                 ));
+            }
+            if s.authorization == Some(AuthorizationMode::Importers) {
+                let importers = targets.iter().map(|t| trust_domain(by_name[t]));
+                authorizations
+                    .entry(&exporter.name)
+                    .or_default()
+                    .push(export_authorization(&fed, exporter, e, importers));
             }
         }
     }
@@ -368,6 +398,11 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
             gateway,
             trust,
             mesh_config,
+            authorizations: {
+                let mut a = authorizations.remove(name).unwrap_or_default();
+                a.sort_by(|x, y| (&x.policy.namespace, &x.policy.name).cmp(&(&y.policy.namespace, &y.policy.name)));
+                a
+            },
         });
     }
     let federation = Federation {
@@ -437,6 +472,32 @@ fn service_import(
         endpoints,
         gateway_port: exporter.gateway.port,
         subject_alt_names: sans,
+    }
+}
+
+fn export_authorization<'a>(
+    fed: &str,
+    exporter: &ClusterSpec,
+    e: &crate::spec::ExportSpec,
+    importer_trust_domains: impl Iterator<Item = &'a str>,
+) -> ExportAuthorization {
+    let meta = |suffix: &str| ObjectMeta {
+        name: naming::object_name(&[fed, &e.service, suffix]),
+        namespace: e.namespace.clone(),
+        labels: naming::labels(fed, None),
+        annotations: naming::annotations(&exporter.name),
+    };
+    let principal = |td: &str| format!("{td}/*");
+    let importers: BTreeSet<String> = importer_trust_domains.map(principal).collect();
+    let mut ports: Vec<u32> = e.ports.iter().map(|p| p.port).collect();
+    ports.sort();
+    ExportAuthorization {
+        policy: meta("importers"),
+        peer_authentication: meta("strict"),
+        selector: e.selector.clone().unwrap_or_default(),
+        local_principals: vec![principal(trust_domain(exporter))],
+        importer_principals: importers.into_iter().collect(),
+        ports: ports.iter().map(u32::to_string).collect(),
     }
 }
 
@@ -603,7 +664,7 @@ fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
     }
 }
 
-fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeSet<&str>) {
+fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeSet<&str>, needs_selector: bool) {
     let path = format!("spec.clusters[{ci}]");
     if !c.exports.is_empty() && c.gateway.addresses.is_empty() {
         b.report(
@@ -641,6 +702,12 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
                     ),
                 )
                 .hint("export each service once; list all its ports and targets in that one entry"),
+            );
+        }
+        if needs_selector && e.selector.is_none() {
+            b.report(
+                Diagnostic::error("MF140", format!("{ep}.selector"), format!("{}.{} has no workload selector", e.service, e.namespace))
+                    .hint("authorization: importers needs the labels of the exported pods (the Service's selector), e.g. selector: {app: foo}"),
             );
         }
         let mut numbers: BTreeMap<u32, usize> = BTreeMap::new();

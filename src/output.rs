@@ -193,6 +193,15 @@ fn commit(dir: &Path, plan: &TreePlan) -> Result<(), Diagnostic> {
     Ok(())
 }
 
+/// Writes one file whole or not at all: a temporary sibling renamed into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Diagnostic> {
+    let tmp = stage(path, bytes)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error(path, &e)
+    })
+}
+
 /// Writes `bytes` to a temporary sibling of `path` and returns its path.
 fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf, Diagnostic> {
     let dir = path.parent().unwrap_or(Path::new("."));

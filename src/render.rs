@@ -18,7 +18,7 @@ use crate::diagnostics::Diagnostic;
 use crate::model::{ClusterPlan, Federation, InstallerKind};
 
 /// Every template meshfed uses, embedded at build time.
-pub const TEMPLATES: [(&str, &str); 8] = [
+pub const TEMPLATES: [(&str, &str); 10] = [
     ("serviceentry.yaml", include_str!("../templates/serviceentry.yaml")),
     (
         "destinationrule.yaml",
@@ -38,6 +38,14 @@ pub const TEMPLATES: [(&str, &str); 8] = [
     (
         "sail-istio-patch.yaml",
         include_str!("../templates/sail-istio-patch.yaml"),
+    ),
+    (
+        "authorizationpolicy.yaml",
+        include_str!("../templates/authorizationpolicy.yaml"),
+    ),
+    (
+        "peerauthentication.yaml",
+        include_str!("../templates/peerauthentication.yaml"),
     ),
 ];
 
@@ -129,18 +137,23 @@ impl Renderer {
             let ctx = context! { federation => federation.clone(), cluster => cl.clone(), import => Value::from(Serde(import)) };
             let se = self.object("serviceentry.yaml", ctx.clone())?;
             let dr = self.object("destinationrule.yaml", ctx)?;
-            let file = files
-                .entry(format!("imports-{}.yaml", import.source_cluster))
-                .or_insert_with(|| OutputFile {
-                    text: String::new(),
-                    applied: true,
-                });
-            for doc in [se, dr] {
-                if !file.text.is_empty() {
-                    file.text.push_str("---\n");
-                }
-                file.text.push_str(&doc);
-            }
+            let file = format!("imports-{}.yaml", import.source_cluster);
+            append(&mut files, &file, se);
+            append(&mut files, &file, dr);
+        }
+        for auth in &cluster.authorizations {
+            let ctx =
+                context! { federation => federation.clone(), cluster => cl.clone(), auth => Value::from(Serde(auth)) };
+            append(
+                &mut files,
+                "authorization.yaml",
+                self.object("authorizationpolicy.yaml", ctx.clone())?,
+            );
+            append(
+                &mut files,
+                "authorization.yaml",
+                self.object("peerauthentication.yaml", ctx)?,
+            );
         }
         if let Some(mesh) = &cluster.mesh_config {
             let ctx =
@@ -188,6 +201,18 @@ impl Renderer {
         files.insert("kustomization.yaml".into(), OutputFile { text, applied: false });
         Ok(files)
     }
+}
+
+/// Adds a document to an applied multi-document file.
+fn append(files: &mut ClusterOutput, name: &str, doc: String) {
+    let file = files.entry(name.to_owned()).or_insert_with(|| OutputFile {
+        text: String::new(),
+        applied: true,
+    });
+    if !file.text.is_empty() {
+        file.text.push_str("---\n");
+    }
+    file.text.push_str(&doc);
 }
 
 #[derive(Serialize)]

@@ -42,8 +42,20 @@ pub struct FederationSpec {
     pub istio: IstioSpec,
     #[serde(default = "default_istio_namespace")]
     pub import_namespace: String,
+    /// Who may call exported services; `None` leaves authorization alone.
+    #[serde(default)]
+    pub authorization: Option<AuthorizationMode>,
     #[serde(default)]
     pub clusters: Vec<ClusterSpec>,
+}
+
+/// `importers`: each exported workload admits only its own cluster and the
+/// clusters it is exported to, over STRICT mutual TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthorizationMode {
+    None,
+    Importers,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,6 +195,9 @@ pub struct ExportSpec {
     /// `None`: every other cluster.
     #[serde(default)]
     pub to: Option<Vec<String>>,
+    /// Labels of the exported workloads; required by `authorization: importers`.
+    #[serde(default)]
+    pub selector: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

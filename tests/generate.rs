@@ -30,11 +30,12 @@ fn meshfed(args: &[&str]) -> Output {
 }
 
 /// (case name, spec path relative to the repo root).
-const CASES: [(&str, &str); 4] = [
+const CASES: [(&str, &str); 5] = [
     ("seed", "examples/seed/federation.yaml"),
     ("dns-gateway", "testdata/generate/dns-gateway/federation.yaml"),
     ("rotation", "testdata/generate/rotation/federation.yaml"),
     ("three-clusters", "testdata/generate/three-clusters/federation.yaml"),
+    ("authorization", "testdata/generate/authorization/federation.yaml"),
 ];
 
 /// Renders `spec` into a fresh folder and returns (tempdir guard, tree).
@@ -394,4 +395,63 @@ fn reordering_pem_blocks_does_not_change_the_output() {
     assert_eq!(forward, backward);
     let (_t, golden) = generate_tree(&root().join("testdata/generate/rotation/federation.yaml"));
     assert_eq!(forward, golden, "one bundle file renders like two files");
+}
+
+#[test]
+fn authorization_admits_exactly_the_importers() {
+    let (_tmp, tree) = generate_tree(&root().join("testdata/generate/authorization/federation.yaml"));
+    let docs = istio_crd::documents(&tree["east/authorization.yaml"]);
+    let policy = |ns: &str| -> Value {
+        (*object(&docs, "AuthorizationPolicy")
+            .into_iter()
+            .find(|p| p["metadata"]["namespace"] == ns)
+            .unwrap())
+        .clone()
+    };
+    // vault is exported only to north: west may not call it.
+    let vault = policy("secrets");
+    assert_eq!(vault["spec"]["action"], "ALLOW");
+    assert_eq!(vault["spec"]["selector"]["matchLabels"], json!({"app": "vault"}));
+    assert_eq!(
+        vault["spec"]["rules"][0]["from"][0]["source"]["principals"],
+        json!(["east.example/*"])
+    );
+    assert_eq!(
+        vault["spec"]["rules"][1]["from"][0]["source"]["principals"],
+        json!(["north.example/*"])
+    );
+    assert_eq!(
+        vault["spec"]["rules"][1]["to"][0]["operation"]["ports"],
+        json!(["8200", "8201"])
+    );
+    // status goes to every other cluster.
+    let status = policy("ops");
+    assert_eq!(
+        status["spec"]["rules"][1]["from"][0]["source"]["principals"],
+        json!(["north.example/*", "west.example/*"])
+    );
+    let strict = object(&docs, "PeerAuthentication");
+    assert_eq!(strict.len(), 2);
+    assert!(strict.iter().all(|p| p["spec"]["mtls"]["mode"] == "STRICT"));
+    assert!(!tree.contains_key("north/authorization.yaml"), "north exports nothing");
+}
+
+#[test]
+fn authorization_needs_a_selector_on_every_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(root().join("testdata/generate/authorization/federation.yaml"))
+        .unwrap()
+        .replace("      selector: {app: vault}\n", "")
+        .replace("../../certs/", &format!("{}/", root().join("testdata/certs").display()));
+    let path = tmp.path().join("federation.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let out = tmp.path().join("out");
+    let o = meshfed(&["generate", path.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[MF140] spec.clusters[0].exports[0].selector"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
 }

@@ -28,7 +28,7 @@ fn every_embedded_template_is_used_by_some_scenario() {
     // Each template name the code knows exists in templates/ and shows up in
     // the golden output of at least one scenario (fragments by file name,
     // objects by kind).
-    let goldens: String = ["seed", "dns-gateway", "rotation", "three-clusters"]
+    let goldens: String = ["seed", "dns-gateway", "rotation", "three-clusters", "authorization"]
         .iter()
         .flat_map(|c| walk(&root().join("testdata/generate").join(c).join("expected")))
         .collect();
@@ -41,6 +41,8 @@ fn every_embedded_template_is_used_by_some_scenario() {
         ("helm-gateway-values.yaml", "helm-gateway-values.yaml"),
         ("istio-operator.yaml", "kind: IstioOperator"),
         ("sail-istio-patch.yaml", "kind: Istio\n"),
+        ("authorizationpolicy.yaml", "kind: AuthorizationPolicy"),
+        ("peerauthentication.yaml", "kind: PeerAuthentication"),
     ] {
         assert!(
             root().join("templates").join(name).is_file(),

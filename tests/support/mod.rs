@@ -1,4 +1,5 @@
-//! Shared test helpers.
+//! Helpers shared by the integration tests; each test target uses some of them.
 #![allow(dead_code)]
 
 pub mod istio_crd;
+pub mod pki;

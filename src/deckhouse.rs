@@ -1,0 +1,364 @@
+//! `meshfed import deckhouse`: turns the documents a Deckhouse cluster
+//! publishes for federation into a `clusters[]` entry of the spec, without
+//! any access to the cluster.
+//!
+//! Public document: `clusterUUID`, `rootCA` (PEM), `authnKeyPub`.
+//! Private document: `ingressGateways[{address, port}]`,
+//! `publicServices[{hostname, ports[{name, port}]}]`, hostnames being
+//! `<service>.<namespace>.svc.<cluster domain>`. Fields meshfed does not
+//! use are ignored, so newer Deckhouse releases still import.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::certs::{self, CertPolicy, SourceRef};
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::naming;
+use crate::output::write_atomic;
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub name: String,
+    pub public: PathBuf,
+    pub private: PathBuf,
+    /// Where the root CA is written; also the path the entry names.
+    pub root_out: PathBuf,
+    /// Overrides the domain derived from the hostnames (needed when the cluster publishes no service).
+    pub domain: Option<String>,
+    pub trust_domain: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublicDoc {
+    #[serde(rename = "clusterUUID")]
+    cluster_uuid: String,
+    #[serde(rename = "rootCA")]
+    root_ca: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrivateDoc {
+    #[serde(default)]
+    ingress_gateways: Vec<IngressGateway>,
+    #[serde(default)]
+    public_services: Vec<PublicService>,
+}
+
+#[derive(Deserialize)]
+struct IngressGateway {
+    address: String,
+    port: u32,
+}
+
+#[derive(Deserialize)]
+struct PublicService {
+    hostname: String,
+    #[serde(default)]
+    ports: Vec<NamedPort>,
+}
+
+#[derive(Deserialize, Serialize, Clone)]
+struct NamedPort {
+    name: String,
+    port: u32,
+}
+
+/// The spec entry, fields in the order the README documents them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClusterEntry {
+    name: String,
+    domain: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trust_domain: Option<String>,
+    #[serde(rename = "rootCA")]
+    root_ca: RootFiles,
+    gateway: GatewayEntry,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exports: Vec<ExportEntry>,
+}
+
+#[derive(Serialize)]
+struct RootFiles {
+    files: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct GatewayEntry {
+    addresses: Vec<String>,
+    port: u32,
+}
+
+#[derive(Serialize)]
+struct ExportEntry {
+    service: String,
+    namespace: String,
+    ports: Vec<NamedPort>,
+}
+
+/// `<service>.<namespace>.svc.<domain>` → its three parts.
+pub fn split_hostname(host: &str) -> Option<(&str, &str, &str)> {
+    let (svc_ns, domain) = host.split_once(".svc.")?;
+    let (service, namespace) = svc_ns.split_once('.')?;
+    let valid_domain = domain.split('.').all(naming::is_dns_label);
+    (naming::is_dns_label(service) && naming::is_dns_label(namespace) && valid_domain)
+        .then_some((service, namespace, domain))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<T, Diagnostic> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Diagnostic::error("MF601", "", format!("cannot read the {what} document: {e}"))
+            .at(file, None)
+            .hint("check the path")
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        Diagnostic::error(
+            "MF602",
+            "",
+            format!("the {what} document is not what Deckhouse publishes: {e}"),
+        )
+        .at(file, Some(e.line()))
+        .hint(format!(
+            "pass the cluster's {what} federation document as published by Deckhouse"
+        ))
+    })
+}
+
+/// Builds the entry and writes the root CA file. Returns the YAML to print
+/// and the warnings; on any error writes nothing.
+pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagnostics), Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let (public, private) = match (
+        read_json::<PublicDoc>(&req.public, "public"),
+        read_json::<PrivateDoc>(&req.private, "private"),
+    ) {
+        (Ok(p), Ok(q)) => (p, q),
+        (p, q) => {
+            diags.extend(p.err());
+            diags.extend(q.err());
+            return Err(diags);
+        }
+    };
+    if !naming::is_dns_label(&req.name) {
+        diags.push(
+            Diagnostic::error("MF603", "--name", format!("{:?} is not a DNS-1123 label", req.name))
+                .hint("use lower-case letters, digits and '-'"),
+        );
+    }
+
+    let origin = req.public.display().to_string();
+    let src = SourceRef {
+        path: "rootCA",
+        origin: &origin,
+        file: Some(&req.public),
+        trust_domain: req.trust_domain.as_deref(),
+    };
+    let intake = certs::intake(public.root_ca.as_bytes(), &src, policy);
+    diags.extend(intake.diagnostics);
+
+    let mut ports = BTreeSet::new();
+    let mut addresses = Vec::new();
+    for (i, gw) in private.ingress_gateways.iter().enumerate() {
+        let path = format!("ingressGateways[{i}]");
+        if gw.address.parse::<IpAddr>().is_err() && !naming::is_dns_name(&gw.address) {
+            diags.push(
+                Diagnostic::error(
+                    "MF604",
+                    format!("{path}.address"),
+                    format!("{:?} is neither an IP address nor a DNS name", gw.address),
+                )
+                .at(&req.private, None),
+            );
+        }
+        if !(1..=65535).contains(&gw.port) {
+            diags.push(
+                Diagnostic::error(
+                    "MF604",
+                    format!("{path}.port"),
+                    format!("port {} is out of range", gw.port),
+                )
+                .at(&req.private, None),
+            );
+        }
+        ports.insert(gw.port);
+        addresses.push(gw.address.clone());
+    }
+    if private.ingress_gateways.is_empty() && !private.public_services.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                "MF605",
+                "ingressGateways",
+                "the cluster publishes services but no ingress gateway",
+            )
+            .at(&req.private, None)
+            .hint("check that the cluster's federation ingress gateway is up, then export the document again"),
+        );
+    }
+    if ports.len() > 1 {
+        diags.push(
+            Diagnostic::error(
+                "MF606",
+                "ingressGateways",
+                format!(
+                    "the gateways listen on different ports ({}); meshfed takes one port per cluster",
+                    ports.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .at(&req.private, None)
+            .hint("keep the gateways that share the federation port and remove the others from the document"),
+        );
+    }
+
+    let mut domains = BTreeSet::new();
+    let mut exports = Vec::new();
+    for (i, s) in private.public_services.iter().enumerate() {
+        match split_hostname(&s.hostname) {
+            Some((service, namespace, domain)) => {
+                domains.insert(domain.to_owned());
+                if s.ports.is_empty() {
+                    diags.push(
+                        Diagnostic::error(
+                            "MF610",
+                            format!("publicServices[{i}].ports"),
+                            format!("{} publishes no port", s.hostname),
+                        )
+                        .at(&req.private, None)
+                        .hint("an exported service needs at least one port"),
+                    );
+                }
+                for (pi, p) in s.ports.iter().enumerate() {
+                    if !naming::is_dns_label(&p.name) || !(1..=65535).contains(&p.port) {
+                        diags.push(
+                            Diagnostic::error(
+                                "MF610",
+                                format!("publicServices[{i}].ports[{pi}]"),
+                                format!("port {:?} {} is not a valid named port", p.name, p.port),
+                            )
+                            .at(&req.private, None)
+                            .hint("port names are DNS-1123 labels, numbers 1 to 65535"),
+                        );
+                    }
+                }
+                let mut ports = s.ports.clone();
+                ports.sort_by_key(|p| p.port);
+                exports.push(ExportEntry {
+                    service: service.to_owned(),
+                    namespace: namespace.to_owned(),
+                    ports,
+                });
+            }
+            None => diags.push(
+                Diagnostic::error(
+                    "MF607",
+                    format!("publicServices[{i}].hostname"),
+                    format!("{:?} is not <service>.<namespace>.svc.<cluster domain>", s.hostname),
+                )
+                .at(&req.private, None)
+                .hint("meshfed derives service, namespace and domain from the hostname; fix or drop this entry"),
+            ),
+        }
+    }
+    let domain = match (&req.domain, domains.len()) {
+        (Some(d), _) => {
+            if let Some(other) = domains.iter().find(|x| *x != d) {
+                diags.push(
+                    Diagnostic::warning(
+                        "MF608",
+                        "publicServices",
+                        format!("hostnames use domain {other}, but --domain is {d}"),
+                    )
+                    .at(&req.private, None)
+                    .hint("peers will import the services under --domain; make sure the cluster really uses it"),
+                );
+            }
+            d.clone()
+        }
+        (None, 1) => domains.first().cloned().unwrap_or_default(),
+        (None, 0) => {
+            diags.push(
+                Diagnostic::error(
+                    "MF609",
+                    "publicServices",
+                    "no hostname to derive the cluster domain from",
+                )
+                .at(&req.private, None)
+                .hint("pass --domain"),
+            );
+            String::new()
+        }
+        (None, _) => {
+            diags.push(
+                Diagnostic::error(
+                    "MF609",
+                    "publicServices",
+                    format!(
+                        "hostnames use several domains ({})",
+                        domains.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .at(&req.private, None)
+                .hint("a cluster has one DNS domain; pass --domain to pick it"),
+            );
+            String::new()
+        }
+    };
+    exports.sort_by(|a, b| (&a.namespace, &a.service).cmp(&(&b.namespace, &b.service)));
+    addresses.sort();
+    addresses.dedup();
+
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let pem: String = intake.roots.iter().map(|r| r.pem.as_str()).collect();
+    write_atomic(&req.root_out, pem.as_bytes()).map_err(|d| {
+        let mut all = diags.clone();
+        all.push(d);
+        all
+    })?;
+    let entry = ClusterEntry {
+        name: req.name.clone(),
+        domain,
+        trust_domain: req.trust_domain.clone(),
+        root_ca: RootFiles {
+            files: vec![req.root_out.display().to_string()],
+        },
+        gateway: GatewayEntry {
+            addresses,
+            port: ports.first().copied().unwrap_or(15443),
+        },
+        exports,
+    };
+    let yaml = serde_norway::to_string(&[entry]).map_err(|e| {
+        let mut all = Diagnostics::new();
+        all.push(Diagnostic::error("MF302", "", format!("cannot write the entry: {e}")));
+        all
+    })?;
+    let header = format!(
+        "# {} — Deckhouse cluster {}; paste under spec.clusters\n",
+        req.name, public.cluster_uuid
+    );
+    Ok((header + &yaml, diags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_hostname;
+
+    #[test]
+    fn hostnames_split_into_service_namespace_domain() {
+        assert_eq!(
+            split_hostname("bar.xyz.svc.cluster-b.local"),
+            Some(("bar", "xyz", "cluster-b.local"))
+        );
+        assert_eq!(split_hostname("bar.svc.cluster.local"), None);
+        assert_eq!(split_hostname("a.b.c.svc.x.local"), None);
+        assert_eq!(split_hostname("bar.xyz.cluster-b.local"), None);
+        assert_eq!(split_hostname("Bar.xyz.svc.local"), None);
+    }
+}

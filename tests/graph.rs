@@ -1,0 +1,94 @@
+//! `meshfed graph`: golden output in both formats, and the DOT output is
+//! fed to the real Graphviz where it is installed (scripts/test.sh installs
+//! it; in CI its absence is a failure).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn graph(spec: &str, format: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_meshfed"))
+        .args(["graph", spec, "--format", format])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+const CASES: [(&str, &str); 2] = [
+    ("seed", "examples/seed/federation.yaml"),
+    ("three-clusters", "testdata/generate/three-clusters/federation.yaml"),
+];
+
+#[test]
+fn graphs_are_golden() {
+    for (case, spec) in CASES {
+        for (format, ext) in [("mermaid", "mmd"), ("dot", "dot")] {
+            let actual = graph(spec, format);
+            let golden = root().join(format!("testdata/graph/{case}.{ext}"));
+            if std::env::var_os("MESHFED_BLESS").is_some() {
+                std::fs::write(&golden, &actual).unwrap();
+            }
+            let expected = std::fs::read_to_string(&golden).unwrap();
+            assert!(
+                expected == actual,
+                "{}",
+                similar::TextDiff::from_lines(&expected, &actual).unified_diff()
+            );
+        }
+    }
+}
+
+#[test]
+fn import_edges_follow_the_exports() {
+    // three-clusters: catalog is exported only to north; search to everyone;
+    // ledger only to east; gamma exports nothing.
+    let dot = graph("testdata/generate/three-clusters/federation.yaml", "dot");
+    assert!(
+        dot.contains("\"north\" -> \"east\" [label=\"catalog.shop\\nsearch.shop\"]"),
+        "{dot}"
+    );
+    assert!(dot.contains("\"gamma\" -> \"east\" [label=\"search.shop\"]"), "{dot}");
+    assert!(dot.contains("\"east\" -> \"north\" [label=\"ledger.bank\"]"), "{dot}");
+    assert!(!dot.contains("-> \"gamma\" [label"), "nobody imports from gamma: {dot}");
+    // gamma and north never deal with each other, so they do not trust each other.
+    assert!(
+        !dot.contains("\"gamma\" -> \"north\"") && !dot.contains("\"north\" -> \"gamma\""),
+        "{dot}"
+    );
+}
+
+#[test]
+fn graphviz_accepts_the_dot_output() {
+    let Ok(o) = Command::new("dot").arg("-V").output() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Graphviz `dot` is missing in CI; scripts/test.sh installs it"
+        );
+        eprintln!("skipped: Graphviz `dot` is not installed (scripts/test.sh installs it)");
+        return;
+    };
+    assert!(o.status.success());
+    for (_, spec) in CASES {
+        let dot = graph(spec, "dot");
+        let mut child = Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), dot.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "Graphviz rejected the DOT: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"), "no SVG came out");
+    }
+}

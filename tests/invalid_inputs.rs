@@ -1,0 +1,449 @@
+//! Wrong input, case by case: every folder of `testdata/invalid/` is one
+//! mistake a user makes (a wrong certificate or a wrong spec). For each, the
+//! real binary's `validate` and `generate -o` must exit 1, write nothing,
+//! print exactly `expected.txt` on stderr, name the file or field, and never
+//! print a line of any private key the case holds.
+//!
+//! A case folder holds `federation.yaml`, any fixed files it needs, and
+//! optionally `files.txt`: certificates made at test time with the `openssl`
+//! CLI, one file per line, `PATH = RECIPE + RECIPE ...` (see [`recipe`]).
+//! A line `@INLINE RECIPE + ...@` in `federation.yaml` is replaced by that
+//! PEM, indented like the marker (for `rootCA.pem`). Keys are never committed.
+//!
+//! `MESHFED_BLESS=1 cargo test --test invalid_inputs` rewrites the goldens.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::pki::{base64_lines, CertSpec, Issued, Key, Pki};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/invalid")
+}
+
+fn meshfed(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshfed"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the meshfed binary runs")
+}
+
+/// Certificates of one case, made on demand and cached by recipe, plus
+/// every private key made for it.
+struct CaseCerts {
+    pki: Pki,
+    issued: BTreeMap<String, Issued>,
+}
+
+impl CaseCerts {
+    fn new() -> Self {
+        CaseCerts {
+            pki: Pki::new(),
+            issued: BTreeMap::new(),
+        }
+    }
+
+    /// Every private key made for the case, in every form it was printed.
+    fn key_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for i in self.issued.values() {
+            lines.extend(base64_lines(&i.key_pem));
+            lines.extend(base64_lines(&self.pki.key_as(i, "traditional")));
+        }
+        lines
+    }
+
+    fn cert(&mut self, kind: &str, name: &str) -> Issued {
+        let id = format!("{kind}:{name}");
+        if let Some(i) = self.issued.get(&id) {
+            return i.clone();
+        }
+        let root = (kind != "root").then(|| self.cert("root", name));
+        let mut spec = CertSpec::root(&format!("{name} {kind}"));
+        let mut issuer = None;
+        match kind {
+            "root" => {}
+            "leaf" => {
+                spec.extensions = "leaf";
+                issuer = root.as_ref();
+            }
+            "intermediate" => issuer = root.as_ref(),
+            "no-cert-sign" => spec.extensions = "no_cert_sign",
+            "spiffe-elsewhere" => spec.extensions = "root_spiffe_elsewhere",
+            "expired" => {
+                spec.start = "20000101000000Z".into();
+                spec.end = Some("20010101000000Z".into());
+            }
+            "not-yet-valid" => spec.start = "20900101000000Z".into(),
+            // Relative on purpose: "expires within N days" needs today. The
+            // test masks the date; the days left (9) stay stable.
+            "expiring" => {
+                spec.start = "20200101000000Z".into();
+                spec.end = None;
+                spec.days = 10;
+            }
+            "sha1" => {
+                spec.key = Key::Rsa(2048);
+                spec.digest = "sha1";
+            }
+            "rsa1024" => spec.key = Key::Rsa(1024),
+            "rsa2048" => spec.key = Key::Rsa(2048),
+            other => panic!("unknown certificate kind {other}"),
+        }
+        let issued = self.pki.issue(&spec, issuer);
+        self.issued.insert(id, issued.clone());
+        issued
+    }
+
+    /// The bytes of one recipe:
+    /// `root|leaf|intermediate|no-cert-sign|spiffe-elsewhere|expired|not-yet-valid|expiring|sha1|rsa1024|rsa2048:NAME`
+    /// give that certificate's PEM; `key|traditional-key|encrypted-key|public-key|request|der|text|crlf|truncated|cut|corrupt:NAME`
+    /// derive from the root NAME; `empty`, `binary`, `notes` need no name.
+    fn recipe(&mut self, recipe: &str) -> Vec<u8> {
+        let (kind, name) = recipe.split_once(':').unwrap_or((recipe, ""));
+        let root = |s: &mut Self| s.cert("root", name);
+        match kind {
+            "empty" => Vec::new(),
+            "binary" => (0u8..=255).cycle().take(600).collect(),
+            "notes" => b"Root CA of cluster-a: ask the platform team for the PEM.\n".to_vec(),
+            "key" => root(self).key_pem.into_bytes(),
+            "traditional-key" => {
+                let r = root(self);
+                self.pki.key_as(&r, "traditional").into_bytes()
+            }
+            "encrypted-key" => {
+                let r = root(self);
+                self.pki.key_as(&r, "encrypted").into_bytes()
+            }
+            "public-key" => {
+                let r = root(self);
+                self.pki.key_as(&r, "public").into_bytes()
+            }
+            "request" => {
+                let r = root(self);
+                self.pki.request(&r).into_bytes()
+            }
+            "der" => {
+                let r = root(self);
+                self.pki.der(&r)
+            }
+            "text" => {
+                let r = root(self);
+                self.pki.text(&r).into_bytes()
+            }
+            "crlf" => root(self).cert_pem.replace('\n', "\r\n").into_bytes(),
+            "truncated" => {
+                let pem = root(self).cert_pem;
+                let lines: Vec<&str> = pem.lines().collect();
+                lines[..lines.len() / 2]
+                    .iter()
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>()
+                    .into_bytes()
+            }
+            "cut" => {
+                let pem = root(self).cert_pem;
+                let mut lines: Vec<&str> = pem.lines().collect();
+                lines.remove(3);
+                lines.iter().map(|l| format!("{l}\n")).collect::<String>().into_bytes()
+            }
+            "corrupt" => root(self).cert_pem.replacen("MI", "M*", 1).into_bytes(),
+            _ => self.cert(kind, name).cert_pem.into_bytes(),
+        }
+    }
+
+    fn recipes(&mut self, list: &str) -> Vec<u8> {
+        list.split('+').flat_map(|r| self.recipe(r.trim())).collect()
+    }
+}
+
+/// Copies a case into a temporary folder and makes its certificates.
+fn prepare(case: &Path, certs: &mut CaseCerts) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(case).expect("case folder") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if entry.file_type().expect("type").is_file() {
+            std::fs::copy(entry.path(), tmp.path().join(&name)).expect("copy");
+        } else {
+            copy_dir(&entry.path(), &tmp.path().join(&name));
+        }
+    }
+    let manifest = case.join("files.txt");
+    if let Ok(text) = std::fs::read_to_string(&manifest) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let (path, list) = line.split_once('=').expect("files.txt: PATH = RECIPE");
+            let path = tmp.path().join(path.trim());
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            if list.trim() == "dir" {
+                std::fs::create_dir_all(&path).expect("mkdir");
+            } else {
+                std::fs::write(&path, certs.recipes(list)).expect("write cert");
+            }
+        }
+    }
+    let spec_path = tmp.path().join("federation.yaml");
+    let spec = std::fs::read_to_string(&spec_path).expect("federation.yaml");
+    if spec.contains("@INLINE ") {
+        let mut out = String::new();
+        for line in spec.lines() {
+            let trimmed = line.trim();
+            match trimmed.strip_prefix("@INLINE ").and_then(|r| r.strip_suffix('@')) {
+                Some(list) => {
+                    let indent = &line[..line.len() - line.trim_start().len()];
+                    let pem = String::from_utf8(certs.recipes(list)).expect("inline PEM is text");
+                    for l in pem.lines() {
+                        out.push_str(&format!("{indent}{l}\n"));
+                    }
+                }
+                None => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        std::fs::write(&spec_path, out).expect("write spec");
+    }
+    tmp
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("dir") {
+        let entry = entry.expect("entry");
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+}
+
+/// Masks what depends on today: the date after "expires on " (only
+/// certificates made relative to now reach that message in the corpus).
+fn stable(stderr: &str) -> String {
+    let mut out = String::new();
+    let mut rest = stderr;
+    while let Some(i) = rest.find("expires on ") {
+        let (head, tail) = rest.split_at(i + "expires on ".len());
+        out.push_str(head);
+        out.push_str("<DATE>");
+        rest = tail.get(10..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
+}
+
+fn diff(expected: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .header("expected.txt", "actual stderr")
+        .to_string()
+}
+
+/// Runs one case; returns a description of every failure.
+fn check_case(case: &Path) -> Vec<String> {
+    let name = case.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let mut certs = CaseCerts::new();
+    let tmp = prepare(case, &mut certs);
+    let dir = tmp.path();
+    let mut failures = Vec::new();
+    let mut fail = |msg: String| failures.push(format!("{name}: {msg}"));
+
+    let validate = meshfed(dir, &["validate", "federation.yaml"]);
+    let generate = meshfed(dir, &["generate", "federation.yaml", "-o", "out"]);
+    let stderr = stable(&String::from_utf8_lossy(&validate.stderr));
+
+    for (what, out) in [("validate", &validate), ("generate", &generate)] {
+        if out.status.code() != Some(1) {
+            fail(format!("{what} exited {:?}, not 1", out.status.code()));
+        }
+    }
+    if dir.join("out").exists() {
+        fail("generate created the output folder".into());
+    }
+    if !validate.stdout.is_empty() || !generate.stdout.is_empty() {
+        fail("something was printed on stdout".into());
+    }
+    let generate_stderr = stable(&String::from_utf8_lossy(&generate.stderr));
+    if generate_stderr != stderr {
+        fail(format!(
+            "generate and validate disagree:\n{}",
+            diff(&stderr, &generate_stderr)
+        ));
+    }
+
+    let golden = case.join("expected.txt");
+    if std::env::var_os("MESHFED_BLESS").is_some() {
+        std::fs::write(&golden, &stderr).expect("write golden");
+    } else {
+        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+        if expected != stderr {
+            fail(format!(
+                "stderr differs from expected.txt:\n{}",
+                diff(&expected, &stderr)
+            ));
+        }
+    }
+
+    if stderr.lines().count() == 0 {
+        fail("no diagnostic at all".into());
+    }
+    for line in stderr.lines() {
+        let names_file = line.contains("(federation.yaml") || line.contains("(certs/");
+        let names_field = line.split("] ").nth(1).is_some_and(|r| {
+            ["spec.", "metadata.", "apiVersion", "kind"]
+                .iter()
+                .any(|p| r.starts_with(p))
+        });
+        if !names_file && !names_field {
+            fail(format!("names neither file nor field: {line}"));
+        }
+    }
+
+    let everything = [&validate.stdout, &validate.stderr, &generate.stdout, &generate.stderr]
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect::<String>();
+    for line in certs.key_lines() {
+        if everything.contains(&line) {
+            fail(format!("private key line printed: {line}"));
+        }
+        // Not even part of a line: any 24 characters of it.
+        if let Some(w) = line
+            .as_bytes()
+            .windows(24)
+            .find(|w| everything.as_bytes().windows(24).any(|e| e == *w))
+        {
+            fail(format!("part of a private key printed: {}", String::from_utf8_lossy(w)));
+        }
+    }
+    failures
+}
+
+fn cases() -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(testdata())
+        .expect("testdata/invalid")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn every_invalid_case_fails_cleanly_with_its_golden_diagnostics() {
+    let cases = cases();
+    assert!(cases.len() >= 30, "the corpus has only {} cases", cases.len());
+    let failures: Vec<String> = cases.iter().flat_map(|c| check_case(c)).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_certificate_code_has_a_case() {
+    let mut text = String::new();
+    for case in cases() {
+        text.push_str(&std::fs::read_to_string(case.join("expected.txt")).unwrap_or_default());
+    }
+    for n in 201..=219 {
+        let code = format!("[MF{n}]");
+        assert!(text.contains(&code), "no case shows {code}");
+    }
+}
+
+const TWO_CLUSTERS: &str = "\
+apiVersion: meshfed.io/v1alpha1
+kind: MeshFederation
+metadata:
+  name: ok
+spec:
+  clusters:
+  - name: cluster-a
+    domain: cluster-a.local
+    rootCA:
+      files: [certs/a.pem, certs/a-next.pem]
+    gateway:
+      addresses: [203.0.113.10]
+    exports:
+    - service: foo
+      namespace: abc
+      ports:
+      - {name: http, port: 8080}
+  - name: cluster-b
+    domain: cluster-b.local
+    rootCA:
+      files: [certs/b.pem]
+    gateway:
+      addresses: [203.0.113.20]
+";
+
+/// Warnings alone do not fail, and rotation (two roots for one cluster)
+/// puts both roots into every trust output of its peer.
+#[test]
+fn warnings_alone_pass_and_both_rotation_roots_reach_every_trust_output() {
+    let mut certs = CaseCerts::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("certs")).expect("mkdir");
+    std::fs::write(dir.join("federation.yaml"), TWO_CLUSTERS).expect("spec");
+    // The current root (CRLF, openssl's text around it) twice, and the next root.
+    let current = certs.recipes("text:cluster-a + crlf:cluster-a");
+    std::fs::write(dir.join("certs/a.pem"), current).expect("a");
+    std::fs::write(dir.join("certs/a-next.pem"), certs.recipes("rsa2048:cluster-a")).expect("a-next");
+    std::fs::write(dir.join("certs/b.pem"), certs.recipes("intermediate:cluster-b")).expect("b");
+
+    let out = meshfed(dir, &["generate", "federation.yaml", "-o", "out"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning[MF214]"), "{stderr}");
+    assert!(stderr.contains("warning[MF213]"), "{stderr}");
+    assert!(!stderr.contains("error["), "{stderr}");
+
+    let roots = [
+        certs.cert("root", "cluster-a").cert_pem,
+        certs.cert("rsa2048", "cluster-a").cert_pem,
+    ];
+    // Every string value of cluster-b's output, base64 values decoded too.
+    let mut strings = Vec::new();
+    for entry in std::fs::read_dir(dir.join("out/cluster-b")).expect("cluster-b output") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("output file");
+        for doc in serde_norway::Deserializer::from_str(&text) {
+            let value: serde_json::Value = serde::Deserialize::deserialize(doc).expect("output is YAML");
+            collect_strings(&value, &mut strings);
+        }
+    }
+    for root in &roots {
+        // ca.crt, cluster-a.pem and a caCertificates entry (Helm values) at least.
+        let carriers = strings.iter().filter(|s| s.contains(root.as_str())).count();
+        assert!(carriers >= 3, "a rotation root is in only {carriers} trust value(s)");
+    }
+}
+
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let Ok(bytes) = data_encoding::BASE64.decode(s.as_bytes()) {
+                if let Ok(text) = String::from_utf8(bytes) {
+                    out.push(text);
+                }
+            }
+            out.push(s.clone());
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|i| collect_strings(i, out)),
+        _ => {}
+    }
+}
