@@ -145,6 +145,26 @@ fn invalid_input_leaves_an_existing_tree_as_it_was() {
 }
 
 #[test]
+fn a_write_that_fails_midway_changes_nothing() {
+    let seed = Seed::new();
+    assert_eq!(code(&seed.generate(&[])), 0);
+    let imports = seed.out().join("cluster-a/imports-cluster-b.yaml");
+    let before = std::fs::read_to_string(&imports).unwrap();
+    // cluster-a's imports change, and cluster-b's folder cannot be written
+    // (a plain file stands where the folder was), so staging fails after
+    // cluster-a's files were staged.
+    seed.edit_spec("addresses: [203.0.113.20]", "addresses: [203.0.113.21]");
+    std::fs::remove_dir_all(seed.out().join("cluster-b")).unwrap();
+    std::fs::write(seed.out().join("cluster-b"), "not a folder\n").unwrap();
+    let out = seed.generate(&[]);
+    assert_eq!(code(&out), 1);
+    assert!(text(&out.stderr).contains("MF303"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&imports).unwrap(), before);
+    let files = tree(&seed.out());
+    assert!(!files.iter().any(|f| f.contains("meshfed-tmp")), "{files:?}");
+}
+
+#[test]
 fn stale_files_are_removed_and_foreign_files_kept() {
     let seed = Seed::new();
     assert_eq!(code(&seed.generate(&[])), 0);
