@@ -150,7 +150,7 @@ pub fn run() -> ExitCode {
     // kustomize legacy exec plugins (one argument, the plugin config file).
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     match args.as_slice() {
-        [] if !std::io::stdin().is_terminal() => return krm_function(),
+        [] if !std::io::stdin().is_terminal() => return krm_function(true),
         [arg] if plugin::is_member_file(arg) => return kustomize_plugin(std::path::Path::new(arg)),
         _ => {}
     }
@@ -242,18 +242,24 @@ pub fn run() -> ExitCode {
             print!("{SCHEMA}");
             ExitCode::Success
         }
-        Command::Krm => krm_function(),
+        Command::Krm => krm_function(false),
         Command::Plugin {
             action: PluginAction::Install { copy },
         } => plugin_install(copy),
     }
 }
 
-fn krm_function() -> ExitCode {
+/// `implicit`: run because there were no arguments; then an empty stdin
+/// (a script calling `meshfed` with stdin closed) gets the usage, not MF410.
+fn krm_function(implicit: bool) -> ExitCode {
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
         eprintln!("error[MF410]: cannot read a ResourceList from stdin: {e}");
         return ExitCode::InvalidInput;
+    }
+    if implicit && input.trim().is_empty() {
+        let _ = <Cli as clap::CommandFactory>::command().write_help(&mut std::io::stderr());
+        return ExitCode::Usage;
     }
     let workdir = std::path::PathBuf::from(".");
     match krm::process(&input, &workdir, &RenderOptions::default()) {

@@ -194,3 +194,12 @@ fn object_references_outside_krm_mode_are_an_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn no_arguments_and_empty_stdin_prints_the_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(dir.path(), "");
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("Usage: meshfed"), "{stderr}");
+}
