@@ -37,6 +37,29 @@ struct CheckArgs {
     warn_expiry: i64,
 }
 
+/// What `generate` and `check` share: which clusters, which templates, which checks.
+#[derive(clap::Args, Debug)]
+struct RenderArgs {
+    /// Only this cluster (repeatable).
+    #[arg(long = "cluster", value_name = "NAME")]
+    clusters: Vec<String>,
+    /// Use templates from DIR where a file of the same name exists.
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+    #[command(flatten)]
+    checks: CheckArgs,
+}
+
+impl RenderArgs {
+    fn options(self) -> RenderOptions {
+        RenderOptions {
+            build: build_options(&self.checks),
+            clusters: self.clusters,
+            templates: self.templates,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Render every cluster's manifests.
@@ -46,14 +69,8 @@ enum Command {
         /// Write DIR/<cluster>/ folders instead of one stream on stdout.
         #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
-        /// Render only this cluster (repeatable).
-        #[arg(long = "cluster", value_name = "NAME")]
-        clusters: Vec<String>,
-        /// Use templates from DIR where a file of the same name exists.
-        #[arg(long, value_name = "DIR")]
-        templates: Option<PathBuf>,
         #[command(flatten)]
-        checks: CheckArgs,
+        render: RenderArgs,
     },
     /// Compare DIR with what `generate -o DIR` would write; exit 3 with a diff on drift.
     Check {
@@ -62,14 +79,8 @@ enum Command {
         /// The output folder to compare.
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
-        /// Compare only this cluster (repeatable).
-        #[arg(long = "cluster", value_name = "NAME")]
-        clusters: Vec<String>,
-        /// Use templates from DIR where a file of the same name exists.
-        #[arg(long, value_name = "DIR")]
-        templates: Option<PathBuf>,
         #[command(flatten)]
-        checks: CheckArgs,
+        render: RenderArgs,
     },
     /// Run every check and print the diagnostics; write nothing.
     Validate {
@@ -166,34 +177,8 @@ pub fn run() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Generate {
-            spec,
-            output,
-            clusters,
-            templates,
-            checks,
-        } => {
-            let opts = RenderOptions {
-                build: build_options(&checks),
-                clusters,
-                templates,
-            };
-            generate(&spec, output.as_deref(), &opts)
-        }
-        Command::Check {
-            spec,
-            output,
-            clusters,
-            templates,
-            checks,
-        } => {
-            let opts = RenderOptions {
-                build: build_options(&checks),
-                clusters,
-                templates,
-            };
-            check(&spec, &output, &opts)
-        }
+        Command::Generate { spec, output, render } => generate(&spec, output.as_deref(), &render.options()),
+        Command::Check { spec, output, render } => check(&spec, &output, &render.options()),
         Command::Validate { spec, checks } => {
             let opts = RenderOptions {
                 build: build_options(&checks),
