@@ -14,6 +14,7 @@ pub mod load;
 pub mod locate;
 pub mod model;
 pub mod naming;
+pub mod normalise;
 pub mod output;
 pub mod pipeline;
 pub mod render;

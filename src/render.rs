@@ -237,6 +237,13 @@ fn normalise(template: &str, text: &str) -> Result<String, Diagnostic> {
         .hint("the template must render one YAML mapping")
         .at(PathBuf::from("templates").join(template), None)
     };
+    // The fast path reads what templates usually render; a Secret still takes
+    // the general path for its Kubernetes type check below.
+    if let Some((yaml, kind)) = crate::normalise::normalise(text) {
+        if kind.as_deref() != Some("Secret") {
+            return Ok(yaml);
+        }
+    }
     let value: serde_norway::Value = serde_norway::from_str(text).map_err(|e| broken(e.to_string()))?;
     if !value.is_mapping() {
         return Err(broken("not a mapping".into()));
