@@ -17,6 +17,9 @@ use std::borrow::Cow;
 /// A parsed node: the scalar kinds are the only ones the fast path accepts.
 #[derive(Debug, PartialEq)]
 enum Node<'a> {
+    /// A plain scalar already known to read back as this string.
+    Plain(&'a str),
+    /// A quoted string: how to write it is decided when it is written.
     Str(Cow<'a, str>),
     /// A decimal integer, kept as written (no sign or leading zero oddities).
     Int(&'a str),
@@ -29,14 +32,18 @@ enum Node<'a> {
 /// `None` when the fast path cannot vouch for it. `Some` also carries the
 /// value of the root's `kind` key, if it is a string.
 pub fn normalise(text: &str) -> Option<(String, Option<String>)> {
+    // Comments, tabs and carriage returns are left to the general parser.
+    if text.bytes().any(|b| matches!(b, b'#' | b'\t' | b'\r')) {
+        return None;
+    }
     let mut lines = Vec::with_capacity(32);
-    for line in text.lines() {
+    for line in text.split('\n') {
         let content = line.trim_start_matches(' ');
-        if content.trim_end().is_empty() {
+        if content.bytes().all(|b| b == b' ') {
             continue;
         }
-        // Comments, tabs, directives and document markers are left to the general parser.
-        if line.contains('#') || line.contains('\t') || content.starts_with('%') {
+        // Directives and document markers too.
+        if content.starts_with('%') {
             return None;
         }
         let indent = line.len() - content.len();
@@ -57,6 +64,7 @@ pub fn normalise(text: &str) -> Option<(String, Option<String>)> {
     let Node::Map(entries) = &root else { return None };
     let kind = entries.iter().find(|(k, _)| k == "kind").and_then(|(_, v)| match v {
         Node::Str(s) => Some(s.to_string()),
+        Node::Plain(s) => Some((*s).to_owned()),
         _ => None,
     });
     let mut out = String::with_capacity(text.len() + text.len() / 8);
@@ -126,7 +134,10 @@ impl<'a> Parser<'a> {
             let column = indent + (line.content.len() - rest.len());
             if is_seq_item(rest) || split_key(rest).is_some() {
                 // A compact nested collection: read it as if it started on its own line.
-                self.lines[self.pos] = Line { indent: column, content: rest };
+                self.lines[self.pos] = Line {
+                    indent: column,
+                    content: rest,
+                };
                 items.push(self.block(column)?);
             } else {
                 self.pos += 1;
@@ -167,13 +178,14 @@ fn split_key(content: &str) -> Option<(Cow<'_, str>, &str)> {
         let key = flow.string()?;
         (key, &content[flow.pos..])
     } else {
-        let colon = content.find(": ").or_else(|| content.strip_suffix(':').map(str::len))?;
-        let key = &content[..colon];
-        if !is_plain_string(key) {
-            return None;
-        }
-        (Cow::Borrowed(key), &content[colon..])
+        let bytes = content.as_bytes();
+        let colon = (0..bytes.len()).find(|&i| bytes[i] == b':' && bytes.get(i + 1).is_none_or(|b| *b == b' '))?;
+        (Cow::Borrowed(&content[..colon]), &content[colon..])
     };
+    // Every key is checked here, so writing it needs no second look.
+    if key.len() > 128 || !is_plain_string(&key) {
+        return None;
+    }
     let rest = after.strip_prefix(':')?;
     if !(rest.is_empty() || rest.starts_with(' ')) {
         return None;
@@ -186,7 +198,7 @@ fn plain(text: &str) -> Option<Node<'_>> {
         "true" => Some(Node::Bool(true)),
         "false" => Some(Node::Bool(false)),
         _ if is_decimal(text) => Some(Node::Int(text)),
-        _ if is_plain_string(text) => Some(Node::Str(Cow::Borrowed(text))),
+        _ if is_plain_string(text) => Some(Node::Plain(text)),
         _ => None,
     }
 }
@@ -204,21 +216,34 @@ fn is_decimal(s: &str) -> bool {
 /// Characters a plain scalar may hold here: no spaces, quotes, indicators or
 /// anything outside ASCII, so reading and writing it is unambiguous.
 fn safe_chars(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128 * 1024
-        && s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'=' | b'+' | b':' | b'-'))
-        && s.as_bytes()[0].is_ascii_alphanumeric()
-        && !s.ends_with(':')
+    let bytes = s.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if first.is_ascii_alphanumeric() && *last != b':' => {}
+        _ => return false,
+    }
+    bytes.iter().all(|&b| SAFE[b as usize])
 }
+
+/// The bytes `safe_chars` allows.
+static SAFE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'/' | b'=' | b'+' | b':' | b'-');
+        b += 1;
+    }
+    table
+};
 
 /// Whether YAML reads the plain scalar `s` as a string (not null, bool or number).
 fn reads_as_string(s: &str) -> bool {
-    if matches!(
-        s,
-        "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-    ) {
+    if s.len() <= 5
+        && matches!(
+            s,
+            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        )
+    {
         return false;
     }
     let first = s.as_bytes()[0];
@@ -264,6 +289,9 @@ impl<'a> Flow<'a> {
                 loop {
                     self.skip_ws();
                     let key = self.string()?;
+                    if key.len() > 128 || !is_plain_string(&key) {
+                        return None;
+                    }
                     if entries.iter().any(|(k, _)| *k == key) || !self.eat(b':') {
                         return None;
                     }
@@ -373,6 +401,7 @@ impl<'a> Flow<'a> {
 
 fn scalar(node: &Node<'_>, out: &mut String) -> Option<()> {
     match node {
+        Node::Plain(s) => out.push_str(s),
         Node::Str(s) if is_plain_string(s) => out.push_str(s),
         // Words YAML would read as something else are single-quoted.
         Node::Str(s) if s.is_empty() || safe_chars(s) => {
@@ -399,9 +428,6 @@ fn emit_entries(entries: &[(Cow<'_, str>, Node<'_>)], indent: usize, inline: boo
     for (i, (key, value)) in entries.iter().enumerate() {
         if !(inline && i == 0) {
             pad(out, indent);
-        }
-        if !is_plain_string(key) || key.len() > 128 {
-            return None;
         }
         out.push_str(key);
         out.push(':');
