@@ -121,6 +121,19 @@ pub fn report(diags: Diagnostics) {
 }
 
 fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &RenderOptions) -> ExitCode {
+    if let Some(dir) = out {
+        // Cluster by cluster, so memory holds one cluster's output at a time.
+        return match output::generate_tree(spec, dir, opts) {
+            Ok(warnings) => {
+                report(warnings);
+                ExitCode::Success
+            }
+            Err(diags) => {
+                report(diags);
+                ExitCode::InvalidInput
+            }
+        };
+    }
     let rendered = match pipeline::render_file(spec, opts) {
         Ok(r) => r,
         Err(diags) => {

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::{self, SpecSource};
-use crate::model::{self, BuildOptions, Federation};
+use crate::model::{self, BuildOptions, ClusterPlan, Federation};
 use crate::render::{ClusterOutput, Renderer};
 
 #[derive(Debug, Clone, Default)]
@@ -33,8 +34,76 @@ pub fn render_file(spec: &Path, opts: &RenderOptions) -> Result<Rendered, Diagno
 }
 
 pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
-    let federation = validate_source(src, opts)?;
-    let (federation, mut diagnostics) = federation;
+    let (federation, diagnostics, renderer) = prepare(src, opts)?;
+    let mut clusters = BTreeMap::new();
+    for cluster in selected(&federation, opts) {
+        clusters.insert(
+            cluster.name.clone(),
+            renderer.cluster(&federation, cluster).map_err(one)?,
+        );
+    }
+    Ok(Rendered {
+        federation,
+        clusters,
+        diagnostics,
+    })
+}
+
+/// Renders cluster by cluster and hands each one's files to `sink`, which
+/// owns them from then on: memory holds the plan and the clusters being
+/// rendered, never every cluster's output at once. Clusters are rendered on
+/// as many threads as the machine has cores; `sink` may be called in any
+/// order. On error, the error of the first cluster (in name order) that
+/// failed, as `render_source` would report it. On success, the warnings.
+pub fn render_each<F>(src: &SpecSource, opts: &RenderOptions, sink: F) -> Result<Diagnostics, Diagnostics>
+where
+    F: Fn(&str, ClusterOutput) -> Result<(), Diagnostic> + Sync,
+{
+    let (federation, diagnostics, renderer) = prepare(src, opts)?;
+    let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = || {
+        let mut errors = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(cluster) = clusters.get(i) else { break };
+            let done = renderer
+                .cluster(&federation, cluster)
+                .and_then(|files| sink(&cluster.name, files));
+            if let Err(d) = done {
+                // Clusters are taken in order, so every cluster before this one
+                // is already taken and finishes: the first error is always found.
+                failed.store(true, Ordering::Relaxed);
+                errors.push((i, d));
+            }
+        }
+        errors
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(clusters.len());
+    let mut errors: Vec<(usize, Diagnostic)> = if workers <= 1 {
+        work()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    errors.sort_by_key(|(i, _)| *i);
+    match errors.into_iter().next() {
+        Some((_, d)) => Err(one(d)),
+        None => Ok(diagnostics),
+    }
+}
+
+/// The checked plan, its warnings and the template set, or every problem.
+fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagnostics, Renderer), Diagnostics> {
+    let (federation, mut diagnostics) = validate_source(src, opts)?;
     for name in &opts.clusters {
         if !federation.clusters.iter().any(|c| &c.name == name) {
             diagnostics.push(
@@ -52,20 +121,13 @@ pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered,
         return Err(diagnostics);
     }
     let renderer = Renderer::new(opts.templates.as_deref()).map_err(one)?;
-    let mut clusters = BTreeMap::new();
-    for cluster in &federation.clusters {
-        if opts.clusters.is_empty() || opts.clusters.contains(&cluster.name) {
-            clusters.insert(
-                cluster.name.clone(),
-                renderer.cluster(&federation, cluster).map_err(one)?,
-            );
-        }
-    }
-    Ok(Rendered {
-        federation,
-        clusters,
-        diagnostics,
-    })
+    Ok((federation, diagnostics, renderer))
+}
+
+fn selected<'a>(fed: &'a Federation, opts: &'a RenderOptions) -> impl Iterator<Item = &'a ClusterPlan> {
+    fed.clusters
+        .iter()
+        .filter(|c| opts.clusters.is_empty() || opts.clusters.contains(&c.name))
 }
 
 /// Every check, no rendering: the plan and its warnings, or every problem.
