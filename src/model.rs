@@ -200,14 +200,15 @@ fn istio_minor(version: &str) -> Option<u32> {
 
 struct Builder<'a> {
     src: &'a SpecSource,
-    index: LineIndex,
+    /// Built on the first diagnostic: a valid spec never needs it.
+    index: std::cell::OnceCell<LineIndex>,
     diags: Diagnostics,
 }
 
 impl Builder<'_> {
     fn report(&mut self, d: Diagnostic) {
         let d = if d.location.is_none() {
-            let line = self.index.line_of(&d.path);
+            let line = self.index.get_or_init(|| LineIndex::build(&self.src.text)).line_of(&d.path);
             d.at(&self.src.file, line)
         } else {
             d
@@ -220,7 +221,7 @@ impl Builder<'_> {
 pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (Option<Federation>, Diagnostics) {
     let mut b = Builder {
         src,
-        index: LineIndex::build(&src.text),
+        index: std::cell::OnceCell::new(),
         diags: Diagnostics::new(),
     };
     let fed = spec.metadata.name.clone();
