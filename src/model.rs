@@ -208,7 +208,10 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn report(&mut self, d: Diagnostic) {
         let d = if d.location.is_none() {
-            let line = self.index.get_or_init(|| LineIndex::build(&self.src.text)).line_of(&d.path);
+            let line = self
+                .index
+                .get_or_init(|| LineIndex::build(&self.src.text))
+                .line_of(&d.path);
             d.at(&self.src.file, line)
         } else {
             d

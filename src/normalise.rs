@@ -28,10 +28,50 @@ enum Node<'a> {
     Seq(Vec<Node<'a>>),
 }
 
-/// The normalised text of a rendered object whose root is a mapping, or
-/// `None` when the fast path cannot vouch for it. `Some` also carries the
-/// value of the root's `kind` key, if it is a string.
-pub fn normalise(text: &str) -> Option<(String, Option<String>)> {
+/// A rendered object read by the fast path, and its normalised text.
+pub struct Normalised<'a> {
+    pub yaml: String,
+    root: Vec<(Cow<'a, str>, Node<'a>)>,
+}
+
+impl Normalised<'_> {
+    /// The root's `kind`, if it is a string.
+    pub fn kind(&self) -> Option<&str> {
+        self.root.iter().find(|(k, _)| k == "kind").and_then(|(_, v)| match v {
+            Node::Str(s) => Some(s.as_ref()),
+            Node::Plain(s) => Some(*s),
+            _ => None,
+        })
+    }
+
+    /// The object as JSON, for checks against Kubernetes types.
+    pub fn to_json(&self) -> serde_json::Value {
+        map_json(&self.root)
+    }
+}
+
+fn map_json(entries: &[(Cow<'_, str>, Node<'_>)]) -> serde_json::Value {
+    serde_json::Value::Object(entries.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect())
+}
+
+impl Node<'_> {
+    fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Node::Plain(s) => J::String((*s).to_owned()),
+            Node::Str(s) => J::String(s.to_string()),
+            // `is_decimal` keeps these within i64.
+            Node::Int(i) => i.parse::<i64>().map_or(J::Null, J::from),
+            Node::Bool(b) => J::Bool(*b),
+            Node::Map(m) => map_json(m),
+            Node::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+        }
+    }
+}
+
+/// The fast path's reading of a rendered object whose root is a mapping,
+/// or `None` when it cannot vouch for it.
+pub fn normalise(text: &str) -> Option<Normalised<'_>> {
     // Comments, tabs and carriage returns are left to the general parser.
     if text.bytes().any(|b| matches!(b, b'#' | b'\t' | b'\r')) {
         return None;
@@ -61,15 +101,10 @@ pub fn normalise(text: &str) -> Option<(String, Option<String>)> {
     if parser.pos != parser.lines.len() {
         return None;
     }
-    let Node::Map(entries) = &root else { return None };
-    let kind = entries.iter().find(|(k, _)| k == "kind").and_then(|(_, v)| match v {
-        Node::Str(s) => Some(s.to_string()),
-        Node::Plain(s) => Some((*s).to_owned()),
-        _ => None,
-    });
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    emit_entries(entries, 0, false, &mut out)?;
-    Some((out, kind))
+    let Node::Map(root) = root else { return None };
+    let mut yaml = String::with_capacity(text.len() + text.len() / 8);
+    emit_entries(&root, 0, false, &mut yaml)?;
+    Some(Normalised { yaml, root })
 }
 
 struct Line<'a> {
@@ -482,8 +517,8 @@ mod tests {
     /// The fast path either declines or writes exactly what the general path writes.
     fn same(text: &str) -> bool {
         match normalise(text) {
-            Some((fast, _)) => {
-                assert_eq!(fast, general(text), "input:\n{text}");
+            Some(fast) => {
+                assert_eq!(fast.yaml, general(text), "input:\n{text}");
                 true
             }
             None => false,
@@ -555,8 +590,11 @@ spec:
     }
 
     #[test]
-    fn names_the_kind() {
-        let (_, kind) = normalise("apiVersion: v1\nkind: \"Secret\"\n").unwrap();
-        assert_eq!(kind.as_deref(), Some("Secret"));
+    fn names_the_kind_and_converts_to_json() {
+        let text = "apiVersion: v1\nkind: \"Secret\"\ndata: {\"a\": \"YQ==\"}\nn: [1, true]\n";
+        let fast = normalise(text).unwrap();
+        assert_eq!(fast.kind(), Some("Secret"));
+        let general: serde_norway::Value = serde_norway::from_str(text).unwrap();
+        assert_eq!(fast.to_json(), serde_json::to_value(&general).unwrap());
     }
 }

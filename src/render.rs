@@ -7,11 +7,13 @@
 //! depends on the order of work.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
 use minijinja::value::Serde;
-use minijinja::{context, Environment, UndefinedBehavior, Value};
+use minijinja::value::ValueKind;
+use minijinja::{context, AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
@@ -64,6 +66,7 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("b64encode", |s: String| BASE64.encode(s.as_bytes()));
+        env.set_formatter(format_value);
         for (name, embedded) in TEMPLATES {
             let source = match overrides.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
                 Some(path) => std::fs::read_to_string(&path).map_err(|e| {
@@ -213,6 +216,27 @@ fn fed_context(fed: &Federation) -> FedContext<'_> {
     }
 }
 
+/// Writes a `{{ value }}`: strings that need no escaping (nearly all of them)
+/// straight into the output, byte for byte what minijinja's JSON auto-escape
+/// writes for them, without building a JSON string first; everything else
+/// through minijinja's own formatter.
+fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
+    if let (AutoEscape::Json, ValueKind::String, false) = (state.auto_escape(), value.kind(), value.is_safe()) {
+        if let Some(s) = value.as_str().filter(|s| !s.bytes().any(needs_json_escape)) {
+            out.write_char('"')?;
+            out.write_str(s)?;
+            out.write_char('"')?;
+            return Ok(());
+        }
+    }
+    minijinja::escape_formatter(out, state, value)
+}
+
+/// Bytes JSON escapes, or that minijinja escapes for HTML safety.
+fn needs_json_escape(b: u8) -> bool {
+    b < 0x20 || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | b'\'')
+}
+
 fn template_error(name: &str, dir: Option<&Path>, e: &minijinja::Error) -> Diagnostic {
     let file: PathBuf = dir
         .map(|d| d.join(name))
@@ -239,21 +263,27 @@ fn normalise(template: &str, text: &str) -> Result<String, Diagnostic> {
     };
     // The fast path reads what templates usually render; a Secret still takes
     // the general path for its Kubernetes type check below.
-    if let Some((yaml, kind)) = crate::normalise::normalise(text) {
-        if kind.as_deref() != Some("Secret") {
-            return Ok(yaml);
+    // The Kubernetes type checks what a hand-made template could get wrong
+    // (base64 in `data`, field types).
+    let check_secret = |json: serde_json::Value| {
+        serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(json)
+            .map(|_| ())
+            .map_err(|e| broken(format!("not a valid Secret: {e}")))
+    };
+    // The fast path reads what templates usually render; anything else takes
+    // the general path, which is also the one that explains what is wrong.
+    if let Some(fast) = crate::normalise::normalise(text) {
+        if fast.kind() == Some("Secret") {
+            check_secret(fast.to_json())?;
         }
+        return Ok(fast.yaml);
     }
     let value: serde_norway::Value = serde_norway::from_str(text).map_err(|e| broken(e.to_string()))?;
     if !value.is_mapping() {
         return Err(broken("not a mapping".into()));
     }
     if value.get("kind").and_then(|k| k.as_str()) == Some("Secret") {
-        // The Kubernetes type checks what a hand-made template could get wrong
-        // (base64 in `data`, field types).
-        let json = serde_json::to_value(&value).map_err(|e| broken(e.to_string()))?;
-        serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(json)
-            .map_err(|e| broken(format!("not a valid Secret: {e}")))?;
+        check_secret(serde_json::to_value(&value).map_err(|e| broken(e.to_string()))?)?;
     }
     to_yaml(&value).map_err(|e| broken(e.to_string()))
 }
