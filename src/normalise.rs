@@ -123,7 +123,7 @@ fn is_seq_item(content: &str) -> bool {
 
 impl<'a> Parser<'a> {
     fn map(&mut self, indent: usize) -> Option<Node<'a>> {
-        let mut entries: Vec<(Cow<'a, str>, Node<'a>)> = Vec::new();
+        let mut entries: Vec<(Cow<'a, str>, Node<'a>)> = Vec::with_capacity(8);
         while let Some(line) = self.lines.get(self.pos) {
             if line.indent < indent || (line.indent == indent && is_seq_item(line.content)) {
                 break;
@@ -154,7 +154,7 @@ impl<'a> Parser<'a> {
     }
 
     fn seq(&mut self, indent: usize) -> Option<Node<'a>> {
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(4);
         while let Some(line) = self.lines.get(self.pos) {
             if line.indent != indent || !is_seq_item(line.content) {
                 if line.indent > indent {

@@ -216,17 +216,29 @@ fn fed_context(fed: &Federation) -> FedContext<'_> {
     }
 }
 
-/// Writes a `{{ value }}`: strings that need no escaping (nearly all of them)
-/// straight into the output, byte for byte what minijinja's JSON auto-escape
+/// Writes a `{{ value }}`: integers, and strings that need no escaping (nearly
+/// all of them), straight into the output, byte for byte what minijinja's JSON auto-escape
 /// writes for them, without building a JSON string first; everything else
 /// through minijinja's own formatter.
 fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
-    if let (AutoEscape::Json, ValueKind::String, false) = (state.auto_escape(), value.kind(), value.is_safe()) {
-        if let Some(s) = value.as_str().filter(|s| !s.bytes().any(needs_json_escape)) {
-            out.write_char('"')?;
-            out.write_str(s)?;
-            out.write_char('"')?;
-            return Ok(());
+    if matches!(state.auto_escape(), AutoEscape::Json) && !value.is_safe() {
+        match value.kind() {
+            ValueKind::String => {
+                if let Some(s) = value.as_str().filter(|s| !s.bytes().any(needs_json_escape)) {
+                    out.write_char('"')?;
+                    out.write_str(s)?;
+                    out.write_char('"')?;
+                    return Ok(());
+                }
+            }
+            // Port numbers: JSON writes an integer as its decimal digits.
+            ValueKind::Number if value.is_integer() => {
+                if let Ok(n) = i64::try_from(value.clone()) {
+                    write!(out, "{n}")?;
+                    return Ok(());
+                }
+            }
+            _ => {}
         }
     }
     minijinja::escape_formatter(out, state, value)
