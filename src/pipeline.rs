@@ -166,3 +166,61 @@ pub fn stream(rendered: &Rendered) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::{write_tree, StagedTree};
+
+    fn seed() -> SpecSource {
+        SpecSource::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed/federation.yaml")).unwrap()
+    }
+
+    fn read_tree(dir: &Path) -> BTreeMap<PathBuf, String> {
+        let mut files = BTreeMap::new();
+        for cluster in std::fs::read_dir(dir).unwrap() {
+            for file in std::fs::read_dir(cluster.unwrap().path()).unwrap() {
+                let path = file.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                files.insert(path.strip_prefix(dir).unwrap().to_owned(), text);
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn cluster_by_cluster_writes_what_all_at_once_writes() {
+        let src = seed();
+        let opts = RenderOptions::default();
+        let tmp = tempfile::tempdir().unwrap();
+        let (whole, staged) = (tmp.path().join("whole"), tmp.path().join("staged"));
+        write_tree(&whole, &render_source(&src, &opts).unwrap()).unwrap();
+        let tree = StagedTree::new(&staged);
+        render_each(&src, &opts, |cluster, files| tree.stage(cluster, &files)).unwrap();
+        tree.commit().unwrap();
+        assert_eq!(read_tree(&whole), read_tree(&staged));
+    }
+
+    #[test]
+    fn a_broken_template_leaves_nothing_behind() {
+        let src = seed();
+        let tmp = tempfile::tempdir().unwrap();
+        let templates = tmp.path().join("templates");
+        std::fs::create_dir(&templates).unwrap();
+        std::fs::write(templates.join("gateway.yaml"), "kind: [unclosed\n").unwrap();
+        let opts = RenderOptions {
+            templates: Some(templates),
+            ..RenderOptions::default()
+        };
+        let out = tmp.path().join("out");
+        let tree = StagedTree::new(&out);
+        let err = render_each(&src, &opts, |cluster, files| tree.stage(cluster, &files)).unwrap_err();
+        drop(tree);
+        let first = err.iter().next().unwrap();
+        assert_eq!(first.code, "MF302");
+        // The same error render_source reports, and no folder or temporary file left.
+        let whole = render_source(&src, &opts).err().unwrap();
+        assert_eq!(whole.iter().next().unwrap().to_string(), first.to_string());
+        assert!(!out.exists());
+    }
+}
