@@ -80,9 +80,13 @@ where
         }
         errors
     };
+    // A thread (and its malloc arena) costs about a millisecond: only worth it
+    // when there are hundreds of objects to render.
+    let objects: usize = clusters.iter().map(|c| c.imports.len() + 1).sum();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(clusters.len());
+        .min(clusters.len())
+        .min(1 + objects / 256);
     let mut errors: Vec<(usize, Diagnostic)> = if workers <= 1 {
         work()
     } else {
