@@ -434,8 +434,19 @@ impl<'a> Flow<'a> {
     }
 }
 
-fn scalar(node: &Node<'_>, out: &mut String) -> Option<()> {
+/// Writes a scalar; a multi-line string becomes a literal block whose lines
+/// are indented by `block_indent`.
+fn scalar(node: &Node<'_>, block_indent: usize, out: &mut String) -> Option<()> {
     match node {
+        Node::Str(s) if s.contains('\n') => {
+            let body = s.strip_suffix('\n').filter(|b| literal_ok(b))?;
+            out.push('|');
+            for line in body.split('\n') {
+                out.push('\n');
+                pad(out, block_indent);
+                out.push_str(line);
+            }
+        }
         Node::Plain(s) => out.push_str(s),
         Node::Str(s) if is_plain_string(s) => out.push_str(s),
         // Words YAML would read as something else are single-quoted.
@@ -449,6 +460,17 @@ fn scalar(node: &Node<'_>, out: &mut String) -> Option<()> {
         _ => return None,
     }
     Some(())
+}
+
+/// Text (without its one final newline) YAML writes as a plain `|` block:
+/// printable ASCII lines, none empty, none starting or ending with a space.
+fn literal_ok(body: &str) -> bool {
+    body.split('\n').all(|line| {
+        !line.is_empty()
+            && !line.starts_with(' ')
+            && !line.ends_with(' ')
+            && line.bytes().all(|b| (0x20..0x7f).contains(&b))
+    })
 }
 
 fn pad(out: &mut String, n: usize) {
@@ -479,7 +501,7 @@ fn emit_entries(entries: &[(Cow<'_, str>, Node<'_>)], indent: usize, inline: boo
             }
             _ => {
                 out.push(' ');
-                scalar(value, out)?;
+                scalar(value, indent + 2, out)?;
                 out.push('\n');
             }
         }
@@ -497,7 +519,7 @@ fn emit_items(items: &[Node<'_>], indent: usize, out: &mut String) -> Option<()>
             Node::Map(m) => emit_entries(m, indent + 2, true, out)?,
             Node::Seq(_) => return None,
             _ => {
-                scalar(item, out)?;
+                scalar(item, indent + 2, out)?;
                 out.push('\n');
             }
         }
@@ -566,7 +588,6 @@ spec:
             "a: &x b\nc: *x\n",
             "a: !tag b\n",
             "a: |\n  text\n",
-            "a: \"two\\nlines\"\n",
             "a: b\na: c\n",
             "- a\n",
             "a:\n",
@@ -579,6 +600,17 @@ spec:
             "a: 'single'\n",
         ] {
             assert!(normalise(text).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn writes_multi_line_strings_as_literal_blocks() {
+        let pem = "-----BEGIN CERTIFICATE-----\\nMIIB+DCC/Q==\\n-----END CERTIFICATE-----\\n";
+        assert!(same(&format!(
+            "a: \"{pem}\"\nb:\n- pem: \"{pem}\"\n  c: d\n- \"{pem}\"\n"
+        )));
+        for odd in ["x\\n\\ny\\n", "x \\ny\\n", "x\\ny", " x\\n", "x\\n\\n"] {
+            assert!(normalise(&format!("a: \"{odd}\"\n")).is_none(), "{odd}");
         }
     }
 

@@ -285,6 +285,15 @@ fn normalise(template: &str, text: &str) -> Result<String, Diagnostic> {
     // The fast path reads what templates usually render; anything else takes
     // the general path, which is also the one that explains what is wrong.
     if let Some(fast) = crate::normalise::normalise(text) {
+        // Debug builds (every test run) check the fast path against the general one.
+        #[cfg(debug_assertions)]
+        {
+            let general = serde_norway::from_str::<serde_norway::Value>(text).map(|v| to_yaml(&v));
+            assert!(
+                matches!(&general, Ok(Ok(yaml)) if *yaml == fast.yaml),
+                "fast and general normalisation differ for {template}:\n{text}"
+            );
+        }
         if fast.kind() == Some("Secret") {
             check_secret(fast.to_json())?;
         }
