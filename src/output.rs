@@ -87,6 +87,11 @@ impl StagedTree {
         self.lock().created.extend(created);
         for (name, file) in files {
             let path = cdir.join(name);
+            // Regenerating unchanged output (the pre-commit and CI case) leaves
+            // the file alone: replacing it costs a data flush on ext4.
+            if std::fs::read(&path).is_ok_and(|old| old == file.text.as_bytes()) {
+                continue;
+            }
             let tmp = cdir.join(format!(".{name}.meshfed-tmp"));
             self.lock().files.push((tmp.clone(), path.clone()));
             std::fs::write(&tmp, file.text.as_bytes()).map_err(|e| io_error(&path, &e))?;

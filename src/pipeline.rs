@@ -203,6 +203,13 @@ mod tests {
         render_each(&src, &opts, |cluster, files| tree.stage(cluster, &files)).unwrap();
         tree.commit().unwrap();
         assert_eq!(read_tree(&whole), read_tree(&staged));
+
+        // Again over its own output: a changed file is put right, the rest left alone.
+        std::fs::write(staged.join("cluster-a/gateway.yaml"), "changed\n").unwrap();
+        let tree = StagedTree::new(&staged);
+        render_each(&src, &opts, |cluster, files| tree.stage(cluster, &files)).unwrap();
+        tree.commit().unwrap();
+        assert_eq!(read_tree(&whole), read_tree(&staged));
     }
 
     #[test]
