@@ -22,6 +22,7 @@ pub mod load;
 pub mod locate;
 pub mod model;
 pub mod naming;
+pub mod normalise;
 pub mod output;
 pub mod pipeline;
 pub mod plugin;

@@ -147,6 +147,10 @@ fn commit(dir: &Path, plan: &TreePlan) -> Result<(), Diagnostic> {
     let result = (|| {
         for (rel, text) in &plan.files {
             let target = dir.join(rel);
+            // An unchanged file is left alone: no write, and its mtime stays.
+            if std::fs::read(&target).is_ok_and(|old| old == text.as_bytes()) {
+                continue;
+            }
             let parent = target.parent().unwrap_or(dir).to_path_buf();
             if !parent.exists() {
                 std::fs::create_dir_all(&parent).map_err(|e| io_error(&parent, &e))?;
@@ -210,7 +214,9 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf, Diagnostic> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.meshfed-tmp"));
-    let result = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()));
+    // No fsync: the rename already keeps readers from seeing half a file, and
+    // syncing every file was most of the time of a large run.
+    let result = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(io_error(path, &e));

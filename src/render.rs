@@ -7,11 +7,13 @@
 //! depends on the order of work.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
 use minijinja::value::Serde;
-use minijinja::{context, Environment, UndefinedBehavior, Value};
+use minijinja::value::ValueKind;
+use minijinja::{context, AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
@@ -75,6 +77,7 @@ impl Renderer {
         let mut origins = BTreeMap::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("b64encode", |s: String| BASE64.encode(s.as_bytes()));
+        env.set_formatter(format_value);
         for (name, embedded) in TEMPLATES {
             let (origin, source) = match overrides.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
                 Some(path) => {
@@ -246,6 +249,39 @@ fn fed_context(fed: &Federation) -> FedContext<'_> {
     }
 }
 
+/// Writes a `{{ value }}`: integers, and strings that need no escaping (nearly
+/// all of them), straight into the output, byte for byte what minijinja's JSON auto-escape
+/// writes for them, without building a JSON string first; everything else
+/// through minijinja's own formatter.
+fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
+    if matches!(state.auto_escape(), AutoEscape::Json) && !value.is_safe() {
+        match value.kind() {
+            ValueKind::String => {
+                if let Some(s) = value.as_str().filter(|s| !s.bytes().any(needs_json_escape)) {
+                    out.write_char('"')?;
+                    out.write_str(s)?;
+                    out.write_char('"')?;
+                    return Ok(());
+                }
+            }
+            // Port numbers: JSON writes an integer as its decimal digits.
+            ValueKind::Number if value.is_integer() => {
+                if let Ok(n) = i64::try_from(value.clone()) {
+                    write!(out, "{n}")?;
+                    return Ok(());
+                }
+            }
+            _ => {}
+        }
+    }
+    minijinja::escape_formatter(out, state, value)
+}
+
+/// Bytes JSON escapes, or that minijinja escapes for HTML safety.
+fn needs_json_escape(b: u8) -> bool {
+    b < 0x20 || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | b'\'')
+}
+
 fn template_error(file: &Path, e: &minijinja::Error) -> Diagnostic {
     let name = file.file_name().unwrap_or_default().to_string_lossy();
     let mut msg = format!("template {name} failed: {}", e.kind());
@@ -265,16 +301,37 @@ fn normalise(origin: &Path, text: &str) -> Result<String, Diagnostic> {
             .hint("the template must render one YAML mapping")
             .at(origin, None)
     };
+    // The Kubernetes type checks what a hand-made template could get wrong
+    // (base64 in `data`, field types).
+    let check_secret = |json: serde_json::Value| {
+        serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(json)
+            .map(|_| ())
+            .map_err(|e| broken(format!("not a valid Secret: {e}")))
+    };
+    // The fast path reads what templates usually render; anything else takes
+    // the general path, which is also the one that explains what is wrong.
+    if let Some(fast) = crate::normalise::normalise(text) {
+        // Debug builds (every test run) check the fast path against the general one.
+        #[cfg(debug_assertions)]
+        {
+            let general = serde_norway::from_str::<serde_norway::Value>(text).map(|v| to_yaml(&v));
+            assert!(
+                matches!(&general, Ok(Ok(yaml)) if *yaml == fast.yaml),
+                "fast and general normalisation differ for {}:\n{text}",
+                origin.display()
+            );
+        }
+        if fast.kind() == Some("Secret") {
+            check_secret(fast.to_json())?;
+        }
+        return Ok(fast.yaml);
+    }
     let value: serde_norway::Value = serde_norway::from_str(text).map_err(|e| broken(e.to_string()))?;
     if !value.is_mapping() {
         return Err(broken("not a mapping".into()));
     }
     if value.get("kind").and_then(|k| k.as_str()) == Some("Secret") {
-        // The Kubernetes type checks what a hand-made template could get wrong
-        // (base64 in `data`, field types).
-        let json = serde_json::to_value(&value).map_err(|e| broken(e.to_string()))?;
-        serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(json)
-            .map_err(|e| broken(format!("not a valid Secret: {e}")))?;
+        check_secret(serde_json::to_value(&value).map_err(|e| broken(e.to_string()))?)?;
     }
     to_yaml(&value).map_err(|e| broken(e.to_string()))
 }

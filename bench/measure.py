@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Runs the benchmark cases and prints the figures and the targets of issue 5.
+
+Called by bench/run.sh, which prepares the binaries and the federations.
+Wall time is measured around each process; peak RSS is that process's own
+`ru_maxrss` from wait4(2). meshfed and the baseline run alternately, so load
+from other users of the machine falls on both alike.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_once(cmd, out=None):
+    """Wall seconds and peak RSS (KiB) of one run; `out` is removed first."""
+    if out:
+        shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}")
+    return wall, usage.ru_maxrss
+
+
+class Series:
+    def __init__(self, name):
+        self.name, self.walls, self.rss = name, [], []
+
+    def add(self, sample):
+        self.walls.append(sample[0])
+        self.rss.append(sample[1])
+
+    @property
+    def median(self):
+        return statistics.median(self.walls)
+
+    @property
+    def peak_rss(self):
+        return max(self.rss)
+
+
+def tree_bytes(root):
+    """Total bytes below root, and the bytes of its largest cluster folder."""
+    per_cluster = []
+    for cluster in os.listdir(root):
+        folder = os.path.join(root, cluster)
+        per_cluster.append(sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)))
+    return sum(per_cluster), max(per_cluster)
+
+
+def objects(root):
+    count = 0
+    for cluster in os.listdir(root):
+        for f in os.listdir(os.path.join(root, cluster)):
+            if f.startswith(("imports-", "gateway", "trust-bundle")):
+                with open(os.path.join(root, cluster, f)) as fh:
+                    count += sum(1 for line in fh if line.startswith("kind: "))
+    return count
+
+
+def mark(ok):
+    return "met" if ok else "NOT MET"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--meshfed", required=True)
+    ap.add_argument("--kubectl", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    meshfed, work, runs = os.path.abspath(args.meshfed), args.work, args.runs
+    baseline = [sys.executable, os.path.join(HERE, "baseline", "render.py")]
+    fed = lambda size: os.path.join(work, f"fed-{size}", "federation.yaml")  # noqa: E731
+    out = lambda who, size: os.path.join(work, f"out-{who}-{size}")  # noqa: E731
+
+    # Equivalence first: the comparison means nothing if the outputs differ.
+    run_once([meshfed, "generate", fed("3x5"), "-o", out("meshfed", "3x5")], out("meshfed", "3x5"))
+    run_once(baseline + [fed("3x5"), out("baseline", "3x5")], out("baseline", "3x5"))
+    subprocess.run(
+        [sys.executable, os.path.join(HERE, "baseline", "check.py"), out("meshfed", "3x5"), out("baseline", "3x5")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    print("baseline output equivalent to meshfed's on 3x5 (bench/baseline/check.py)", flush=True)
+
+    results = {}
+    for size in ("10x50", "20x100"):
+        m, b = Series(f"meshfed {size}"), Series(f"baseline {size}")
+        n = runs if size != "20x100" else max(1, min(runs, 3))
+        for i in range(runs):
+            m.add(run_once([meshfed, "generate", fed(size), "-o", out("meshfed", size)], out("meshfed", size)))
+            if i < n:
+                b.add(run_once(baseline + [fed(size), out("baseline", size)], out("baseline", size)))
+        results[size] = (m, b)
+        print(f"{size}: meshfed {m.median:.3f} s, baseline {b.median:.2f} s ({len(b.walls)} runs)", flush=True)
+    big = Series("meshfed 40x100")
+    for _ in range(runs):
+        big.add(run_once([meshfed, "generate", fed("40x100"), "-o", out("meshfed", "40x100")], out("meshfed", "40x100")))
+
+    seed = os.path.join(os.path.dirname(HERE), "examples", "seed", "federation.yaml")
+    seed_out = out("meshfed", "seed")
+    e2e, kust, kust_all = Series("meshfed seed"), Series("kubectl kustomize"), Series("kustomize all")
+    seed_runs = max(runs, 11)
+    for _ in range(seed_runs):
+        e2e.add(run_once([meshfed, "generate", seed, "-o", seed_out], seed_out))
+        # kustomize builds one folder at a time: the output is every cluster's folder.
+        total = [0.0, 0]
+        for cluster in sorted(os.listdir(seed_out)):
+            sample = run_once([args.kubectl, "kustomize", os.path.join(seed_out, cluster)])
+            kust.add(sample)
+            total = [total[0] + sample[0], max(total[1], sample[1])]
+        kust_all.add(total)
+
+    sizes = {s: tree_bytes(out("meshfed", s)) for s in ("10x50", "20x100", "40x100")}
+    count = {s: objects(out("meshfed", s)) for s in ("10x50", "20x100", "40x100")}
+
+    print()
+    print(f"median of {runs} runs (baseline 20x100: {len(results['20x100'][1].walls)}; seed: {seed_runs})")
+    print()
+    print("| case | objects | output | meshfed | baseline | ratio | meshfed peak RSS | baseline peak RSS |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size, (m, b) in results.items():
+        print(
+            f"| {size} | {count[size]:,} | {sizes[size][0] / 1e6:.1f} MB | {m.median * 1000:.0f} ms | "
+            f"{b.median:.2f} s | {b.median / m.median:.0f}x | {m.peak_rss / 1024:.1f} MiB | {b.peak_rss / 1024:.1f} MiB |"
+        )
+    print(
+        f"| 40x100 | {count['40x100']:,} | {sizes['40x100'][0] / 1e6:.1f} MB | {big.median * 1000:.0f} ms | - | - | "
+        f"{big.peak_rss / 1024:.1f} MiB | - |"
+    )
+    kust_one, kust_both = kust.median, kust_all.median
+    print(
+        f"| seed (2 clusters) | 8 | - | {e2e.median * 1000:.1f} ms | `kubectl kustomize` of both cluster folders: "
+        f"{kust_both * 1000:.0f} ms (one folder: {kust_one * 1000:.0f} ms) | {e2e.median / kust_both * 100:.1f}% | "
+        f"{e2e.peak_rss / 1024:.1f} MiB | {kust.peak_rss / 1024:.1f} MiB |"
+    )
+
+    r20 = results["20x100"][1].median / results["20x100"][0].median
+    r10 = results["10x50"][1].median / results["10x50"][0].median
+    t_ratio = big.median / results["20x100"][0].median
+    s_ratio = sizes["40x100"][0] / sizes["20x100"][0]
+    print()
+    print("| target (issue 5) | figure | |")
+    print("| --- | --- | --- |")
+    print(f"| 20x100: at least 70x faster than the baseline | {r20:.0f}x | {mark(r20 >= 70)} |")
+    print(f"| 10x50: at least 50x faster | {r10:.0f}x | {mark(r10 >= 50)} |")
+    share = e2e.median / kust_both
+    print(
+        f"| seed end to end: under 10% of `kubectl kustomize` on its output (both folders) | {share * 100:.1f}% "
+        f"({e2e.median * 1000:.1f} ms vs {kust_both * 1000:.0f} ms; against one folder alone: "
+        f"{e2e.median / kust_one * 100:.1f}%) | {mark(share < 0.10)} |"
+    )
+    # Doubling the work may cost at most 2.2x when the output doubles: time grows at most 1.1x as fast as output.
+    print(
+        f"| 40x100 vs 20x100: time ratio at most 1.1x the output ratio (2.2x for doubled output) | "
+        f"time {t_ratio:.2f}x, output {s_ratio:.2f}x: {t_ratio / s_ratio:.2f} | {mark(t_ratio <= 1.1 * s_ratio)} |"
+    )
+    for size, series in (("10x50", results["10x50"][0]), ("20x100", results["20x100"][0]), ("40x100", big)):
+        largest = sizes[size][1]
+        rss = series.peak_rss * 1024
+        print(
+            f"| {size}: peak RSS at most 3x the largest cluster's output | {rss / 2**20:.1f} MiB vs "
+            f"3 x {largest / 2**20:.2f} MiB = {3 * largest / 2**20:.1f} MiB | {mark(rss <= 3 * largest)} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
