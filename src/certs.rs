@@ -378,58 +378,183 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
             ));
             continue;
         };
-        if der.first() == Some(&0x30) && der_claimed_len(&der).is_some_and(|claimed| claimed > der.len()) {
-            out.diagnostics.push(error(
-                "MF218",
-                format!("{lead}block {n} is cut short: its certificate data ends early"),
-                "lines are missing from the block; export it again",
-            ));
-            continue;
-        }
-        let cert = match x509_parser::parse_x509_certificate(&der) {
-            Ok((&[], cert)) => cert,
-            Ok(_) => {
-                out.diagnostics.push(error(
-                    "MF205",
-                    format!("{lead}block {n} has data after its certificate"),
-                    "export the root certificate again",
-                ));
-                continue;
-            }
-            Err(_) => {
-                out.diagnostics.push(error(
-                    "MF205",
-                    format!("{lead}block {n} is not a valid X.509 certificate"),
-                    "export the root certificate again",
-                ));
-                continue;
-            }
-        };
-        out.found.push(FoundCert {
-            block: n,
+        let label = format!("{lead}block {n}");
+        let place = Place {
+            label: &label,
+            number: n,
             line: Some(block.line),
-            der: der.clone(),
-        });
-        let ok = check_root(&cert, &format!("{lead}block {n}"), src, policy, &mut |d| {
-            out.diagnostics.push(here(d))
-        });
-        if !ok {
+        };
+        take_certificate(&mut out, der, &place, src, policy);
+    }
+    out
+}
+
+/// Where a certificate sits in its source, as messages name it.
+struct Place<'a> {
+    /// e.g. `block 2` or `inline PEM: block 2` or `key 1`.
+    label: &'a str,
+    number: usize,
+    line: Option<usize>,
+}
+
+/// Checks one decoded certificate and, if it passes, adds it to the roots.
+fn take_certificate(out: &mut Intake, der: Vec<u8>, place: &Place<'_>, src: &SourceRef<'_>, policy: &CertPolicy) {
+    let here = |d: Diagnostic| match src.file {
+        Some(f) => d.at(f, place.line),
+        None => d,
+    };
+    let error = |code: &'static str, msg: String, hint: &str| here(Diagnostic::error(code, src.path, msg).hint(hint));
+    if der.first() == Some(&0x30) && der_claimed_len(&der).is_some_and(|claimed| claimed > der.len()) {
+        out.diagnostics.push(error(
+            "MF218",
+            format!("{} is cut short: its certificate data ends early", place.label),
+            "data is missing; export it again",
+        ));
+        return;
+    }
+    let cert = match x509_parser::parse_x509_certificate(&der) {
+        Ok((&[], cert)) => cert,
+        Ok(_) => {
+            out.diagnostics.push(error(
+                "MF205",
+                format!("{} has data after its certificate", place.label),
+                "export the root certificate again",
+            ));
+            return;
+        }
+        Err(_) => {
+            out.diagnostics.push(error(
+                "MF205",
+                format!("{} is not a valid X.509 certificate", place.label),
+                "export the root certificate again",
+            ));
+            return;
+        }
+    };
+    out.found.push(FoundCert {
+        block: place.number,
+        line: place.line,
+        der: der.clone(),
+    });
+    let ok = check_root(&cert, place.label, src, policy, &mut |d| out.diagnostics.push(here(d)));
+    if !ok {
+        return;
+    }
+    let root = RootCert::from_der(der.clone(), cert.subject().to_string());
+    if out.roots.iter().any(|r| r.sha256 == root.sha256) {
+        out.diagnostics.push(here(
+            Diagnostic::warning(
+                "MF214",
+                src.path,
+                format!("{} repeats an earlier certificate ({})", place.label, root.subject),
+            )
+            .hint("duplicates are merged; remove the copy to silence this"),
+        ));
+    } else {
+        out.roots.push(root);
+    }
+}
+
+/// Reads the X.509 roots of a SPIFFE trust bundle: a JWK Set whose keys with
+/// `use: x509-svid` carry the root in `x5c` (one base64 DER certificate), as
+/// SPIRE publishes it. `jwt-svid` keys are skipped; a key with private
+/// parameters (`d`, `p`, `q`…) poisons the bundle like a PEM private key.
+pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake {
+    let mut out = Intake::default();
+    let diag = |code: &'static str, msg: String, hint: &str| {
+        let d = Diagnostic::error(code, src.path, msg).hint(hint);
+        match src.file {
+            Some(f) => d.at(f, None),
+            None => d,
+        }
+    };
+    let bundle: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            // serde_json's message names a line and column, never content.
+            out.diagnostics.push(diag(
+                "MF501",
+                format!(
+                    "the SPIFFE bundle is not JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+                "export it again, e.g. spire-server bundle show -format spiffe",
+            ));
+            return out;
+        }
+    };
+    let Some(keys) = bundle.get("keys").and_then(|k| k.as_array()) else {
+        out.diagnostics.push(diag(
+            "MF501",
+            "the SPIFFE bundle has no `keys` list (it is not a JWK Set)".into(),
+            "export it again, e.g. spire-server bundle show -format spiffe",
+        ));
+        return out;
+    };
+    const PRIVATE_PARAMS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
+    let secret: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| PRIVATE_PARAMS.iter().any(|p| k.get(p).is_some()))
+        .map(|(i, _)| i + 1)
+        .collect();
+    if !secret.is_empty() {
+        for n in secret {
+            out.diagnostics.push(diag(
+                "MF203",
+                format!("key {n} of the SPIFFE bundle holds private key parameters; nothing from this source is used"),
+                "publish only public keys in a trust bundle, and rotate the key if it was shared",
+            ));
+        }
+        return out;
+    }
+    let mut x509_keys = 0;
+    for (i, key) in keys.iter().enumerate() {
+        let n = i + 1;
+        if key.get("use").and_then(|u| u.as_str()) != Some("x509-svid") {
             continue;
         }
-        let subject = cert.subject().to_string();
-        let root = RootCert::from_der(der.clone(), subject);
-        if out.roots.iter().any(|r| r.sha256 == root.sha256) {
-            out.diagnostics.push(here(
-                Diagnostic::warning(
-                    "MF214",
-                    src.path,
-                    format!("{lead}block {n} repeats an earlier certificate ({})", root.subject),
-                )
-                .hint("duplicates are merged; remove the copy to silence this"),
+        x509_keys += 1;
+        let label = format!("key {n}");
+        let certs: Vec<&str> = key
+            .get("x5c")
+            .and_then(|c| c.as_array())
+            .map(|c| c.iter().filter_map(|s| s.as_str()).collect())
+            .unwrap_or_default();
+        let [cert] = certs.as_slice() else {
+            out.diagnostics.push(diag(
+                "MF502",
+                format!(
+                    "{label} (x509-svid) has {} x5c certificates; SPIFFE requires exactly one",
+                    certs.len()
+                ),
+                "export the bundle again from the SPIFFE server",
             ));
-        } else {
-            out.roots.push(root);
+            continue;
+        };
+        match BASE64.decode(cert.as_bytes()) {
+            Ok(der) => {
+                let place = Place {
+                    label: &label,
+                    number: n,
+                    line: None,
+                };
+                take_certificate(&mut out, der, &place, src, policy);
+            }
+            Err(_) => out.diagnostics.push(diag(
+                "MF217",
+                format!("{label}: its x5c certificate is not valid base64"),
+                "export the bundle again from the SPIFFE server",
+            )),
         }
+    }
+    if x509_keys == 0 {
+        out.diagnostics.push(diag(
+            "MF502",
+            "the SPIFFE bundle has no x509-svid key: it holds no X.509 root".into(),
+            "export the bundle of the cluster's X.509 CA (keys with use: x509-svid)",
+        ));
     }
     out
 }
@@ -969,5 +1094,68 @@ mod tests {
         let got = run(&bytes);
         assert_eq!(got.roots.len(), 2, "{}", messages(&got));
         assert!(got.diagnostics.iter().all(|d| !d.is_error()), "{}", messages(&got));
+    }
+
+    fn bundle(keys: &str) -> String {
+        format!(r#"{{"keys": [{keys}], "spiffe_sequence": 3}}"#)
+    }
+
+    fn x509_key(pems: &[&str]) -> String {
+        let x5c: Vec<String> = pems
+            .iter()
+            .map(|p| {
+                let body: String = p.lines().filter(|l| !l.starts_with("-----")).collect();
+                format!("\"{body}\"")
+            })
+            .collect();
+        format!(r#"{{"use": "x509-svid", "kty": "EC", "x5c": [{}]}}"#, x5c.join(","))
+    }
+
+    fn run_bundle(json: &str) -> Intake {
+        let src = SourceRef {
+            path: "spec.clusters[0].rootCA.spiffeBundle",
+            origin: "bundle.json",
+            file: Some(Path::new("bundle.json")),
+            trust_domain: Some("cluster-a.local"),
+        };
+        intake_spiffe_bundle(json.as_bytes(), &src, &policy())
+    }
+
+    #[test]
+    fn spiffe_bundles_give_their_x509_roots() {
+        let f = fixture();
+        let jwt = r#"{"use": "jwt-svid", "kid": "k1", "kty": "EC"}"#;
+        let both = [
+            x509_key(&[&f.root.cert_pem]),
+            jwt.to_owned(),
+            x509_key(&[&f.rsa2048.cert_pem]),
+        ]
+        .join(",");
+        let got = run_bundle(&bundle(&both));
+        assert!(got.diagnostics.is_empty(), "{}", messages(&got));
+        assert_eq!(got.roots.len(), 2);
+        assert_eq!(got.roots.iter().filter(|r| r.pem == f.root.cert_pem).count(), 1);
+        // The same rules apply to bundle roots.
+        let got = run_bundle(&bundle(&x509_key(&[&f.leaf.cert_pem])));
+        assert_eq!(codes(&got), ["MF206"]);
+        assert!(messages(&got).contains("key 1 ("));
+    }
+
+    #[test]
+    fn broken_spiffe_bundles_are_named() {
+        let f = fixture();
+        assert_eq!(codes(&run_bundle("not json")), ["MF501"]);
+        assert_eq!(codes(&run_bundle(r#"{"spiffe_sequence": 1}"#)), ["MF501"]);
+        assert_eq!(codes(&run_bundle(&bundle(r#"{"use": "jwt-svid"}"#))), ["MF502"]);
+        let two = x509_key(&[&f.root.cert_pem, &f.rsa2048.cert_pem]);
+        assert_eq!(codes(&run_bundle(&bundle(&two))), ["MF502"]);
+        assert_eq!(
+            codes(&run_bundle(&bundle(r#"{"use": "x509-svid", "x5c": ["@@@"]}"#))),
+            ["MF217"]
+        );
+        let secret = r#"{"use": "x509-svid", "kty": "EC", "d": "c2VjcmV0", "x5c": []}"#;
+        let got = run_bundle(&bundle(&format!("{},{secret}", x509_key(&[&f.root.cert_pem]))));
+        assert_eq!(codes(&got), ["MF203"]);
+        assert!(got.roots.is_empty() && !messages(&got).contains("c2VjcmV0"));
     }
 }

@@ -105,6 +105,9 @@ pub struct RootCaSpec {
     pub files: Vec<String>,
     #[serde(default)]
     pub pem: Option<String>,
+    /// A SPIFFE trust bundle (JWKS with `x5c`), relative to the spec file.
+    #[serde(default, rename = "spiffeBundle")]
+    pub spiffe_bundle: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
