@@ -620,8 +620,7 @@ fn check_root(
     policy: &CertPolicy,
     report: &mut dyn FnMut(Diagnostic),
 ) -> bool {
-    let subject = cert.subject().to_string();
-    let what = format!("{block} ({subject})");
+    let what = format!("{block} ({})", subject_text(cert));
     let mut errors: Vec<Diagnostic> = Vec::new();
     let mut error = |code, msg: String, hint: &str| errors.push(Diagnostic::error(code, src.path, msg).hint(hint));
     let is_ca = matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
@@ -704,6 +703,16 @@ fn check_root(
         report(e);
     }
     ok
+}
+
+/// The subject as messages show it; an empty one is said to be empty.
+pub fn subject_text(cert: &X509Certificate<'_>) -> String {
+    let subject = cert.subject().to_string();
+    if subject.is_empty() {
+        "empty subject".to_owned()
+    } else {
+        subject
+    }
 }
 
 /// The trust domain of the first `spiffe://` URI SAN, if any.

@@ -10,6 +10,7 @@ pub mod certs;
 pub mod cli;
 pub mod diagnostics;
 pub mod exit_codes;
+pub mod inspect;
 pub mod load;
 pub mod locate;
 pub mod model;
