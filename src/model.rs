@@ -839,5 +839,15 @@ fn read_cert_file(path: &Path) -> Result<Vec<u8>, String> {
     if meta.len() > MAX {
         return Err(format!("{} bytes is far larger than a CA bundle", meta.len()));
     }
-    std::fs::read(path).map_err(|e| e.to_string())
+    // Devices and pipes report no size (/dev/zero never ends): read at most MAX + 1.
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path).map_err(|e| e.to_string())?, MAX + 1),
+        &mut bytes,
+    )
+    .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX {
+        return Err(format!("it is larger than {MAX} bytes, far larger than a CA bundle"));
+    }
+    Ok(bytes)
 }
