@@ -108,7 +108,8 @@ struct PemBlock<'a> {
 /// (a file whose start was cut off).
 struct Scan<'a> {
     blocks: Vec<PemBlock<'a>>,
-    stray_ends: Vec<usize>,
+    /// Line and label of each END line without a BEGIN line.
+    stray_ends: Vec<(usize, &'a str)>,
 }
 
 fn scan_pem(text: &str) -> Scan<'_> {
@@ -137,7 +138,7 @@ fn scan_pem(text: &str) -> Scan<'_> {
                     b.complete = b.label == label;
                     scan.blocks.push(b);
                 }
-                None => scan.stray_ends.push(i + 1),
+                None => scan.stray_ends.push((i + 1, label)),
             }
         } else if let Some(b) = open.as_mut() {
             // RFC 1421 headers (Proc-Type, DEK-Info) of legacy encrypted keys
@@ -290,9 +291,29 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
         }
         None => {}
     }
-    // classify_binary returned None: the bytes are UTF-8 text.
-    let text = String::from_utf8_lossy(bytes);
+    // classify_binary returned None: the bytes are UTF-8 text. Old Mac line
+    // ends (a lone CR) become LF; `lines()` handles CRLF itself.
+    let text = String::from_utf8_lossy(bytes).replace("\r\n", "\n").replace('\r', "\n");
     let scan = scan_pem(&text);
+    let stray_key = scan.stray_ends.iter().find(|(_, label)| is_private_key_label(label));
+    if let Some((line, label)) = stray_key {
+        // The BEGIN line is cut off, but what remains is still key material.
+        out.diagnostics.push(diag_at(
+            Diagnostic::error(
+                "MF203",
+                src.path,
+                format!(
+                    "{lead}the rest of a private key ({}) ends here; nothing from this source is used",
+                    shown_label(label)
+                ),
+            )
+            .hint(
+                "never export the CA key: keep only the root's CERTIFICATE blocks, and rotate the key if it was shared",
+            ),
+            Some(*line),
+        ));
+        return out;
+    }
     if scan.blocks.is_empty() {
         let (code, msg, hint) = match scan.stray_ends.first() {
             Some(_) => (
@@ -306,7 +327,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
                 "it should contain -----BEGIN CERTIFICATE----- blocks",
             ),
         };
-        let line = scan.stray_ends.first().copied();
+        let line = scan.stray_ends.first().map(|(line, _)| *line);
         out.diagnostics
             .push(diag_at(Diagnostic::error(code, src.path, msg).hint(hint), line));
         return out;
@@ -331,7 +352,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
         }
         return out;
     }
-    for line in &scan.stray_ends {
+    for (line, _) in &scan.stray_ends {
         out.diagnostics.push(diag_at(
             Diagnostic::error("MF218", src.path, format!("{lead}this END line has no BEGIN line"))
                 .hint("part of the file is missing; export it again"),
@@ -882,7 +903,8 @@ mod tests {
         let text = f.pki.text(&f.root);
         assert!(text.starts_with("Certificate:"));
         let bom = format!("\u{feff}{}", f.root.cert_pem);
-        for input in [crlf.as_str(), text.as_str(), bom.as_str()] {
+        let cr = f.root.cert_pem.replace('\n', "\r");
+        for input in [crlf.as_str(), text.as_str(), bom.as_str(), cr.as_str()] {
             let got = run(input.as_bytes());
             assert!(got.diagnostics.is_empty(), "{}", messages(&got));
             assert_eq!(got.roots[0].pem, f.root.cert_pem);
@@ -909,9 +931,13 @@ mod tests {
                 assert!(!text.contains(&line), "key material echoed: {text}");
             }
         }
-        // A truncated key is still a key.
+        // A truncated key is still a key, whichever end is missing.
         let cut: String = f.root.key_pem.lines().take(2).map(|l| format!("{l}\n")).collect();
         assert_eq!(codes(&run(cut.as_bytes())), ["MF203"]);
+        let headless: String = f.root.key_pem.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        let got = run(format!("{}{headless}", f.root.cert_pem).as_bytes());
+        assert_eq!(codes(&got), ["MF203"]);
+        assert!(got.roots.is_empty());
     }
 
     #[test]
