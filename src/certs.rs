@@ -590,6 +590,7 @@ const WEAK_SIGNATURES: [(&str, &str); 6] = [
     ("1.2.840.113549.1.1.2", "MD2"),
 ];
 const SHA1_DIGEST: &str = "1.3.14.3.2.26";
+const RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
 
 /// The weak digest a signature algorithm uses, if it uses one.
 pub fn weak_digest(cert: &X509Certificate<'_>) -> Option<&'static str> {
@@ -598,6 +599,11 @@ pub fn weak_digest(cert: &X509Certificate<'_>) -> Option<&'static str> {
         return Some(name);
     }
     // RSASSA-PSS names its digest in parameters; absent, it defaults to SHA-1.
+    // (Only PSS is handed to try_from: in debug builds x509-parser prints
+    // every algorithm it does not know to stderr.)
+    if oid != RSASSA_PSS {
+        return None;
+    }
     match SignatureAlgorithm::try_from(&cert.signature_algorithm) {
         Ok(SignatureAlgorithm::RSASSA_PSS(params)) if params.hash_algorithm_oid().to_id_string() == SHA1_DIGEST => {
             Some("SHA-1")
@@ -784,6 +790,8 @@ mod tests {
         rsa2048: Issued,
         rsa1024: Issued,
         sha1: Issued,
+        pss_sha1: Issued,
+        pss_sha256: Issued,
         leaf: Issued,
         no_cert_sign: Issued,
         expired: Issued,
@@ -813,6 +821,15 @@ mod tests {
                 }),
                 None,
             );
+            let pss = |digest: &'static str| {
+                with(&move |s: &mut CertSpec| {
+                    s.key = Key::Rsa(2048);
+                    s.digest = digest;
+                    s.pss = true;
+                })
+            };
+            let pss_sha1 = pki.issue(&pss("sha1"), None);
+            let pss_sha256 = pki.issue(&pss("sha256"), None);
             let leaf = pki.issue(&with(&|s| s.extensions = "leaf"), Some(&root));
             let no_cert_sign = pki.issue(&with(&|s| s.extensions = "no_cert_sign"), None);
             let expired = pki.issue(
@@ -838,6 +855,8 @@ mod tests {
                 rsa2048,
                 rsa1024,
                 sha1,
+                pss_sha1,
+                pss_sha256,
                 leaf,
                 no_cert_sign,
                 expired,
@@ -1070,6 +1089,8 @@ mod tests {
         let f = fixture();
         let got = run(f.sha1.cert_pem.as_bytes());
         assert_eq!(codes(&got), ["MF211"]);
+        assert_eq!(codes(&run(f.pss_sha1.cert_pem.as_bytes())), ["MF211"], "PSS over SHA-1");
+        assert!(run(f.pss_sha256.cert_pem.as_bytes()).diagnostics.is_empty());
         let got = run(f.rsa1024.cert_pem.as_bytes());
         assert_eq!(codes(&got), ["MF212"]);
         assert!(messages(&got).contains("1024-bit RSA key"));

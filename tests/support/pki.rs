@@ -77,6 +77,8 @@ pub struct CertSpec {
     pub end: Option<String>,
     pub days: u32,
     pub digest: &'static str,
+    /// Sign with RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys only).
+    pub pss: bool,
 }
 
 impl CertSpec {
@@ -90,6 +92,7 @@ impl CertSpec {
             end: Some(END.into()),
             days: 0,
             digest: "sha256",
+            pss: false,
         }
     }
 }
@@ -200,6 +203,9 @@ impl Pki {
             "-startdate",
             &spec.start,
         ];
+        if spec.pss {
+            args.extend(["-sigopt", "rsa_padding_mode:pss"]);
+        }
         match &spec.end {
             Some(end) => args.extend(["-enddate", end.as_str()]),
             None => args.extend(["-days", days.as_str()]),
