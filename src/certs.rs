@@ -108,7 +108,8 @@ struct PemBlock<'a> {
 /// (a file whose start was cut off).
 struct Scan<'a> {
     blocks: Vec<PemBlock<'a>>,
-    stray_ends: Vec<usize>,
+    /// Line and label of each END line without a BEGIN line.
+    stray_ends: Vec<(usize, &'a str)>,
 }
 
 fn scan_pem(text: &str) -> Scan<'_> {
@@ -137,7 +138,7 @@ fn scan_pem(text: &str) -> Scan<'_> {
                     b.complete = b.label == label;
                     scan.blocks.push(b);
                 }
-                None => scan.stray_ends.push(i + 1),
+                None => scan.stray_ends.push((i + 1, label)),
             }
         } else if let Some(b) = open.as_mut() {
             // RFC 1421 headers (Proc-Type, DEK-Info) of legacy encrypted keys
@@ -290,9 +291,29 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
         }
         None => {}
     }
-    // classify_binary returned None: the bytes are UTF-8 text.
-    let text = String::from_utf8_lossy(bytes);
+    // classify_binary returned None: the bytes are UTF-8 text. Old Mac line
+    // ends (a lone CR) become LF; `lines()` handles CRLF itself.
+    let text = String::from_utf8_lossy(bytes).replace("\r\n", "\n").replace('\r', "\n");
     let scan = scan_pem(&text);
+    let stray_key = scan.stray_ends.iter().find(|(_, label)| is_private_key_label(label));
+    if let Some((line, label)) = stray_key {
+        // The BEGIN line is cut off, but what remains is still key material.
+        out.diagnostics.push(diag_at(
+            Diagnostic::error(
+                "MF203",
+                src.path,
+                format!(
+                    "{lead}the rest of a private key ({}) ends here; nothing from this source is used",
+                    shown_label(label)
+                ),
+            )
+            .hint(
+                "never export the CA key: keep only the root's CERTIFICATE blocks, and rotate the key if it was shared",
+            ),
+            Some(*line),
+        ));
+        return out;
+    }
     if scan.blocks.is_empty() {
         let (code, msg, hint) = match scan.stray_ends.first() {
             Some(_) => (
@@ -306,7 +327,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
                 "it should contain -----BEGIN CERTIFICATE----- blocks",
             ),
         };
-        let line = scan.stray_ends.first().copied();
+        let line = scan.stray_ends.first().map(|(line, _)| *line);
         out.diagnostics
             .push(diag_at(Diagnostic::error(code, src.path, msg).hint(hint), line));
         return out;
@@ -331,7 +352,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
         }
         return out;
     }
-    for line in &scan.stray_ends {
+    for (line, _) in &scan.stray_ends {
         out.diagnostics.push(diag_at(
             Diagnostic::error("MF218", src.path, format!("{lead}this END line has no BEGIN line"))
                 .hint("part of the file is missing; export it again"),
@@ -378,58 +399,183 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
             ));
             continue;
         };
-        if der.first() == Some(&0x30) && der_claimed_len(&der).is_some_and(|claimed| claimed > der.len()) {
-            out.diagnostics.push(error(
-                "MF218",
-                format!("{lead}block {n} is cut short: its certificate data ends early"),
-                "lines are missing from the block; export it again",
-            ));
-            continue;
-        }
-        let cert = match x509_parser::parse_x509_certificate(&der) {
-            Ok((&[], cert)) => cert,
-            Ok(_) => {
-                out.diagnostics.push(error(
-                    "MF205",
-                    format!("{lead}block {n} has data after its certificate"),
-                    "export the root certificate again",
-                ));
-                continue;
-            }
-            Err(_) => {
-                out.diagnostics.push(error(
-                    "MF205",
-                    format!("{lead}block {n} is not a valid X.509 certificate"),
-                    "export the root certificate again",
-                ));
-                continue;
-            }
-        };
-        out.found.push(FoundCert {
-            block: n,
+        let label = format!("{lead}block {n}");
+        let place = Place {
+            label: &label,
+            number: n,
             line: Some(block.line),
-            der: der.clone(),
-        });
-        let ok = check_root(&cert, &format!("{lead}block {n}"), src, policy, &mut |d| {
-            out.diagnostics.push(here(d))
-        });
-        if !ok {
+        };
+        take_certificate(&mut out, der, &place, src, policy);
+    }
+    out
+}
+
+/// Where a certificate sits in its source, as messages name it.
+struct Place<'a> {
+    /// e.g. `block 2` or `inline PEM: block 2` or `key 1`.
+    label: &'a str,
+    number: usize,
+    line: Option<usize>,
+}
+
+/// Checks one decoded certificate and, if it passes, adds it to the roots.
+fn take_certificate(out: &mut Intake, der: Vec<u8>, place: &Place<'_>, src: &SourceRef<'_>, policy: &CertPolicy) {
+    let here = |d: Diagnostic| match src.file {
+        Some(f) => d.at(f, place.line),
+        None => d,
+    };
+    let error = |code: &'static str, msg: String, hint: &str| here(Diagnostic::error(code, src.path, msg).hint(hint));
+    if der.first() == Some(&0x30) && der_claimed_len(&der).is_some_and(|claimed| claimed > der.len()) {
+        out.diagnostics.push(error(
+            "MF218",
+            format!("{} is cut short: its certificate data ends early", place.label),
+            "data is missing; export it again",
+        ));
+        return;
+    }
+    let cert = match x509_parser::parse_x509_certificate(&der) {
+        Ok((&[], cert)) => cert,
+        Ok(_) => {
+            out.diagnostics.push(error(
+                "MF205",
+                format!("{} has data after its certificate", place.label),
+                "export the root certificate again",
+            ));
+            return;
+        }
+        Err(_) => {
+            out.diagnostics.push(error(
+                "MF205",
+                format!("{} is not a valid X.509 certificate", place.label),
+                "export the root certificate again",
+            ));
+            return;
+        }
+    };
+    out.found.push(FoundCert {
+        block: place.number,
+        line: place.line,
+        der: der.clone(),
+    });
+    let ok = check_root(&cert, place.label, src, policy, &mut |d| out.diagnostics.push(here(d)));
+    if !ok {
+        return;
+    }
+    let root = RootCert::from_der(der.clone(), cert.subject().to_string());
+    if out.roots.iter().any(|r| r.sha256 == root.sha256) {
+        out.diagnostics.push(here(
+            Diagnostic::warning(
+                "MF214",
+                src.path,
+                format!("{} repeats an earlier certificate ({})", place.label, root.subject),
+            )
+            .hint("duplicates are merged; remove the copy to silence this"),
+        ));
+    } else {
+        out.roots.push(root);
+    }
+}
+
+/// Reads the X.509 roots of a SPIFFE trust bundle: a JWK Set whose keys with
+/// `use: x509-svid` carry the root in `x5c` (one base64 DER certificate), as
+/// SPIRE publishes it. `jwt-svid` keys are skipped; a key with private
+/// parameters (`d`, `p`, `q`…) poisons the bundle like a PEM private key.
+pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake {
+    let mut out = Intake::default();
+    let diag = |code: &'static str, msg: String, hint: &str| {
+        let d = Diagnostic::error(code, src.path, msg).hint(hint);
+        match src.file {
+            Some(f) => d.at(f, None),
+            None => d,
+        }
+    };
+    let bundle: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            // serde_json's message names a line and column, never content.
+            out.diagnostics.push(diag(
+                "MF501",
+                format!(
+                    "the SPIFFE bundle is not JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+                "export it again, e.g. spire-server bundle show -format spiffe",
+            ));
+            return out;
+        }
+    };
+    let Some(keys) = bundle.get("keys").and_then(|k| k.as_array()) else {
+        out.diagnostics.push(diag(
+            "MF501",
+            "the SPIFFE bundle has no `keys` list (it is not a JWK Set)".into(),
+            "export it again, e.g. spire-server bundle show -format spiffe",
+        ));
+        return out;
+    };
+    const PRIVATE_PARAMS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
+    let secret: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| PRIVATE_PARAMS.iter().any(|p| k.get(p).is_some()))
+        .map(|(i, _)| i + 1)
+        .collect();
+    if !secret.is_empty() {
+        for n in secret {
+            out.diagnostics.push(diag(
+                "MF203",
+                format!("key {n} of the SPIFFE bundle holds private key parameters; nothing from this source is used"),
+                "publish only public keys in a trust bundle, and rotate the key if it was shared",
+            ));
+        }
+        return out;
+    }
+    let mut x509_keys = 0;
+    for (i, key) in keys.iter().enumerate() {
+        let n = i + 1;
+        if key.get("use").and_then(|u| u.as_str()) != Some("x509-svid") {
             continue;
         }
-        let subject = cert.subject().to_string();
-        let root = RootCert::from_der(der.clone(), subject);
-        if out.roots.iter().any(|r| r.sha256 == root.sha256) {
-            out.diagnostics.push(here(
-                Diagnostic::warning(
-                    "MF214",
-                    src.path,
-                    format!("{lead}block {n} repeats an earlier certificate ({})", root.subject),
-                )
-                .hint("duplicates are merged; remove the copy to silence this"),
+        x509_keys += 1;
+        let label = format!("key {n}");
+        let certs: Vec<&str> = key
+            .get("x5c")
+            .and_then(|c| c.as_array())
+            .map(|c| c.iter().filter_map(|s| s.as_str()).collect())
+            .unwrap_or_default();
+        let [cert] = certs.as_slice() else {
+            out.diagnostics.push(diag(
+                "MF502",
+                format!(
+                    "{label} (x509-svid) has {} x5c certificates; SPIFFE requires exactly one",
+                    certs.len()
+                ),
+                "export the bundle again from the SPIFFE server",
             ));
-        } else {
-            out.roots.push(root);
+            continue;
+        };
+        match BASE64.decode(cert.as_bytes()) {
+            Ok(der) => {
+                let place = Place {
+                    label: &label,
+                    number: n,
+                    line: None,
+                };
+                take_certificate(&mut out, der, &place, src, policy);
+            }
+            Err(_) => out.diagnostics.push(diag(
+                "MF217",
+                format!("{label}: its x5c certificate is not valid base64"),
+                "export the bundle again from the SPIFFE server",
+            )),
         }
+    }
+    if x509_keys == 0 {
+        out.diagnostics.push(diag(
+            "MF502",
+            "the SPIFFE bundle has no x509-svid key: it holds no X.509 root".into(),
+            "export the bundle of the cluster's X.509 CA (keys with use: x509-svid)",
+        ));
     }
     out
 }
@@ -444,6 +590,7 @@ const WEAK_SIGNATURES: [(&str, &str); 6] = [
     ("1.2.840.113549.1.1.2", "MD2"),
 ];
 const SHA1_DIGEST: &str = "1.3.14.3.2.26";
+const RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
 
 /// The weak digest a signature algorithm uses, if it uses one.
 pub fn weak_digest(cert: &X509Certificate<'_>) -> Option<&'static str> {
@@ -452,6 +599,11 @@ pub fn weak_digest(cert: &X509Certificate<'_>) -> Option<&'static str> {
         return Some(name);
     }
     // RSASSA-PSS names its digest in parameters; absent, it defaults to SHA-1.
+    // (Only PSS is handed to try_from: in debug builds x509-parser prints
+    // every algorithm it does not know to stderr.)
+    if oid != RSASSA_PSS {
+        return None;
+    }
     match SignatureAlgorithm::try_from(&cert.signature_algorithm) {
         Ok(SignatureAlgorithm::RSASSA_PSS(params)) if params.hash_algorithm_oid().to_id_string() == SHA1_DIGEST => {
             Some("SHA-1")
@@ -495,8 +647,7 @@ fn check_root(
     policy: &CertPolicy,
     report: &mut dyn FnMut(Diagnostic),
 ) -> bool {
-    let subject = cert.subject().to_string();
-    let what = format!("{block} ({subject})");
+    let what = format!("{block} ({})", subject_text(cert));
     let mut errors: Vec<Diagnostic> = Vec::new();
     let mut error = |code, msg: String, hint: &str| errors.push(Diagnostic::error(code, src.path, msg).hint(hint));
     let is_ca = matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
@@ -581,6 +732,16 @@ fn check_root(
     ok
 }
 
+/// The subject as messages show it; an empty one is said to be empty.
+pub fn subject_text(cert: &X509Certificate<'_>) -> String {
+    let subject = cert.subject().to_string();
+    if subject.is_empty() {
+        "empty subject".to_owned()
+    } else {
+        subject
+    }
+}
+
 /// The trust domain of the first `spiffe://` URI SAN, if any.
 pub fn spiffe_trust_domain(cert: &X509Certificate<'_>) -> Option<String> {
     let san = cert.subject_alternative_name().ok()??;
@@ -629,6 +790,8 @@ mod tests {
         rsa2048: Issued,
         rsa1024: Issued,
         sha1: Issued,
+        pss_sha1: Issued,
+        pss_sha256: Issued,
         leaf: Issued,
         no_cert_sign: Issued,
         expired: Issued,
@@ -658,6 +821,15 @@ mod tests {
                 }),
                 None,
             );
+            let pss = |digest: &'static str| {
+                with(&move |s: &mut CertSpec| {
+                    s.key = Key::Rsa(2048);
+                    s.digest = digest;
+                    s.pss = true;
+                })
+            };
+            let pss_sha1 = pki.issue(&pss("sha1"), None);
+            let pss_sha256 = pki.issue(&pss("sha256"), None);
             let leaf = pki.issue(&with(&|s| s.extensions = "leaf"), Some(&root));
             let no_cert_sign = pki.issue(&with(&|s| s.extensions = "no_cert_sign"), None);
             let expired = pki.issue(
@@ -683,6 +855,8 @@ mod tests {
                 rsa2048,
                 rsa1024,
                 sha1,
+                pss_sha1,
+                pss_sha256,
                 leaf,
                 no_cert_sign,
                 expired,
@@ -748,7 +922,8 @@ mod tests {
         let text = f.pki.text(&f.root);
         assert!(text.starts_with("Certificate:"));
         let bom = format!("\u{feff}{}", f.root.cert_pem);
-        for input in [crlf.as_str(), text.as_str(), bom.as_str()] {
+        let cr = f.root.cert_pem.replace('\n', "\r");
+        for input in [crlf.as_str(), text.as_str(), bom.as_str(), cr.as_str()] {
             let got = run(input.as_bytes());
             assert!(got.diagnostics.is_empty(), "{}", messages(&got));
             assert_eq!(got.roots[0].pem, f.root.cert_pem);
@@ -775,9 +950,13 @@ mod tests {
                 assert!(!text.contains(&line), "key material echoed: {text}");
             }
         }
-        // A truncated key is still a key.
+        // A truncated key is still a key, whichever end is missing.
         let cut: String = f.root.key_pem.lines().take(2).map(|l| format!("{l}\n")).collect();
         assert_eq!(codes(&run(cut.as_bytes())), ["MF203"]);
+        let headless: String = f.root.key_pem.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        let got = run(format!("{}{headless}", f.root.cert_pem).as_bytes());
+        assert_eq!(codes(&got), ["MF203"]);
+        assert!(got.roots.is_empty());
     }
 
     #[test]
@@ -910,6 +1089,8 @@ mod tests {
         let f = fixture();
         let got = run(f.sha1.cert_pem.as_bytes());
         assert_eq!(codes(&got), ["MF211"]);
+        assert_eq!(codes(&run(f.pss_sha1.cert_pem.as_bytes())), ["MF211"], "PSS over SHA-1");
+        assert!(run(f.pss_sha256.cert_pem.as_bytes()).diagnostics.is_empty());
         let got = run(f.rsa1024.cert_pem.as_bytes());
         assert_eq!(codes(&got), ["MF212"]);
         assert!(messages(&got).contains("1024-bit RSA key"));
@@ -969,5 +1150,68 @@ mod tests {
         let got = run(&bytes);
         assert_eq!(got.roots.len(), 2, "{}", messages(&got));
         assert!(got.diagnostics.iter().all(|d| !d.is_error()), "{}", messages(&got));
+    }
+
+    fn bundle(keys: &str) -> String {
+        format!(r#"{{"keys": [{keys}], "spiffe_sequence": 3}}"#)
+    }
+
+    fn x509_key(pems: &[&str]) -> String {
+        let x5c: Vec<String> = pems
+            .iter()
+            .map(|p| {
+                let body: String = p.lines().filter(|l| !l.starts_with("-----")).collect();
+                format!("\"{body}\"")
+            })
+            .collect();
+        format!(r#"{{"use": "x509-svid", "kty": "EC", "x5c": [{}]}}"#, x5c.join(","))
+    }
+
+    fn run_bundle(json: &str) -> Intake {
+        let src = SourceRef {
+            path: "spec.clusters[0].rootCA.spiffeBundle",
+            origin: "bundle.json",
+            file: Some(Path::new("bundle.json")),
+            trust_domain: Some("cluster-a.local"),
+        };
+        intake_spiffe_bundle(json.as_bytes(), &src, &policy())
+    }
+
+    #[test]
+    fn spiffe_bundles_give_their_x509_roots() {
+        let f = fixture();
+        let jwt = r#"{"use": "jwt-svid", "kid": "k1", "kty": "EC"}"#;
+        let both = [
+            x509_key(&[&f.root.cert_pem]),
+            jwt.to_owned(),
+            x509_key(&[&f.rsa2048.cert_pem]),
+        ]
+        .join(",");
+        let got = run_bundle(&bundle(&both));
+        assert!(got.diagnostics.is_empty(), "{}", messages(&got));
+        assert_eq!(got.roots.len(), 2);
+        assert_eq!(got.roots.iter().filter(|r| r.pem == f.root.cert_pem).count(), 1);
+        // The same rules apply to bundle roots.
+        let got = run_bundle(&bundle(&x509_key(&[&f.leaf.cert_pem])));
+        assert_eq!(codes(&got), ["MF206"]);
+        assert!(messages(&got).contains("key 1 ("));
+    }
+
+    #[test]
+    fn broken_spiffe_bundles_are_named() {
+        let f = fixture();
+        assert_eq!(codes(&run_bundle("not json")), ["MF501"]);
+        assert_eq!(codes(&run_bundle(r#"{"spiffe_sequence": 1}"#)), ["MF501"]);
+        assert_eq!(codes(&run_bundle(&bundle(r#"{"use": "jwt-svid"}"#))), ["MF502"]);
+        let two = x509_key(&[&f.root.cert_pem, &f.rsa2048.cert_pem]);
+        assert_eq!(codes(&run_bundle(&bundle(&two))), ["MF502"]);
+        assert_eq!(
+            codes(&run_bundle(&bundle(r#"{"use": "x509-svid", "x5c": ["@@@"]}"#))),
+            ["MF217"]
+        );
+        let secret = r#"{"use": "x509-svid", "kty": "EC", "d": "c2VjcmV0", "x5c": []}"#;
+        let got = run_bundle(&bundle(&format!("{},{secret}", x509_key(&[&f.root.cert_pem]))));
+        assert_eq!(codes(&got), ["MF203"]);
+        assert!(got.roots.is_empty() && !messages(&got).contains("c2VjcmV0"));
     }
 }

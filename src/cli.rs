@@ -90,6 +90,14 @@ enum Command {
     },
     /// Print the JSON Schema of the MeshFederation spec.
     Schema,
+    /// Describe the certificates in CA files (PEM, DER or SPIFFE bundle) and
+    /// how they fare as federation roots.
+    Inspect {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        checks: CheckArgs,
+    },
     /// Turn another system's published federation metadata into a spec entry.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -226,6 +234,15 @@ pub fn run() -> ExitCode {
         Command::Schema => {
             print!("{SCHEMA}");
             ExitCode::Success
+        }
+        Command::Inspect { files, checks } => {
+            let report = crate::inspect::inspect_files(&files, &build_options(&checks).certs);
+            print!("{}", report.text);
+            if report.has_errors {
+                ExitCode::InvalidInput
+            } else {
+                ExitCode::Success
+            }
         }
         Command::Krm => krm_function(false),
         Command::Plugin {

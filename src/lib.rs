@@ -17,6 +17,7 @@ pub mod deckhouse;
 pub mod diagnostics;
 pub mod exit_codes;
 pub mod graph;
+pub mod inspect;
 pub mod krm;
 pub mod load;
 pub mod locate;

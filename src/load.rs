@@ -43,7 +43,14 @@ impl SpecSource {
         if meta.len() > MAX_SPEC_BYTES {
             return Err(unreadable(format!("{} bytes is larger than a spec can be", meta.len())));
         }
-        let bytes = std::fs::read(file).map_err(|e| unreadable(e.to_string()))?;
+        // Devices and pipes report no size (/dev/zero never ends): read at most the limit + 1.
+        let mut bytes = Vec::new();
+        let opened = std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))?;
+        std::io::Read::read_to_end(&mut std::io::Read::take(opened, MAX_SPEC_BYTES + 1), &mut bytes)
+            .map_err(|e| unreadable(e.to_string()))?;
+        if bytes.len() as u64 > MAX_SPEC_BYTES {
+            return Err(unreadable(format!("it is larger than {MAX_SPEC_BYTES} bytes")));
+        }
         let text = String::from_utf8(bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
         let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(SpecSource {

@@ -802,7 +802,11 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
     let path = format!("spec.clusters[{ci}].rootCA");
     let td = trust_domain(c);
     let mut roots: Vec<RootCert> = Vec::new();
-    if c.root_ca.files.is_empty() && c.root_ca.pem.is_none() && !c.root_ca.references_objects() {
+    if c.root_ca.files.is_empty()
+        && c.root_ca.pem.is_none()
+        && c.root_ca.spiffe_bundle.is_none()
+        && !c.root_ca.references_objects()
+    {
         b.report(
             Diagnostic::error("MF116", path, format!("cluster {} has no root CA source", c.name))
                 .hint("set rootCA.files to the PEM of the cluster's exported root certificate (or rootCA.pem inline)"),
@@ -863,8 +867,64 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
             }
         }
     }
+    if let Some(bundle) = &c.root_ca.spiffe_bundle {
+        read_spiffe_bundle(b, &format!("{path}.spiffeBundle"), bundle, td, policy, &mut roots);
+    }
     roots.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     roots
+}
+
+/// `rootCA.spiffeBundle`: the X.509 roots of a SPIFFE trust bundle file.
+fn read_spiffe_bundle(
+    b: &mut Builder<'_>,
+    fpath: &str,
+    bundle: &str,
+    td: &str,
+    policy: &CertPolicy,
+    roots: &mut Vec<RootCert>,
+) {
+    let resolved = b.src.base_dir.join(bundle);
+    let bytes = match read_cert_file(&resolved) {
+        Ok(bytes) => bytes,
+        Err(why) => {
+            b.report(
+                Diagnostic::error(
+                    "MF201",
+                    fpath,
+                    format!("cannot read SPIFFE bundle {}: {why}", resolved.display()),
+                )
+                .hint("paths resolve from the folder of the spec file; check the name and permissions"),
+            );
+            return;
+        }
+    };
+    let src = SourceRef {
+        path: fpath,
+        origin: bundle,
+        file: Some(&resolved),
+        trust_domain: Some(td),
+    };
+    let got = certs::intake_spiffe_bundle(&bytes, &src, policy);
+    for d in got.diagnostics {
+        b.report(d);
+    }
+    for root in got.roots {
+        if roots.iter().any(|r| r.sha256 == root.sha256) {
+            b.report(
+                Diagnostic::warning(
+                    "MF214",
+                    fpath,
+                    format!(
+                        "{bundle}: {} is also given by another source of this cluster",
+                        root.subject
+                    ),
+                )
+                .hint("duplicates are merged; list each root once"),
+            );
+        } else {
+            roots.push(root);
+        }
+    }
 }
 
 /// Reads a certificate file, refusing anything far larger than a CA bundle.
@@ -877,7 +937,17 @@ fn read_cert_file(path: &Path) -> Result<Vec<u8>, String> {
     if meta.len() > MAX {
         return Err(format!("{} bytes is far larger than a CA bundle", meta.len()));
     }
-    std::fs::read(path).map_err(|e| e.to_string())
+    // Devices and pipes report no size (/dev/zero never ends): read at most MAX + 1.
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path).map_err(|e| e.to_string())?, MAX + 1),
+        &mut bytes,
+    )
+    .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX {
+        return Err(format!("it is larger than {MAX} bytes, far larger than a CA bundle"));
+    }
+    Ok(bytes)
 }
 
 /// One ConfigMap or Secret among a KRM function's items, its values decoded

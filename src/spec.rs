@@ -117,6 +117,9 @@ pub struct RootCaSpec {
     pub files: Vec<String>,
     #[serde(default)]
     pub pem: Option<String>,
+    /// A SPIFFE trust bundle (JWKS with `x5c`), relative to the spec file.
+    #[serde(default, rename = "spiffeBundle")]
+    pub spiffe_bundle: Option<String>,
     /// Keys of ConfigMaps among a KRM function's `items` (KRM mode only).
     #[serde(default, rename = "configMaps")]
     pub config_maps: Vec<ObjectKeyRef>,

@@ -53,6 +53,7 @@ impl CaseCerts {
         for i in self.issued.values() {
             lines.extend(base64_lines(&i.key_pem));
             lines.extend(base64_lines(&self.pki.key_as(i, "traditional")));
+            lines.extend(self.pki.jwk_d(i));
         }
         lines
     }
@@ -102,6 +103,7 @@ impl CaseCerts {
     /// The bytes of one recipe:
     /// `root|leaf|intermediate|no-cert-sign|spiffe-elsewhere|expired|not-yet-valid|expiring|sha1|rsa1024|rsa2048:NAME`
     /// give that certificate's PEM; `key|traditional-key|encrypted-key|public-key|request|der|text|crlf|truncated|cut|corrupt:NAME`
+    /// `bundle|bundle-expired|bundle-with-private-key:NAME` (SPIFFE bundles)
     /// derive from the root NAME; `empty`, `binary`, `notes` need no name.
     fn recipe(&mut self, recipe: &str) -> Vec<u8> {
         let (kind, name) = recipe.split_once(':').unwrap_or((recipe, ""));
@@ -134,6 +136,18 @@ impl CaseCerts {
             "text" => {
                 let r = root(self);
                 self.pki.text(&r).into_bytes()
+            }
+            "bundle" => {
+                let r = root(self);
+                self.pki.spiffe_bundle(&r, false).into_bytes()
+            }
+            "bundle-expired" => {
+                let c = self.cert("expired", name);
+                self.pki.spiffe_bundle(&c, false).into_bytes()
+            }
+            "bundle-with-private-key" => {
+                let r = root(self);
+                self.pki.spiffe_bundle(&r, true).into_bytes()
             }
             "crlf" => root(self).cert_pem.replace('\n', "\r\n").into_bytes(),
             "truncated" => {
@@ -446,4 +460,38 @@ fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
         serde_json::Value::Object(map) => map.values().for_each(|i| collect_strings(i, out)),
         _ => {}
     }
+}
+
+/// `rootCA.spiffeBundle`: the root inside a SPIRE-style bundle is trusted
+/// by the peer exactly like a PEM root.
+#[test]
+fn a_spiffe_bundle_is_a_root_source() {
+    let mut certs = CaseCerts::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("certs")).expect("mkdir");
+    let spec = TWO_CLUSTERS
+        .replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]")
+        .replace("files: [certs/b.pem]", "spiffeBundle: certs/b.bundle.json");
+    std::fs::write(dir.join("federation.yaml"), spec).expect("spec");
+    std::fs::write(dir.join("certs/a.pem"), certs.recipes("root:cluster-a")).expect("a");
+    std::fs::write(dir.join("certs/b.bundle.json"), certs.recipes("bundle:cluster-b")).expect("b");
+
+    let out = meshfed(dir, &["generate", "federation.yaml", "-o", "out"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let root_b = certs.cert("root", "cluster-b").cert_pem;
+    let mut strings = Vec::new();
+    for entry in std::fs::read_dir(dir.join("out/cluster-a")).expect("cluster-a output") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("output file");
+        for doc in serde_norway::Deserializer::from_str(&text) {
+            let value: serde_json::Value = serde::Deserialize::deserialize(doc).expect("output is YAML");
+            collect_strings(&value, &mut strings);
+        }
+    }
+    let carriers = strings.iter().filter(|s| s.contains(root_b.as_str())).count();
+    assert!(
+        carriers >= 3,
+        "cluster-b's bundle root is in only {carriers} trust value(s)"
+    );
 }

@@ -18,6 +18,9 @@ import yaml
 def tree(root):
     out = {}
     for cluster in sorted(os.listdir(root)):
+        # Cluster folders only: meshfed's .meshfed-manifest record sits beside them.
+        if not os.path.isdir(os.path.join(root, cluster)):
+            continue
         for name in sorted(os.listdir(os.path.join(root, cluster))):
             with open(os.path.join(root, cluster, name)) as f:
                 out[(cluster, name)] = list(yaml.load_all(f, Loader=yaml.CSafeLoader))

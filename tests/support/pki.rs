@@ -77,6 +77,8 @@ pub struct CertSpec {
     pub end: Option<String>,
     pub days: u32,
     pub digest: &'static str,
+    /// Sign with RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys only).
+    pub pss: bool,
 }
 
 impl CertSpec {
@@ -90,6 +92,7 @@ impl CertSpec {
             end: Some(END.into()),
             days: 0,
             digest: "sha256",
+            pss: false,
         }
     }
 }
@@ -200,6 +203,9 @@ impl Pki {
             "-startdate",
             &spec.start,
         ];
+        if spec.pss {
+            args.extend(["-sigopt", "rsa_padding_mode:pss"]);
+        }
         match &spec.end {
             Some(end) => args.extend(["-enddate", end.as_str()]),
             None => args.extend(["-days", days.as_str()]),
@@ -272,6 +278,69 @@ impl Pki {
             "/CN=request",
         ]);
         String::from_utf8(out.stdout).expect("pem")
+    }
+}
+
+impl Pki {
+    /// The private scalar of an EC P-256 key as a JWK `d` (base64url).
+    pub fn jwk_d(&self, issued: &Issued) -> Option<String> {
+        let key = issued.key_path.display().to_string();
+        let der = self.openssl(&["pkey", "-in", &key, "-outform", "DER"]).stdout;
+        // `pkey -outform DER` writes an EC key as SEC1 ECPrivateKey, naming the curve.
+        const P256_OID: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+        der.windows(10).any(|w| w == P256_OID).then_some(())?;
+        // The scalar: 32 bytes after the OCTET STRING header 04 20 of the inner ECPrivateKey.
+        let at = der.windows(2).position(|w| w == [0x04, 0x20])?;
+        Some(data_encoding::BASE64URL_NOPAD.encode(der.get(at + 2..at + 34)?))
+    }
+
+    /// A SPIFFE trust bundle as SPIRE publishes it: a JWK Set with the
+    /// root as an `x509-svid` key (`x5c`) and a `jwt-svid` key beside it.
+    /// `with_private`: the x509 key also carries its private scalar `d`.
+    pub fn spiffe_bundle(&self, root: &Issued, with_private: bool) -> String {
+        use data_encoding::{BASE64, BASE64URL_NOPAD};
+        let cert = self.der(root);
+        let key = root.key_path.display().to_string();
+        let spki = self
+            .openssl(&["pkey", "-in", &key, "-pubout", "-outform", "DER"])
+            .stdout;
+        // P-256 SPKI ends with the point 04 || x || y.
+        let point = &spki[spki.len() - 64..];
+        let (x, y) = (
+            BASE64URL_NOPAD.encode(&point[..32]),
+            BASE64URL_NOPAD.encode(&point[32..]),
+        );
+        let private = if with_private {
+            format!(r#", "d": "{}""#, self.jwk_d(root).expect("an EC key"))
+        } else {
+            String::new()
+        };
+        format!(
+            r#"{{
+  "keys": [
+    {{
+      "use": "x509-svid",
+      "kty": "EC",
+      "crv": "P-256",
+      "x": "{x}",
+      "y": "{y}"{private},
+      "x5c": ["{}"]
+    }},
+    {{
+      "use": "jwt-svid",
+      "kid": "jwt-key-1",
+      "kty": "EC",
+      "crv": "P-256",
+      "x": "{x}",
+      "y": "{y}"
+    }}
+  ],
+  "spiffe_sequence": 1,
+  "spiffe_refresh_hint": 300
+}}
+"#,
+            BASE64.encode(&cert)
+        )
     }
 }
 
