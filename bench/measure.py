@@ -48,10 +48,15 @@ class Series:
         return max(self.rss)
 
 
+def clusters(root):
+    """The cluster folders below an output root (meshfed's .meshfed-manifest sits beside them)."""
+    return sorted(c for c in os.listdir(root) if os.path.isdir(os.path.join(root, c)))
+
+
 def tree_bytes(root):
     """Total bytes below root, and the bytes of its largest cluster folder."""
     per_cluster = []
-    for cluster in os.listdir(root):
+    for cluster in clusters(root):
         folder = os.path.join(root, cluster)
         per_cluster.append(sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)))
     return sum(per_cluster), max(per_cluster)
@@ -59,7 +64,7 @@ def tree_bytes(root):
 
 def objects(root):
     count = 0
-    for cluster in os.listdir(root):
+    for cluster in clusters(root):
         for f in os.listdir(os.path.join(root, cluster)):
             if f.startswith(("imports-", "gateway", "trust-bundle")):
                 with open(os.path.join(root, cluster, f)) as fh:
@@ -115,7 +120,7 @@ def main():
         e2e.add(run_once([meshfed, "generate", seed, "-o", seed_out], seed_out))
         # kustomize builds one folder at a time: the output is every cluster's folder.
         total = [0.0, 0]
-        for cluster in sorted(os.listdir(seed_out)):
+        for cluster in clusters(seed_out):
             sample = run_once([args.kubectl, "kustomize", os.path.join(seed_out, cluster)])
             kust.add(sample)
             total = [total[0] + sample[0], max(total[1], sample[1])]
