@@ -20,7 +20,7 @@ pub fn drift(dir: &Path, rendered: &Rendered, filtered: bool) -> Result<String, 
     for (rel, expected) in &plan.files {
         let path = dir.join(rel);
         match read(&path)? {
-            Some(actual) if &actual == expected => {}
+            Some(actual) if actual == *expected => {}
             Some(actual) => out.push_str(&diff(&actual, expected, &format!("a/{rel}"), &format!("b/{rel}"))),
             None => out.push_str(&diff("", expected, "/dev/null", &format!("b/{rel}"))),
         }

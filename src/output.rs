@@ -12,6 +12,7 @@
 //! failure midway (disk full, permissions) leaves the old tree as it was.
 //! Stale files are removed last. `check` uses the same plan to compare.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,9 +28,10 @@ const MANIFEST_HEADER: &str = "# Files meshfed generated below this folder, one 
 
 /// What `generate -o DIR` will leave below `DIR`.
 #[derive(Debug, Default)]
-pub struct TreePlan {
-    /// Relative path (`cluster/file`) → content, the manifest included.
-    pub files: BTreeMap<String, String>,
+pub struct TreePlan<'a> {
+    /// Relative path (`cluster/file`) → content, the manifest included;
+    /// rendered text is borrowed, not copied (it can be hundreds of MB).
+    pub files: BTreeMap<String, Cow<'a, str>>,
     /// Relative paths meshfed wrote earlier that this run no longer produces.
     pub stale: BTreeSet<String>,
 }
@@ -39,12 +41,12 @@ pub struct TreePlan {
 ///
 /// With a cluster filter (`rendered.clusters` is a subset), only the selected
 /// clusters' recorded files can become stale; other clusters stay recorded.
-pub fn plan(dir: &Path, rendered: &Rendered, filtered: bool) -> Result<TreePlan, Vec<Diagnostic>> {
+pub fn plan<'a>(dir: &Path, rendered: &'a Rendered, filtered: bool) -> Result<TreePlan<'a>, Vec<Diagnostic>> {
     let recorded = read_manifest(dir).map_err(|d| vec![d])?;
     let mut files = BTreeMap::new();
     for (cluster, outputs) in &rendered.clusters {
         for (name, file) in outputs {
-            files.insert(format!("{cluster}/{name}"), file.text.clone());
+            files.insert(format!("{cluster}/{name}"), Cow::Borrowed(file.text.as_str()));
         }
     }
     let in_scope = |rel: &str| {
@@ -84,7 +86,7 @@ pub fn plan(dir: &Path, rendered: &Rendered, filtered: bool) -> Result<TreePlan,
         manifest.push_str(rel);
         manifest.push('\n');
     }
-    files.insert(MANIFEST.to_owned(), manifest);
+    files.insert(MANIFEST.to_owned(), Cow::Owned(manifest));
     Ok(TreePlan { files, stale })
 }
 
@@ -140,7 +142,7 @@ pub fn write_tree(dir: &Path, rendered: &Rendered, filtered: bool) -> Result<(),
     commit(dir, &plan).map_err(|d| vec![d])
 }
 
-fn commit(dir: &Path, plan: &TreePlan) -> Result<(), Diagnostic> {
+fn commit(dir: &Path, plan: &TreePlan<'_>) -> Result<(), Diagnostic> {
     // Stage everything first; a failure here leaves no trace.
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut created_dirs: Vec<PathBuf> = Vec::new();
