@@ -846,26 +846,7 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
             trust_domain: Some(td),
         };
         let got = certs::intake(bytes, &src, policy);
-        for d in got.diagnostics {
-            b.report(d);
-        }
-        for root in got.roots {
-            if roots.iter().any(|r| r.sha256 == root.sha256) {
-                b.report(
-                    Diagnostic::warning(
-                        "MF214",
-                        fpath.clone(),
-                        format!(
-                            "{origin}: {} is also given by another source of this cluster",
-                            root.subject
-                        ),
-                    )
-                    .hint("duplicates are merged; list each root once"),
-                );
-            } else {
-                roots.push(root);
-            }
-        }
+        merge_roots(b, fpath, origin, got, &mut roots);
     }
     if let Some(bundle) = &c.root_ca.spiffe_bundle {
         read_spiffe_bundle(b, &format!("{path}.spiffeBundle"), bundle, td, policy, &mut roots);
@@ -905,6 +886,12 @@ fn read_spiffe_bundle(
         trust_domain: Some(td),
     };
     let got = certs::intake_spiffe_bundle(&bytes, &src, policy);
+    merge_roots(b, fpath, bundle, got, roots);
+}
+
+/// Reports one source's diagnostics and adds its roots, merging (with a
+/// warning) a root another source of the cluster already gave.
+fn merge_roots(b: &mut Builder<'_>, fpath: &str, origin: &str, got: certs::Intake, roots: &mut Vec<RootCert>) {
     for d in got.diagnostics {
         b.report(d);
     }
@@ -915,7 +902,7 @@ fn read_spiffe_bundle(
                     "MF214",
                     fpath,
                     format!(
-                        "{bundle}: {} is also given by another source of this cluster",
+                        "{origin}: {} is also given by another source of this cluster",
                         root.subject
                     ),
                 )
