@@ -75,7 +75,14 @@ pub fn parse_yaml(text: &str, file: &Path) -> Result<Value, Diagnostic> {
     let Some(first) = docs.next() else {
         return Err(Diagnostic::error("MF002", "", "the file holds no YAML document").at(file, None));
     };
-    let value = serde::Deserialize::deserialize(first).map_err(|e| yaml_error(&e, file))?;
+    let value: Value = serde::Deserialize::deserialize(first).map_err(|e| yaml_error(&e, file))?;
+    if value.is_null() {
+        return Err(
+            Diagnostic::error("MF002", "", "the file is empty: it holds no YAML document")
+                .hint("write a MeshFederation there; `meshfed schema` shows its shape")
+                .at(file, None),
+        );
+    }
     if docs.next().is_some() {
         return Err(
             Diagnostic::error("MF004", "", "the file holds more than one YAML document")
