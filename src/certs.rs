@@ -771,7 +771,7 @@ pub fn canonical_pem(der: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[path = "../tests/support/pki.rs"]
+#[path = "../tests/integration/support/pki.rs"]
 mod pki;
 
 #[cfg(test)]

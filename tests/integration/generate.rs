@@ -8,14 +8,12 @@
 //! - the seed scenario does what PRODUCT §1 promises;
 //! - output is deterministic and independent of input order.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::istio_crd;
 use serde_json::{json, Value};
-use support::istio_crd;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -10,15 +10,13 @@
 //! A line `@INLINE RECIPE + ...@` in `federation.yaml` is replaced by that
 //! PEM, indented like the marker (for `rootCA.pem`). Keys are never committed.
 //!
-//! `MESHFED_BLESS=1 cargo test --test invalid_inputs` rewrites the goldens.
-
-mod support;
+//! `MESHFED_BLESS=1 cargo test --test integration invalid_inputs` rewrites the goldens.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::pki::{base64_lines, CertSpec, Issued, Key, Pki};
+use crate::support::pki::{base64_lines, CertSpec, Issued, Key, Pki};
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/invalid")

@@ -3,7 +3,7 @@
 //!
 //! Each folder in `testdata/krm/` is one case: `resourcelist.yaml` (the
 //! input) and `expected.yaml` (the whole output ResourceList). Adding a case
-//! means adding a folder. `MESHFED_BLESS=1 cargo test --test krm` rewrites
+//! means adding a folder. `MESHFED_BLESS=1 cargo test --test integration krm` rewrites
 //! the expected files; review the diff before committing.
 //!
 //! Beyond the exact output, every case is checked for the contract's rules:

@@ -1,12 +1,10 @@
 //! `meshfed inspect`: the real binary on real files, checked against what
 //! the `openssl` CLI says about the same certificates.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::pki::{base64_lines, CertSpec, Pki};
+use crate::support::pki::{base64_lines, CertSpec, Pki};
 
 fn meshfed(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_meshfed"))

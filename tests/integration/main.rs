@@ -1,0 +1,29 @@
+//! meshfed's integration tests: one test binary, one module per area. Each
+//! runs the real `meshfed` binary (and, where users have them, the real
+//! kubectl/kustomize, pre-commit, Graphviz and openssl) against files in a
+//! temporary tree. Golden files are rewritten with `MESHFED_BLESS=1`.
+
+/// `generate -o` record keeping, atomic writes and `check` drift detection.
+mod check;
+/// `meshfed import deckhouse`.
+mod deckhouse;
+/// Every diagnostic code is documented once in docs/diagnostics.md.
+mod diagnostics_doc;
+/// The core generator: golden scenarios, Istio CRD validation, determinism.
+mod generate;
+/// `meshfed graph` in Mermaid and DOT.
+mod graph;
+/// `meshfed inspect`.
+mod inspect;
+/// The wrong-input corpus in testdata/invalid.
+mod invalid_inputs;
+/// KRM function mode, one folder per case in testdata/krm.
+mod krm;
+/// The legacy exec plugin under the real `kubectl kustomize`.
+mod kustomize;
+/// The pre-commit hook under the real pre-commit.
+mod precommit;
+/// Shared helpers: Istio CRD validation and openssl-made certificates.
+mod support;
+/// `--templates` overrides and broken templates.
+mod templates;
