@@ -331,6 +331,18 @@ pub fn report(diags: Diagnostics) {
 }
 
 fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &RenderOptions) -> ExitCode {
+    if let Some(dir) = out {
+        return match output::generate_tree(spec, dir, opts) {
+            Ok(warnings) => {
+                report(warnings);
+                ExitCode::Success
+            }
+            Err(diags) => {
+                report(diags);
+                ExitCode::InvalidInput
+            }
+        };
+    }
     let rendered = match pipeline::render_file(spec, opts) {
         Ok(r) => r,
         Err(diags) => {
@@ -338,26 +350,14 @@ fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &Render
             return ExitCode::InvalidInput;
         }
     };
-    match out {
-        Some(dir) => {
-            if let Err(problems) = output::write_tree(dir, &rendered, !opts.clusters.is_empty()) {
-                let mut diags = rendered.diagnostics;
-                diags.extend(problems);
-                report(diags);
-                return ExitCode::InvalidInput;
-            }
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            if lock
-                .write_all(pipeline::stream(&rendered).as_bytes())
-                .and_then(|()| lock.flush())
-                .is_err()
-            {
-                return ExitCode::InvalidInput;
-            }
-        }
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    if lock
+        .write_all(pipeline::stream(&rendered).as_bytes())
+        .and_then(|()| lock.flush())
+        .is_err()
+    {
+        return ExitCode::InvalidInput;
     }
     report(rendered.diagnostics);
     ExitCode::Success

@@ -42,6 +42,7 @@ pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered,
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_owned(), files);
+        Ok(())
     })
     .map_err(one)?;
     Ok(Rendered {
@@ -49,6 +50,20 @@ pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered,
         clusters: rendered.into_inner().unwrap_or_else(|e| e.into_inner()),
         diagnostics,
     })
+}
+
+/// Renders cluster by cluster and hands each one's files to `sink`, which
+/// owns them from then on, so memory never holds every cluster's output at
+/// once. On success, the warnings; on error, every problem of the spec, or
+/// the first error of rendering or of `sink`.
+pub fn render_each<F>(src: &SpecSource, opts: &RenderOptions, sink: F) -> Result<Diagnostics, Diagnostics>
+where
+    F: Fn(&str, ClusterOutput) -> Result<(), Diagnostic> + Sync,
+{
+    let (federation, diagnostics, renderer) = prepare(src, opts)?;
+    let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
+    render_parallel(&federation, &renderer, &clusters, sink).map_err(one)?;
+    Ok(diagnostics)
 }
 
 /// Renders the clusters on as many threads as the machine has cores and
@@ -62,7 +77,7 @@ fn render_parallel<F>(
     sink: F,
 ) -> Result<(), Diagnostic>
 where
-    F: Fn(&str, ClusterOutput) + Sync,
+    F: Fn(&str, ClusterOutput) -> Result<(), Diagnostic> + Sync,
 {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -71,8 +86,11 @@ where
         while !failed.load(Ordering::Relaxed) {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(cluster) = clusters.get(i) else { break };
-            match renderer.cluster(federation, cluster) {
-                Ok(files) => sink(&cluster.name, files),
+            match renderer
+                .cluster(federation, cluster)
+                .and_then(|files| sink(&cluster.name, files))
+            {
+                Ok(()) => {}
                 Err(d) => {
                     // Clusters are taken in order, so every cluster before this one
                     // is already taken and finishes: the first error is always found.
