@@ -18,24 +18,9 @@ use std::process::Command;
 
 use serde_norway::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
+use crate::support::tools;
 
-/// kubectl from PATH; `None` (after saying so) when absent outside CI.
-fn kubectl() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("kubectl"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kubectl is not on PATH; in CI it must be (run the tests through `bash scripts/test.sh`)"
-        );
-        eprintln!("SKIPPED: kubectl not on PATH; run `bash scripts/test.sh` to test the kustomize plugin");
-    }
-    found
-}
+const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
 
 /// A seed federation beside one kustomization per cluster.
 fn workspace() -> tempfile::TempDir {
@@ -135,7 +120,9 @@ fn canonical(objects: &[Value]) -> BTreeSet<String> {
 
 #[test]
 fn kubectl_kustomize_builds_each_cluster_through_the_plugin() {
-    let Some(kubectl) = kubectl() else { return };
+    let Some(kubectl) = tools::required("kubectl", "test the kustomize plugin") else {
+        return;
+    };
     let ws = workspace();
     let config_home = ws.path().join("xdg");
     let plugin = install(&config_home, &[]);
@@ -173,7 +160,9 @@ fn kubectl_kustomize_builds_each_cluster_through_the_plugin() {
 
 #[test]
 fn a_copied_plugin_works_too_and_invalid_input_fails_the_build() {
-    let Some(kubectl) = kubectl() else { return };
+    let Some(kubectl) = tools::required("kubectl", "test the kustomize plugin") else {
+        return;
+    };
     let ws = workspace();
     let config_home = ws.path().join("xdg");
     let plugin = install(&config_home, &["--copy"]);

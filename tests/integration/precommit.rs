@@ -10,26 +10,12 @@
 //! Without pre-commit on PATH the test is skipped with a message, except in
 //! CI (`CI` set), where that is a failure.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
+use crate::support::tools;
 
-fn pre_commit() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("pre-commit"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "pre-commit is not on PATH; in CI it must be (run the tests through `bash scripts/test.sh`)"
-        );
-        eprintln!("SKIPPED: pre-commit not on PATH; run `bash scripts/test.sh` to test the hook");
-    }
-    found
-}
+const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
 
 /// Runs a command in `dir` with the meshfed under test first on PATH, a
 /// private pre-commit cache and a fixed git identity.
@@ -74,7 +60,9 @@ fn show(out: &Output) -> String {
 
 #[test]
 fn the_hook_passes_on_fresh_output_and_fails_on_drift() {
-    let Some(pre_commit) = pre_commit() else { return };
+    let Some(pre_commit) = tools::required("pre-commit", "test the hook") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let repo_root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -3,3 +3,4 @@
 
 pub mod istio_crd;
 pub mod pki;
+pub mod tools;
