@@ -211,8 +211,13 @@ fn classify_binary(bytes: &[u8]) -> Option<Binary> {
     // its second byte is 0x81..=0x84; text starting with '0' (also 0x30) does not match.
     if bytes.first() == Some(&0x30) && matches!(bytes.get(1), Some(0x81..=0x84)) {
         if let Some(claimed) = der_claimed_len(bytes) {
-            let trimmed = bytes.len() - bytes.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
-            if claimed == trimmed || claimed == bytes.len() {
+            // Trailing whitespace after the DER is tolerated. The DER itself may
+            // end in a whitespace byte (a signature is random), so compare the
+            // tail, not a trimmed length.
+            let tail_is_blank = bytes
+                .get(claimed..)
+                .is_some_and(|rest| rest.iter().all(u8::is_ascii_whitespace));
+            if tail_is_blank {
                 let certificate = x509_parser::parse_x509_certificate(&bytes[..claimed]).is_ok();
                 return Some(Binary::Der {
                     certificate,
@@ -975,6 +980,11 @@ mod tests {
         assert!(messages(&run(&der[..der.len() / 2])).contains("cut short"));
         // 0x30 is also the digit '0': such text is not DER.
         assert_eq!(codes(&run(b"0000 no certificate here\n")), ["MF216"]);
+        // DER whose last byte is itself whitespace (0x20), then a newline.
+        let seq = [0x30, 0x81, 0x03, 0x01, 0x02, 0x20, b'\n'];
+        let got = run(&seq);
+        assert_eq!(codes(&got), ["MF202"], "{}", messages(&got));
+        assert!(messages(&got).contains("not a certificate"));
     }
 
     #[test]
