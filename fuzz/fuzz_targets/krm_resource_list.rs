@@ -1,0 +1,39 @@
+//! KRM function mode (`krm::process`) on arbitrary text: never a panic; an
+//! answer is always a ResourceList that holds at least the items it was
+//! given, and one without an error result is a fixed point (running the
+//! function on its own output gives the same output).
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use meshfed::krm::process;
+use meshfed::pipeline::RenderOptions;
+use serde_norway::Value;
+
+fn items(text: &str) -> Option<usize> {
+    let list: Value = serde_norway::from_str(text).ok()?;
+    list.get("items")?.as_sequence().map(Vec::len)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    // Member specs are read relative to this folder; it does not exist, so
+    // only inline MeshFederations (roots as PEM or ConfigMap items) render.
+    let workdir = Path::new("/nonexistent-meshfed-fuzz");
+    let opts = RenderOptions::default();
+    let Ok(out) = process(text, workdir, &opts) else {
+        return;
+    };
+    let given = items(text).unwrap_or(0);
+    let kept = items(&out.output).expect("the answer is a ResourceList with items");
+    if out.failed {
+        assert!(kept >= given, "items were dropped on an error: {given} -> {kept}");
+        return;
+    }
+    let again = process(&out.output, workdir, &opts).expect("the answer is a ResourceList");
+    assert!(!again.failed);
+    assert_eq!(again.output, out.output, "a second run changed the list");
+});
