@@ -29,7 +29,7 @@ fn edges(fed: &Federation) -> Edges<'_> {
     let mut imports: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
     let mut trust = BTreeSet::new();
     for c in &fed.clusters {
-        for i in &c.imports {
+        for i in c.imports.iter().map(|i| &*i.service) {
             let service = i.host.split(".svc.").next().unwrap_or(&i.host).to_owned();
             imports
                 .entry((c.name.as_str(), i.source_cluster.as_str()))

@@ -33,6 +33,9 @@ pub struct Federation {
     pub import_namespace: String,
     /// Sorted by name.
     pub clusters: Vec<ClusterPlan>,
+    /// How many exports there are: every `ImportedService::index` is below it.
+    #[serde(skip)]
+    pub exports: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,9 +108,25 @@ pub struct ServicePort {
     pub protocol: String,
 }
 
-/// A remote service registered in this cluster: a ServiceEntry and its DestinationRule.
-#[derive(Debug, Clone, Serialize)]
+/// A remote service registered in this cluster: a ServiceEntry and its
+/// DestinationRule. Every importer of an export shares one `ImportedService`
+/// and differs only in the cluster annotation, so a 20 x 100 federation holds
+/// 2,000 of them, not 38,000. It serializes (for templates) as one object:
+/// `meta` (with this cluster's annotations), `host`, `source_cluster`,
+/// `ports`, `resolution`, `endpoints`, `gateway_port`, `subject_alt_names`.
+#[derive(Debug, Clone)]
 pub struct ServiceImport {
+    pub service: Arc<ImportedService>,
+    pub annotations: Arc<BTreeMap<String, String>>,
+}
+
+/// What every importer of one export shares; `meta.annotations` is empty.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportedService {
+    /// This export's place among the federation's exports (`Federation::exports`),
+    /// for renderers that work each one out once.
+    #[serde(skip)]
+    pub index: usize,
     pub meta: ObjectMeta,
     pub host: String,
     pub source_cluster: String,
@@ -117,6 +136,27 @@ pub struct ServiceImport {
     pub endpoints: Vec<String>,
     pub gateway_port: u16,
     pub subject_alt_names: Vec<String>,
+}
+
+impl Serialize for ServiceImport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let s = &*self.service;
+        let meta = ObjectMeta {
+            annotations: self.annotations.clone(),
+            ..s.meta.clone()
+        };
+        let mut out = serializer.serialize_struct("ServiceImport", 8)?;
+        out.serialize_field("meta", &meta)?;
+        out.serialize_field("host", &s.host)?;
+        out.serialize_field("source_cluster", &s.source_cluster)?;
+        out.serialize_field("ports", &s.ports)?;
+        out.serialize_field("resolution", s.resolution)?;
+        out.serialize_field("endpoints", &s.endpoints)?;
+        out.serialize_field("gateway_port", &s.gateway_port)?;
+        out.serialize_field("subject_alt_names", &s.subject_alt_names)?;
+        out.end()
+    }
 }
 
 /// The AUTO_PASSTHROUGH Gateway exposing exactly this cluster's exports.
@@ -335,6 +375,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
     let mut authorizations: BTreeMap<&str, Vec<ExportAuthorization>> = BTreeMap::new();
     let annotations: BTreeMap<&str, Arc<BTreeMap<String, String>>> =
         by_name.keys().map(|n| (*n, Arc::new(naming::annotations(n)))).collect();
+    let mut exports = 0;
     for exporter in by_name.values() {
         let labels = Arc::new(naming::labels(&fed, Some(&exporter.name)));
         for e in &exporter.exports {
@@ -345,16 +386,27 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
                 None => by_name.keys().copied().filter(|n| *n != exporter.name).collect(),
             };
             // Worked out once per export; importers differ only in the cluster annotation.
-            let import = service_import(&fed, s.import_namespace.as_str(), exporter, e, host, labels.clone());
+            let service = Arc::new(service_import(
+                &fed,
+                s.import_namespace.as_str(),
+                exporter,
+                e,
+                host,
+                labels.clone(),
+                exports,
+            ));
+            exports += 1;
             for &importer in &targets {
                 peers.entry(importer).or_default().insert(&exporter.name);
                 peers.entry(&exporter.name).or_default().insert(importer);
-                let mut import = import.clone();
-                import.meta.annotations = match annotations.get(importer) {
+                let annotations = match annotations.get(importer) {
                     Some(a) => a.clone(),
                     None => Arc::new(naming::annotations(importer)),
                 };
-                imports.entry(importer).or_default().push(import);
+                imports.entry(importer).or_default().push(ServiceImport {
+                    service: service.clone(),
+                    annotations,
+                });
             }
             if s.authorization == Some(AuthorizationMode::Importers) {
                 let importers = targets.iter().map(|t| trust_domain(by_name[t]));
@@ -369,7 +421,10 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
     let mut clusters = Vec::with_capacity(by_name.len());
     for (name, c) in &by_name {
         let mut cluster_imports = imports.remove(name).unwrap_or_default();
-        cluster_imports.sort_by(|a, b| (&a.source_cluster, &a.host).cmp(&(&b.source_cluster, &b.host)));
+        cluster_imports.sort_by(|a, b| {
+            let (a, b) = (&a.service, &b.service);
+            (&a.source_cluster, &a.host).cmp(&(&b.source_cluster, &b.host))
+        });
         let gateway = exported_hosts.get(name).map(|hosts| {
             let mut hosts = hosts.clone();
             hosts.sort();
@@ -420,6 +475,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         istio,
         import_namespace: s.import_namespace.clone(),
         clusters,
+        exports,
     };
     (Some(federation), b.diags)
 }
@@ -445,7 +501,8 @@ fn service_import(
     e: &crate::spec::ExportSpec,
     host: String,
     labels: Arc<BTreeMap<String, String>>,
-) -> ServiceImport {
+    index: usize,
+) -> ImportedService {
     let mut ports: Vec<ServicePort> = e
         .ports
         .iter()
@@ -468,7 +525,8 @@ fn service_import(
         .collect();
     sans.sort();
     sans.dedup();
-    ServiceImport {
+    ImportedService {
+        index,
         meta: ObjectMeta {
             name: naming::import_name(fed, &e.service, &e.namespace, &exporter.name),
             namespace: namespace.to_owned(),

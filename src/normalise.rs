@@ -73,7 +73,7 @@ impl Node<'_> {
 /// or `None` when it cannot vouch for it.
 pub fn normalise(text: &str) -> Option<Normalised<'_>> {
     // Comments, tabs and carriage returns are left to the general parser.
-    if text.bytes().any(|b| matches!(b, b'#' | b'\t' | b'\r')) {
+    if has_comment_tab_or_cr(text.as_bytes()) {
         return None;
     }
     let mut lines = Vec::with_capacity(32);
@@ -105,6 +105,12 @@ pub fn normalise(text: &str) -> Option<Normalised<'_>> {
     let mut yaml = String::with_capacity(text.len() + text.len() / 8);
     emit_entries(&root, 0, false, &mut yaml)?;
     Some(Normalised { yaml, root })
+}
+
+/// Whether `bytes` holds a `#`, a tab or a CR (memchr's vector search: a
+/// byte-wise `any` was 4% of `generate` at 20x100).
+fn has_comment_tab_or_cr(bytes: &[u8]) -> bool {
+    memchr::memchr3(b'#', b'\t', b'\r', bytes).is_some()
 }
 
 struct Line<'a> {
@@ -388,10 +394,7 @@ impl<'a> Flow<'a> {
             return None;
         }
         let start = self.pos + 1;
-        let mut i = start;
-        while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\\' {
-            i += 1;
-        }
+        let mut i = memchr::memchr2(b'"', b'\\', &bytes[start..]).map_or(bytes.len(), |n| start + n);
         if bytes.get(i) == Some(&b'"') {
             self.pos = i + 1;
             return Some(Cow::Borrowed(&self.s[start..i]));
@@ -579,6 +582,20 @@ spec:
   quoted: ["true", "8080", "010", "1.5", "1e3", "null", "", "0x1f", "inf", "yes", "a\u0041b"]
 "#;
         assert!(same(doc));
+    }
+
+    #[test]
+    fn the_chunked_scan_finds_a_byte_anywhere() {
+        for len in [1, 63, 64, 65, 200] {
+            for at in 0..len {
+                for b in [b'#', b'\t', b'\r'] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    assert!(has_comment_tab_or_cr(&bytes), "{len} {at} {b}");
+                }
+            }
+            assert!(!has_comment_tab_or_cr(&vec![b'a'; len]));
+        }
     }
 
     #[test]

@@ -145,7 +145,7 @@ fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagno
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    let renderer = Renderer::new(opts.templates.as_deref()).map_err(one)?;
+    let renderer = Renderer::new(opts.templates.as_deref(), federation.exports).map_err(one)?;
     Ok((federation, diagnostics, renderer))
 }
 
@@ -219,6 +219,29 @@ mod tests {
             base_dir: ".".into(),
             text: spec,
         }
+    }
+
+    #[test]
+    fn an_import_built_on_its_shared_value_is_the_import_itself() {
+        use minijinja::value::{Serde, Value};
+        let src = large(3);
+        let (federation, _, renderer) = prepare(&src, &RenderOptions::default()).unwrap();
+        let keys = |v: &Value| v.try_iter().unwrap().map(|k| k.to_string()).collect::<Vec<_>>();
+        let mut clusters = std::collections::BTreeSet::new();
+        for c in &federation.clusters {
+            for i in &c.imports {
+                let built = renderer.import_value(i, Value::from(Serde(&*i.annotations)));
+                let plain = Value::from(Serde(i));
+                let json = serde_json::to_value(&built).unwrap();
+                assert_eq!(json, serde_json::to_value(&plain).unwrap());
+                assert_eq!(keys(&built), keys(&plain));
+                let meta = |v: &Value| v.get_attr("meta").unwrap();
+                assert_eq!(keys(&meta(&built)), keys(&meta(&plain)));
+                assert!(built.get_attr("no_such_field").unwrap().is_undefined());
+                clusters.insert(json["meta"]["annotations"].to_string());
+            }
+        }
+        assert_eq!(clusters.len(), 3, "each cluster's own annotations: {clusters:?}");
     }
 
     #[test]

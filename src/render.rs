@@ -11,13 +11,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
-use minijinja::value::Serde;
-use minijinja::value::ValueKind;
+use std::sync::{Arc, OnceLock};
+
+use minijinja::value::{Enumerator, Object, Serde, ValueKind};
 use minijinja::{context, AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{ClusterPlan, Federation, InstallerKind};
+use crate::model::{ClusterPlan, Federation, InstallerKind, ServiceImport};
 
 /// Every template meshfed uses, embedded at build time.
 pub const TEMPLATES: [(&str, &str); 10] = [
@@ -67,12 +68,16 @@ pub struct Renderer {
     env: Environment<'static>,
     /// Where each template came from, for diagnostics.
     origins: BTreeMap<&'static str, PathBuf>,
+    /// Each export's shared import as a template value, made on first use
+    /// (by `ImportedService::index`): every importer reuses it.
+    imports: Vec<OnceLock<Value>>,
 }
 
 impl Renderer {
     /// The embedded templates, each replaced by a file of the same name in
-    /// `overrides` where there is one.
-    pub fn new(overrides: Option<&Path>) -> Result<Self, Diagnostic> {
+    /// `overrides` where there is one, for a federation of `exports` exports
+    /// (`Federation::exports`).
+    pub fn new(overrides: Option<&Path>, exports: usize) -> Result<Self, Diagnostic> {
         let mut env = Environment::new();
         let mut origins = BTreeMap::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -92,7 +97,11 @@ impl Renderer {
                 .map_err(|e| template_error(&origin, &e))?;
             origins.insert(name, origin);
         }
-        Ok(Renderer { env, origins })
+        Ok(Renderer {
+            env,
+            origins,
+            imports: (0..exports).map(|_| OnceLock::new()).collect(),
+        })
     }
 
     /// Renders one object's template and returns it as normalised YAML.
@@ -136,11 +145,20 @@ impl Renderer {
                 },
             );
         }
+        // Imports differ from cluster to cluster only in their annotations.
+        let annotations = cluster
+            .imports
+            .first()
+            .map(|i| (i.annotations.clone(), Value::from(Serde(&*i.annotations))));
         for import in &cluster.imports {
-            let ctx = context! { federation => federation.clone(), cluster => cl.clone(), import => Value::from(Serde(import)) };
+            let annotations = match &annotations {
+                Some((shared, value)) if Arc::ptr_eq(shared, &import.annotations) => value.clone(),
+                _ => Value::from(Serde(&*import.annotations)),
+            };
+            let ctx = context! { federation => federation.clone(), cluster => cl.clone(), import => self.import_value(import, annotations) };
             let se = self.object("serviceentry.yaml", ctx.clone())?;
             let dr = self.object("destinationrule.yaml", ctx)?;
-            let file = format!("imports-{}.yaml", import.source_cluster);
+            let file = format!("imports-{}.yaml", import.service.source_cluster);
             append(&mut files, &file, se);
             append(&mut files, &file, dr);
         }
@@ -203,6 +221,58 @@ impl Renderer {
             .map_err(|e| Diagnostic::error("MF302", "", format!("cannot write kustomization.yaml: {e}")))?;
         files.insert("kustomization.yaml".into(), OutputFile { text, applied: false });
         Ok(files)
+    }
+}
+
+impl Renderer {
+    /// `import` as its template value: the export's shared value, made once,
+    /// with `meta.annotations` replaced by this cluster's.
+    pub(crate) fn import_value(&self, import: &ServiceImport, annotations: Value) -> Value {
+        let shared = || Value::from(Serde(&*import.service));
+        let base = match self.imports.get(import.service.index) {
+            Some(cell) => cell.get_or_init(shared).clone(),
+            None => shared(),
+        };
+        let meta = base.get_attr("meta").unwrap_or_default();
+        let meta = Value::from_object(Overlay {
+            base: meta,
+            key: "annotations",
+            value: annotations,
+        });
+        Value::from_object(Overlay {
+            base,
+            key: "meta",
+            value: meta,
+        })
+    }
+}
+
+/// A map value that is `base` with the entry `key` replaced by `value`:
+/// shares everything else instead of copying it.
+#[derive(Debug)]
+struct Overlay {
+    base: Value,
+    key: &'static str,
+    value: Value,
+}
+
+impl Object for Overlay {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        if key == self.key {
+            return Some(self.value.clone());
+        }
+        self.base.get_attr(key).ok().filter(|v| !v.is_undefined())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.base.try_iter() {
+            Ok(keys) => Enumerator::Values(keys.collect()),
+            Err(_) => Enumerator::Empty,
+        }
     }
 }
 
