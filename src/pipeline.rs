@@ -230,8 +230,17 @@ mod tests {
         let mut clusters = std::collections::BTreeSet::new();
         for c in &federation.clusters {
             for i in &c.imports {
-                let built = renderer.import_value(i, Value::from(Serde(&*i.annotations)));
+                let annotations = renderer.with_json(Value::from(Serde(&*i.annotations)));
+                let built = renderer.import_value(i, annotations);
                 let plain = Value::from(Serde(i));
+                // What templates write, read and loop over is the same.
+                let template = "{{ import.meta.labels }} {{ import.meta.annotations }} \
+                    {{ import.subject_alt_names }} {{ import }} {{ import.meta.labels|length }} \
+                    {% for k, v in import.meta.annotations|items %}{{ k }}={{ v }};{% endfor %}\
+                    {% for s in import.subject_alt_names %}{{ loop.index }}:{{ s }};{% endfor %}\
+                    {{ import.meta.labels['app.kubernetes.io/managed-by'] }}";
+                let render = |v: &Value| renderer.render_yaml_str(template, minijinja::context! { import => v });
+                assert_eq!(render(&built), render(&plain));
                 let json = serde_json::to_value(&built).unwrap();
                 assert_eq!(json, serde_json::to_value(&plain).unwrap());
                 assert_eq!(keys(&built), keys(&plain));

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use data_encoding::BASE64;
 use std::sync::{Arc, OnceLock};
 
-use minijinja::value::{Enumerator, Object, Serde, ValueKind};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Serde, ValueKind};
 use minijinja::{context, AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
 use serde::Serialize;
 
@@ -146,14 +146,12 @@ impl Renderer {
             );
         }
         // Imports differ from cluster to cluster only in their annotations.
-        let annotations = cluster
-            .imports
-            .first()
-            .map(|i| (i.annotations.clone(), Value::from(Serde(&*i.annotations))));
+        let annotations = |i: &ServiceImport| self.with_json(Value::from(Serde(&*i.annotations)));
+        let shared = cluster.imports.first().map(|i| (i.annotations.clone(), annotations(i)));
         for import in &cluster.imports {
-            let annotations = match &annotations {
-                Some((shared, value)) if Arc::ptr_eq(shared, &import.annotations) => value.clone(),
-                _ => Value::from(Serde(&*import.annotations)),
+            let annotations = match &shared {
+                Some((map, value)) if Arc::ptr_eq(map, &import.annotations) => value.clone(),
+                _ => annotations(import),
             };
             let ctx = context! { federation => federation.clone(), cluster => cl.clone(), import => self.import_value(import, annotations) };
             let se = self.object("serviceentry.yaml", ctx.clone())?;
@@ -226,34 +224,73 @@ impl Renderer {
 
 impl Renderer {
     /// `import` as its template value: the export's shared value, made once,
-    /// with `meta.annotations` replaced by this cluster's.
+    /// with `meta.annotations` replaced by this cluster's (`annotations`,
+    /// best made once per cluster with [`Renderer::with_json`]).
     pub(crate) fn import_value(&self, import: &ServiceImport, annotations: Value) -> Value {
-        let shared = || Value::from(Serde(&*import.service));
+        let shared = || self.shared_import(import);
         let base = match self.imports.get(import.service.index) {
             Some(cell) => cell.get_or_init(shared).clone(),
             None => shared(),
         };
         let meta = base.get_attr("meta").unwrap_or_default();
-        let meta = Value::from_object(Overlay {
-            base: meta,
-            key: "annotations",
-            value: annotations,
-        });
-        Value::from_object(Overlay {
+        Value::from_object(Overlay::new(
             base,
-            key: "meta",
-            value: meta,
-        })
+            [("meta", Overlay::value(meta, [("annotations", annotations)]))],
+        ))
+    }
+
+    /// The part of an import every importer shares, its label map and SAN
+    /// list carrying their JSON text.
+    fn shared_import(&self, import: &ServiceImport) -> Value {
+        let raw = Value::from(Serde(&*import.service));
+        let meta = raw.get_attr("meta").unwrap_or_default();
+        let labels = self.with_json(meta.get_attr("labels").unwrap_or_default());
+        let sans = self.with_json(raw.get_attr("subject_alt_names").unwrap_or_default());
+        let meta = Overlay::value(meta, [("labels", labels)]);
+        Overlay::value(raw, [("meta", meta), ("subject_alt_names", sans)])
+    }
+
+    /// `value` with the text `{{ value }}` writes in a `.yaml` template, made
+    /// now: a label map shared by thousands of objects is escaped once, not
+    /// once per object. Falls back to `value` itself if it cannot be written.
+    pub(crate) fn with_json(&self, value: Value) -> Value {
+        match self
+            .env
+            .render_named_str("json.yaml", "{{ value }}", context! { value => value.clone() })
+        {
+            Ok(json) => Value::from_object(WithJson { value, json }),
+            Err(_) => value,
+        }
     }
 }
 
-/// A map value that is `base` with the entry `key` replaced by `value`:
-/// shares everything else instead of copying it.
+#[cfg(test)]
+impl Renderer {
+    /// Renders `source` as a `.yaml` template would be, for tests.
+    pub(crate) fn render_yaml_str(&self, source: &str, ctx: Value) -> String {
+        self.env.render_named_str("test.yaml", source, ctx).unwrap()
+    }
+}
+
+/// A map value that is `base` with some entries replaced: shares everything
+/// else instead of copying it.
 #[derive(Debug)]
 struct Overlay {
     base: Value,
-    key: &'static str,
-    value: Value,
+    replaced: Vec<(&'static str, Value)>,
+}
+
+impl Overlay {
+    fn new<const N: usize>(base: Value, replaced: [(&'static str, Value); N]) -> Self {
+        Overlay {
+            base,
+            replaced: replaced.into(),
+        }
+    }
+
+    fn value<const N: usize>(base: Value, replaced: [(&'static str, Value); N]) -> Value {
+        Value::from_object(Self::new(base, replaced))
+    }
 }
 
 impl Object for Overlay {
@@ -262,15 +299,41 @@ impl Object for Overlay {
     }
 
     fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
-        if key == self.key {
-            return Some(self.value.clone());
+        match self.replaced.iter().find(|(k, _)| *k == key) {
+            Some((_, v)) => Some(v.clone()),
+            None => self.base.get_attr(key).ok().filter(|v| !v.is_undefined()),
         }
-        self.base.get_attr(key).ok().filter(|v| !v.is_undefined())
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         match self.base.try_iter() {
             Ok(keys) => Enumerator::Values(keys.collect()),
+            Err(_) => Enumerator::Empty,
+        }
+    }
+}
+
+/// A map or list together with the JSON text a `.yaml` template writes for
+/// it (see [`Renderer::with_json`]): templates see the value, `format_value`
+/// writes the text.
+#[derive(Debug)]
+struct WithJson {
+    value: Value,
+    json: String,
+}
+
+impl Object for WithJson {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        self.value.as_object().map_or(ObjectRepr::Plain, |o| o.repr())
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.value.get_item(key).ok().filter(|v| !v.is_undefined())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.value.try_iter() {
+            Ok(items) => Enumerator::Values(items.collect()),
             Err(_) => Enumerator::Empty,
         }
     }
@@ -324,6 +387,13 @@ fn fed_context(fed: &Federation) -> FedContext<'_> {
 /// writes for them, without building a JSON string first; everything else
 /// through minijinja's own formatter.
 fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
+    if let Some(with_json) = value.downcast_object_ref::<WithJson>() {
+        if matches!(state.auto_escape(), AutoEscape::Json) {
+            out.write_str(&with_json.json)?;
+            return Ok(());
+        }
+        return minijinja::escape_formatter(out, state, &with_json.value);
+    }
     if matches!(state.auto_escape(), AutoEscape::Json) && !value.is_safe() {
         match value.kind() {
             ValueKind::String => {
