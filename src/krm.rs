@@ -207,7 +207,7 @@ pub fn resolve(base: &Path, path: &str) -> PathBuf {
 /// The ConfigMaps and Secrets among the items, values decoded.
 fn object_sources(items: &[Value]) -> ObjectSources {
     let mut objects = Vec::new();
-    for item in items {
+    for (index, item) in items.iter().enumerate() {
         let kind = match item.get("kind").and_then(Value::as_str) {
             Some("ConfigMap") => ObjectKind::ConfigMap,
             Some("Secret") => ObjectKind::Secret,
@@ -234,6 +234,7 @@ fn object_sources(items: &[Value]) -> ObjectSources {
             data.insert(key, Ok(value.into_bytes()));
         }
         objects.push(ObjectSource {
+            item: index,
             kind,
             name: name.to_owned(),
             namespace,
@@ -262,9 +263,13 @@ fn decode(b64: &str) -> Result<Vec<u8>, String> {
 /// The items with this run's objects in place of an earlier run's.
 fn merge(items: Vec<Value>, rendered: &Rendered, member: Option<&str>) -> Result<Vec<Value>, Diagnostic> {
     let federation = rendered.federation.name.as_str();
+    // An item a root was read from stays, even if it looks like earlier output.
+    let read = &rendered.federation.items_read;
     let mut out: Vec<Value> = items
         .into_iter()
-        .filter(|item| !generated_by(item, federation, member))
+        .enumerate()
+        .filter(|(i, item)| read.contains(i) || !generated_by(item, federation, member))
+        .map(|(_, item)| item)
         .collect();
     for (cluster, files) in &rendered.clusters {
         for (name, file) in files.iter().filter(|(_, f)| f.applied) {

@@ -36,6 +36,10 @@ pub struct Federation {
     /// How many exports there are: every `ImportedService::index` is below it.
     #[serde(skip)]
     pub exports: usize,
+    /// In KRM mode, the items (`ObjectSource::item`) roots were read from:
+    /// inputs, never to be replaced as earlier output.
+    #[serde(skip)]
+    pub items_read: BTreeSet<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -263,6 +267,8 @@ fn istio_minor(version: &str) -> Option<u32> {
 struct Builder<'a> {
     src: &'a SpecSource,
     objects: Option<&'a ObjectSources>,
+    /// The items (`ObjectSource::item`) a root was read from.
+    items_read: BTreeSet<usize>,
     /// Built on the first diagnostic: a valid spec never needs it.
     index: std::cell::OnceCell<LineIndex>,
     diags: Diagnostics,
@@ -288,6 +294,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
     let mut b = Builder {
         src,
         objects: opts.objects.as_ref(),
+        items_read: BTreeSet::new(),
         index: std::cell::OnceCell::new(),
         diags: Diagnostics::new(),
     };
@@ -476,6 +483,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         import_namespace: s.import_namespace.clone(),
         clusters,
         exports,
+        items_read: std::mem::take(&mut b.items_read),
     };
     (Some(federation), b.diags)
 }
@@ -999,6 +1007,8 @@ fn read_cert_file(path: &Path) -> Result<Vec<u8>, String> {
 /// (`Err` holds why a Secret value is not valid base64).
 #[derive(Debug, Clone)]
 pub struct ObjectSource {
+    /// Its place among the function's items.
+    pub item: usize,
     pub kind: ObjectKind,
     pub name: String,
     pub namespace: Option<String>,
@@ -1058,7 +1068,10 @@ fn object_root_sources(
             .filter(|o| r.namespace.is_none() || o.namespace == r.namespace)
             .collect();
         let object = match found.as_slice() {
-            [one] => *one,
+            [one] => {
+                b.items_read.insert(one.item);
+                *one
+            }
             [] => {
                 b.report(
                     Diagnostic::error("MF421", rpath, format!("no {what} among the function's items"))
