@@ -77,9 +77,13 @@ pub fn normalise(text: &str) -> Option<Normalised<'_>> {
         return None;
     }
     let mut lines = Vec::with_capacity(32);
-    for line in text.split('\n') {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
+    for end in ends {
+        let line = &text[start..end];
+        start = end + 1;
         let content = line.trim_start_matches(' ');
-        if content.bytes().all(|b| b == b' ') {
+        if content.is_empty() {
             continue;
         }
         // Directives and document markers too.
