@@ -293,9 +293,18 @@ fn reads_as_string(s: &str) -> bool {
     }
     let first = s.as_bytes()[0];
     if first.is_ascii_digit() {
-        let all_digits = s.bytes().all(|b| b.is_ascii_digit());
-        let prefixed = s.len() > 1 && matches!(&s[..2], "0x" | "0o" | "0b");
-        return !all_digits && !prefixed && s.parse::<f64>().is_err();
+        // Exactly serde_norway's reading (`visit_untagged_scalar`): an
+        // integer that fits in 128 bits (decimal, or 0x/0o/0b), a leading-zero
+        // run of digits, or a finite float is not a string. Anything else,
+        // even a run of digits too long for a float, is one.
+        let radix_int = [("0x", 16), ("0o", 8), ("0b", 2)].iter().any(|(prefix, radix)| {
+            s.strip_prefix(prefix)
+                .is_some_and(|rest| !rest.starts_with(['+', '-']) && u128::from_str_radix(rest, *radix).is_ok())
+        });
+        let leading_zero_digits = s.len() > 1 && s.starts_with('0') && s[1..].bytes().all(|b| b.is_ascii_digit());
+        let decimal_int = u128::from_str_radix(s, 10).is_ok();
+        let finite_float = s.parse::<f64>().is_ok_and(f64::is_finite);
+        return !(radix_int || leading_zero_digits || decimal_int || finite_float);
     }
     // Rust's float parser also takes "inf", "infinity" and "nan", which YAML
     // readers reject as non-finite: letters-first words are strings.
@@ -584,8 +593,15 @@ spec:
   subjectAltNames: ["spiffe://cluster-b.local/ns/xyz/sa/bar"]
   empty: []
   quoted: ["true", "8080", "010", "1.5", "1e3", "null", "", "0x1f", "inf", "yes", "a\u0041b"]
+  edges: ["0xzz", "0x+5", "0o9", "1e999", "1.5e400", "1e308", "1.2.3", "12abc", "340282366920938463463374607431768211456"]
 "#;
         assert!(same(doc));
+        // Digits past what a float holds (found by the normalise_differential
+        // fuzz target): serde_norway reads them as a string and writes them plain.
+        for digits in [40, 309, 310, 400] {
+            let doc = format!("a: \"1{}\"\n", "0".repeat(digits - 1));
+            assert!(same(&doc), "{digits} digits");
+        }
     }
 
     #[test]
