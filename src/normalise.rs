@@ -428,6 +428,10 @@ impl<'a> Flow<'a> {
                         b't' => '\t',
                         b'u' => {
                             let hex = self.s.get(i + 2..i + 6)?;
+                            // from_str_radix also takes a sign ("\u+04A"); YAML does not.
+                            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                                return None;
+                            }
                             let code = u32::from_str_radix(hex, 16).ok()?;
                             i += 4;
                             // Surrogate pairs are left to the general parser.
@@ -623,6 +627,8 @@ spec:
         for text in [
             "a: b # comment\n",
             "a: &x b\nc: *x\n",
+            // A sign in a \u escape (found by the normalise_differential fuzz target).
+            "a: \"x\\u+04Ay\"\n",
             "a: !tag b\n",
             "a: |\n  text\n",
             "a: b\na: c\n",
