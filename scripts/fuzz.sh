@@ -38,5 +38,14 @@ done
 # corpus it helped grow stays. FUZZ_TRACE_COMPARES=1 turns it on.
 flags=(--sanitizer "${FUZZ_SANITIZER:-none}")
 [ "${FUZZ_TRACE_COMPARES:-0}" = 1 ] || flags+=(--no-trace-compares)
-exec cargo +nightly fuzz run "${flags[@]}" "$target" "corpus/$target" -- \
+# FUZZ_JOBS=N runs N independent libFuzzer processes on the shared corpus
+# (libFuzzer's -jobs mode), each stopping at RUNS/N executions, so together
+# they reach RUNS. Each writes its log and final stats to fuzz/fuzz-<i>.log.
+jobs=${FUZZ_JOBS:-1}
+extra=()
+if [ "$jobs" != 1 ]; then
+  extra+=("-jobs=$jobs" "-workers=$jobs")
+  runs=$((runs / jobs))
+fi
+exec cargo +nightly fuzz run "${flags[@]}" "$target" "corpus/$target" -- "${extra[@]}" \
   -runs="$runs" -max_total_time="$seconds" -max_len=16384 -rss_limit_mb=1024 -print_final_stats=1
