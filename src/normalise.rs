@@ -302,7 +302,7 @@ fn reads_as_string(s: &str) -> bool {
                 .is_some_and(|rest| !rest.starts_with(['+', '-']) && u128::from_str_radix(rest, *radix).is_ok())
         });
         let leading_zero_digits = s.len() > 1 && s.starts_with('0') && s[1..].bytes().all(|b| b.is_ascii_digit());
-        let decimal_int = u128::from_str_radix(s, 10).is_ok();
+        let decimal_int = s.parse::<u128>().is_ok();
         let finite_float = s.parse::<f64>().is_ok_and(f64::is_finite);
         return !(radix_int || leading_zero_digits || decimal_int || finite_float);
     }
