@@ -254,6 +254,20 @@ mod tests {
     }
 
     #[test]
+    fn a_renderer_given_another_federation_renders_that_federation() {
+        let opts = RenderOptions::default();
+        let (first, _, renderer) = prepare(&large(2), &opts).unwrap();
+        renderer.cluster(&first, &first.clusters[0]).unwrap();
+        let mut other = large(2);
+        other.text = other.text.replace("service: s0,", "service: renamed,");
+        let (second, _, own) = prepare(&other, &opts).unwrap();
+        let cluster = &second.clusters[0];
+        let files = renderer.cluster(&second, cluster).unwrap();
+        assert!(files.values().any(|f| f.text.contains("renamed")));
+        assert_eq!(files, own.cluster(&second, cluster).unwrap());
+    }
+
+    #[test]
     fn parallel_rendering_gives_what_one_cluster_at_a_time_gives() {
         let src = large(200);
         let opts = RenderOptions::default();

@@ -18,7 +18,7 @@ use minijinja::{context, AutoEscape, Environment, Output, State, UndefinedBehavi
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{ClusterPlan, Federation, InstallerKind, ServiceImport};
+use crate::model::{ClusterPlan, Federation, ImportedService, InstallerKind, ServiceImport};
 
 /// Every template meshfed uses, embedded at build time.
 pub const TEMPLATES: [(&str, &str); 10] = [
@@ -69,8 +69,10 @@ pub struct Renderer {
     /// Where each template came from, for diagnostics.
     origins: BTreeMap<&'static str, PathBuf>,
     /// Each export's shared import as a template value, made on first use
-    /// (by `ImportedService::index`): every importer reuses it.
-    imports: Vec<OnceLock<Value>>,
+    /// (by `ImportedService::index`): every importer reuses it. The service
+    /// is kept beside it, so a renderer given another federation's import
+    /// never answers with a stale value.
+    imports: Vec<OnceLock<(Arc<ImportedService>, Value)>>,
 }
 
 impl Renderer {
@@ -227,10 +229,14 @@ impl Renderer {
     /// with `meta.annotations` replaced by this cluster's (`annotations`,
     /// best made once per cluster with [`Renderer::with_json`]).
     pub(crate) fn import_value(&self, import: &ServiceImport, annotations: Value) -> Value {
-        let shared = || self.shared_import(import);
-        let base = match self.imports.get(import.service.index) {
-            Some(cell) => cell.get_or_init(shared).clone(),
-            None => shared(),
+        let cached = self
+            .imports
+            .get(import.service.index)
+            .map(|cell| cell.get_or_init(|| (import.service.clone(), self.shared_import(import))))
+            .filter(|(service, _)| Arc::ptr_eq(service, &import.service));
+        let base = match cached {
+            Some((_, value)) => value.clone(),
+            None => self.shared_import(import),
         };
         let meta = base.get_attr("meta").unwrap_or_default();
         Value::from_object(Overlay::new(
