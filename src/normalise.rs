@@ -609,7 +609,7 @@ spec:
     }
 
     #[test]
-    fn the_chunked_scan_finds_a_byte_anywhere() {
+    fn the_scan_finds_a_comment_tab_or_cr_anywhere() {
         for len in [1, 63, 64, 65, 200] {
             for at in 0..len {
                 for b in [b'#', b'\t', b'\r'] {
