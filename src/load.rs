@@ -72,17 +72,18 @@ fn validator() -> &'static Validator {
 /// Parses YAML text into a JSON value, one document only.
 pub fn parse_yaml(text: &str, file: &Path) -> Result<Value, Diagnostic> {
     let mut docs = serde_norway::Deserializer::from_str(text);
-    let Some(first) = docs.next() else {
-        return Err(Diagnostic::error("MF002", "", "the file holds no YAML document").at(file, None));
+    // No document at all, or only an empty one (comments, `---`): one rule.
+    let value: Option<Value> = match docs.next() {
+        Some(first) => Some(serde::Deserialize::deserialize(first).map_err(|e| yaml_error(&e, file))?),
+        None => None,
     };
-    let value: Value = serde::Deserialize::deserialize(first).map_err(|e| yaml_error(&e, file))?;
-    if value.is_null() {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
         return Err(
             Diagnostic::error("MF002", "", "the file is empty: it holds no YAML document")
                 .hint("write a MeshFederation there; `meshfed schema` shows its shape")
                 .at(file, None),
         );
-    }
+    };
     if docs.next().is_some() {
         return Err(
             Diagnostic::error("MF004", "", "the file holds more than one YAML document")
