@@ -173,6 +173,7 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
                     format!("{path}.address"),
                     format!("{:?} is neither an IP address nor a DNS name", gw.address),
                 )
+                .hint("give the gateway's public IP or DNS name, as the other clusters reach it")
                 .at(&req.private, None),
             );
         }
@@ -183,6 +184,7 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
                     format!("{path}.port"),
                     format!("port {} is out of range", gw.port),
                 )
+                .hint("use the gateway's TLS port, 1 to 65535 (Istio's default is 15443)")
                 .at(&req.private, None),
             );
         }

@@ -65,10 +65,17 @@ pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<R
         diags
     };
     let text = std::fs::read_to_string(file).map_err(|e| {
-        one(Diagnostic::error("MF412", "", format!("cannot read {}: {e}", file.display())).at(file, None))
+        one(
+            Diagnostic::error("MF412", "", format!("cannot read {}: {e}", file.display()))
+                .hint("check the generators entry of kustomization.yaml names the MeshFederationMember file")
+                .at(file, None),
+        )
     })?;
-    let value: serde_norway::Value = serde_norway::from_str(&text)
-        .map_err(|e| one(Diagnostic::error("MF412", "", format!("not YAML: {e}")).at(file, None)))?;
+    let value: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
+        one(Diagnostic::error("MF412", "", format!("not YAML: {e}"))
+            .hint("fix the YAML of the MeshFederationMember file")
+            .at(file, None))
+    })?;
     let member = krm::read_member(&value).map_err(|d| one(d.at(file, None)))?;
     let spec = krm::resolve(root, &member.spec.federation);
     let opts = RenderOptions {

@@ -89,7 +89,9 @@ impl Renderer {
             let (origin, source) = match overrides.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path).map_err(|e| {
-                        Diagnostic::error("MF301", "", format!("cannot read template: {e}")).at(&path, None)
+                        Diagnostic::error("MF301", "", format!("cannot read template: {e}"))
+                            .hint("make the file readable, or remove it to use the embedded template")
+                            .at(&path, None)
                     })?;
                     (path, text)
                 }

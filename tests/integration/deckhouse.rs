@@ -1,6 +1,6 @@
 //! `meshfed import deckhouse`: golden entry, the root CA written as
-//! canonical PEM, a hostname that does not parse, and the imported entry
-//! working in a real spec.
+//! canonical PEM, a hostname that does not parse, a bad gateway address and
+//! port, and the imported entry working in a real spec.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -68,6 +68,29 @@ fn a_hostname_that_does_not_parse_is_named_and_nothing_is_written() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("error[MF607] publicServices[2].hostname"), "{stderr}");
     assert!(stderr.contains("legacy.svc.gamma.example"), "{stderr}");
+    assert!(o.stdout.is_empty());
+    assert!(!tmp.path().join("certs/gamma.pem").exists(), "no root file on error");
+}
+
+#[test]
+fn a_bad_gateway_address_and_port_are_named_with_what_to_give() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("certs")).unwrap();
+    let o = import("bad-gateway", tmp.path());
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let line = |path: &str| {
+        stderr
+            .lines()
+            .find(|l| l.contains(&format!("error[MF604] {path}")))
+            .unwrap_or_else(|| panic!("no MF604 at {path}: {stderr}"))
+            .to_owned()
+    };
+    assert!(
+        line("ingressGateways[0].address").contains("public IP or DNS name"),
+        "{stderr}"
+    );
+    assert!(line("ingressGateways[1].port").contains("1 to 65535"), "{stderr}");
     assert!(o.stdout.is_empty());
     assert!(!tmp.path().join("certs/gamma.pem").exists(), "no root file on error");
 }
