@@ -59,26 +59,28 @@ fn imports_a_cluster_entry_and_its_root() {
     );
 }
 
-#[test]
-fn a_hostname_that_does_not_parse_is_named_and_nothing_is_written() {
+/// Imports a case that must fail: exit 1, nothing on stdout, no root file
+/// written. Returns stderr.
+fn import_fails(case: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("certs")).unwrap();
-    let o = import("bad-hostname", tmp.path());
+    let o = import(case, tmp.path());
     assert_eq!(o.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("error[MF607] publicServices[2].hostname"), "{stderr}");
-    assert!(stderr.contains("legacy.svc.gamma.example"), "{stderr}");
     assert!(o.stdout.is_empty());
     assert!(!tmp.path().join("certs/gamma.pem").exists(), "no root file on error");
+    String::from_utf8(o.stderr).unwrap()
+}
+
+#[test]
+fn a_hostname_that_does_not_parse_is_named_and_nothing_is_written() {
+    let stderr = import_fails("bad-hostname");
+    assert!(stderr.contains("error[MF607] publicServices[2].hostname"), "{stderr}");
+    assert!(stderr.contains("legacy.svc.gamma.example"), "{stderr}");
 }
 
 #[test]
 fn a_bad_gateway_address_and_port_are_named_with_what_to_give() {
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("certs")).unwrap();
-    let o = import("bad-gateway", tmp.path());
-    assert_eq!(o.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stderr = import_fails("bad-gateway");
     let line = |path: &str| {
         stderr
             .lines()
@@ -91,8 +93,6 @@ fn a_bad_gateway_address_and_port_are_named_with_what_to_give() {
         "{stderr}"
     );
     assert!(line("ingressGateways[1].port").contains("1 to 65535"), "{stderr}");
-    assert!(o.stdout.is_empty());
-    assert!(!tmp.path().join("certs/gamma.pem").exists(), "no root file on error");
 }
 
 #[test]
