@@ -484,6 +484,7 @@ fn normalise(origin: &Path, text: &str) -> Result<String, Diagnostic> {
     to_yaml(&value).map_err(|e| broken(e.to_string()))
 }
 
+/// `value` as meshfed's canonical YAML (`yaml::to_string`).
 pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, serde_norway::Error> {
-    serde_norway::to_string(value)
+    crate::yaml::to_string(value)
 }

@@ -27,3 +27,5 @@ mod precommit;
 mod support;
 /// `--templates` overrides and broken templates.
 mod templates;
+/// Every output path reads the same under YAML 1.1 (PyYAML) as under 1.2.
+mod yaml_readers;
