@@ -9,6 +9,8 @@ mod check;
 mod deckhouse;
 /// Every diagnostic code is documented once in docs/diagnostics.md.
 mod diagnostics_doc;
+/// The static binary of the function image, run in an empty root.
+mod function_image;
 /// The core generator: golden scenarios, Istio CRD validation, determinism.
 mod generate;
 /// `meshfed graph` in Mermaid and DOT.
