@@ -577,12 +577,25 @@ fn export_authorization<'a>(
     }
 }
 
+/// Who reads the trust Secret, as an annotation on it. Sidecars do not: on
+/// Istio's ISTIO_MUTUAL path the remote roots come from
+/// `meshConfig.caCertificates` over PCDS. A `credentialName` of a SIMPLE or
+/// MUTUAL TLS Gateway or DestinationRule reads its `ca.crt`
+/// (pilot/pkg/credentials/kube/secrets.go, `ExtractRoot`), and so can any
+/// client outside the mesh.
+pub const TRUST_SECRET_READERS: (&str, &str) = (
+    "meshfed.io/read-by",
+    "credentialName (ca.crt) of SIMPLE/MUTUAL TLS and clients outside the mesh; not Istio ISTIO_MUTUAL sidecars, which get these roots from meshConfig.caCertificates",
+);
+
 fn trust_bundle(fed: &str, namespace: &str, cluster: &str, remotes: &[RemoteTrust]) -> TrustBundle {
     let mut all: Vec<&RootCert> = remotes.iter().flat_map(|r| &r.roots).collect();
     all.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     all.dedup_by(|a, b| a.sha256 == b.sha256);
+    let mut meta = meta(naming::trust_bundle_name(fed), namespace, fed, None, cluster);
+    Arc::make_mut(&mut meta.annotations).insert(TRUST_SECRET_READERS.0.to_owned(), TRUST_SECRET_READERS.1.to_owned());
     TrustBundle {
-        meta: meta(naming::trust_bundle_name(fed), namespace, fed, None, cluster),
+        meta,
         remotes: remotes.to_vec(),
         ca_crt: all.iter().map(|r| r.pem.as_str()).collect(),
     }
@@ -625,7 +638,16 @@ fn mesh_config(
     ca_certificates.sort_by(|a, b| (&a.trust_domains, &a.pem).cmp(&(&b.trust_domains, &b.pem)));
 
     let mut istiod_env = BTreeMap::from([("ISTIO_MULTIROOT_MESH".to_owned(), "true".to_owned())]);
-    let mut proxy_metadata = BTreeMap::from([("ISTIO_META_DNS_CAPTURE".to_owned(), "true".to_owned())]);
+    // istiod serves the caCertificates bundle only over PCDS (pilot/pkg/xds/pcds.go, with
+    // ISTIO_MULTIROOT_MESH), and pilot-agent subscribes to it only with PROXY_CONFIG_XDS_AGENT
+    // (pilot/cmd/pilot-agent/options/options.go, default false; the handler that loads the
+    // bundle is in pkg/istio-agent/xds_proxy.go). Istio's own tests/integration/security/
+    // ca_custom_root sets both. proxyMetadata reaches the agent as environment variables
+    // (injection-template.yaml), so it is a string.
+    let mut proxy_metadata = BTreeMap::from([
+        ("ISTIO_META_DNS_CAPTURE".to_owned(), "true".to_owned()),
+        ("PROXY_CONFIG_XDS_AGENT".to_owned(), "true".to_owned()),
+    ]);
     // Address auto-allocation for ServiceEntries, so remote names resolve in the pod.
     match minor {
         0..=22 => {

@@ -269,6 +269,11 @@ fn seed_federation_connects_cluster_a_to_bar_in_cluster_b() {
             values["meshConfig"]["defaultConfig"]["proxyMetadata"]["ISTIO_META_DNS_CAPTURE"],
             "true"
         );
+        // Without it the sidecars never receive caCertificates (see sidecar_trust.rs).
+        assert_eq!(
+            values["meshConfig"]["defaultConfig"]["proxyMetadata"]["PROXY_CONFIG_XDS_AGENT"],
+            "true"
+        );
         let gateway_values: Value = serde_norway::from_str(&tree[&format!("{me}/helm-gateway-values.yaml")]).unwrap();
         assert!(gateway_values["service"]["ports"]
             .as_array()
