@@ -719,7 +719,7 @@ fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
                     "cluster.local is every cluster's default domain: remote names would collide with local ones",
                 )
                 .hint(format!(
-                    "give the cluster its own domain, e.g. {}.local, and set it as istiod's clusterDomain",
+                    "give the cluster its own domain, e.g. {}.local, as its kubelet clusterDomain and CoreDNS zone (the fragment sets only istiod's)",
                     c.name
                 )),
             );
@@ -730,7 +730,7 @@ fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
                     format!("{path}.domain"),
                     format!("domain {} is already used by spec.clusters[{first}]", c.domain),
                 )
-                .hint("cluster DNS domains must be unique across the federation"),
+                .hint("give each cluster its own DNS domain, the one its kubelet clusterDomain and CoreDNS zone serve"),
             );
         }
         let td = trust_domain(c);
