@@ -217,7 +217,28 @@ pub struct MeshConfigFragment {
     pub proxy_metadata: BTreeMap<String, String>,
     /// Ports of the ingress gateway's Service, for exporting clusters.
     pub gateway_service_ports: Vec<GatewayServicePort>,
+    /// The Gateway's selector: the labels the gateway pods must carry. The
+    /// `istio/gateway` chart's `labels` value sets them.
     pub gateway_selector: BTreeMap<String, String>,
+    /// istioctl, exporting clusters: the `ingressGateways` component that
+    /// serves the federation port.
+    pub istioctl_gateway: Option<IstioctlGateway>,
+}
+
+/// The IstioOperator ingress gateway component that carries the federation
+/// port. istioctl's own `istio-ingressgateway` when its pods already carry
+/// the selector (its labels are never changed: they are its Deployment's
+/// immutable selector); otherwise a component of its own, listed beside an
+/// untouched `istio-ingressgateway` (istioctl replaces lists, so leaving that
+/// out would remove the default gateway).
+#[derive(Debug, Clone, Serialize)]
+pub struct IstioctlGateway {
+    pub name: String,
+    /// The component's `label`; empty for `istio-ingressgateway`, whose
+    /// labels stay as they are.
+    pub label: BTreeMap<String, String>,
+    /// Whether `istio-ingressgateway` is listed, unchanged, beside it.
+    pub beside_default: bool,
 }
 
 /// Settings for `build`.
@@ -610,6 +631,24 @@ const HELM_GATEWAY_PORTS: [(&str, u16, u16); 3] =
 const ISTIOCTL_GATEWAY_PORTS: [(&str, u16, u16); 3] =
     [("status-port", 15021, 15021), ("http2", 80, 8080), ("https", 443, 8443)];
 
+/// The labels of istioctl's `istio-ingressgateway` pods
+/// (manifests/charts/gateways/istio-ingress/values.yaml, 1.20–1.30).
+const ISTIOCTL_DEFAULT_GATEWAY_LABELS: [(&str, &str); 2] =
+    [("app", "istio-ingressgateway"), ("istio", "ingressgateway")];
+
+/// The container port istioctl's gateway listens on for a Service port.
+/// Its pods run unprivileged (`ISTIO_META_UNPRIVILEGED_POD`), and istiod
+/// builds no listener for a target port below 1024
+/// (pilot/pkg/networking/core/gateway.go, `buildGatewayListeners`); like
+/// istioctl's own 80→8080 and 443→8443, such a port is moved up by 8000.
+pub fn istioctl_target_port(port: u16) -> u16 {
+    if port < 1024 {
+        port + 8000
+    } else {
+        port
+    }
+}
+
 fn mesh_config(
     c: &ClusterSpec,
     istio: &IstioTarget,
@@ -658,12 +697,41 @@ fn mesh_config(
         }
         _ => {}
     }
+    let istioctl = istio.installer == InstallerKind::Istioctl;
+    let istioctl_gateway = gateway.filter(|_| istioctl).map(|gw| {
+        let default_labels = ISTIOCTL_DEFAULT_GATEWAY_LABELS;
+        let on_default = gw
+            .selector
+            .iter()
+            .all(|(k, v)| default_labels.contains(&(k.as_str(), v.as_str())));
+        if on_default {
+            IstioctlGateway {
+                name: "istio-ingressgateway".to_owned(),
+                label: BTreeMap::new(),
+                beside_default: false,
+            }
+        } else {
+            // The chart merges `label` into istio-ingressgateway's default labels: set
+            // `app` and `istio` too, as Istio's samples/multicluster/gen-eastwest-gateway.sh
+            // does, so that Gateways written for the default gateway do not select these pods.
+            let name = gw.meta.name.clone();
+            let mut label = gw.selector.clone();
+            label.entry("app".to_owned()).or_insert_with(|| name.clone());
+            label.entry("istio".to_owned()).or_insert_with(|| name.clone());
+            IstioctlGateway {
+                name,
+                label,
+                beside_default: true,
+            }
+        }
+    });
     let gateway_service_ports = match gateway {
         Some(gw) => {
-            let defaults = if istio.installer == InstallerKind::Istioctl {
-                ISTIOCTL_GATEWAY_PORTS
-            } else {
-                HELM_GATEWAY_PORTS
+            // A component of our own serves only the federation port (and the status port).
+            let defaults: &[(&str, u16, u16)] = match &istioctl_gateway {
+                Some(component) if component.beside_default => &ISTIOCTL_GATEWAY_PORTS[..1],
+                Some(_) => &ISTIOCTL_GATEWAY_PORTS,
+                None => &HELM_GATEWAY_PORTS,
             };
             let mut ports: Vec<GatewayServicePort> = defaults
                 .iter()
@@ -677,7 +745,13 @@ fn mesh_config(
             ports.push(GatewayServicePort {
                 name: "tls-meshfed".to_owned(),
                 port: gw.port,
-                target_port: gw.port,
+                // The istio/gateway chart lets its pods bind low ports
+                // (net.ipv4.ip_unprivileged_port_start=0 in its deployment.yaml).
+                target_port: if istioctl {
+                    istioctl_target_port(gw.port)
+                } else {
+                    gw.port
+                },
             });
             ports
         }
@@ -692,6 +766,7 @@ fn mesh_config(
         proxy_metadata,
         gateway_service_ports,
         gateway_selector: c.gateway.selector.clone(),
+        istioctl_gateway,
     }
 }
 
@@ -1124,4 +1199,19 @@ fn object_root_sources(
         }
     }
     sources
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn istioctl_moves_privileged_ports_up_like_its_own_defaults() {
+        assert_eq!(istioctl_target_port(80), 8080);
+        assert_eq!(istioctl_target_port(443), 8443);
+        assert_eq!(istioctl_target_port(853), 8853);
+        assert_eq!(istioctl_target_port(1023), 9023);
+        assert_eq!(istioctl_target_port(1024), 1024);
+        assert_eq!(istioctl_target_port(15443), 15443);
+    }
 }

@@ -458,3 +458,114 @@ fn authorization_needs_a_selector_on_every_export() {
     );
     assert!(!out.exists());
 }
+
+/// The labels the `istio/gateway` chart gives its pods for `values` under
+/// `release`: `app` and `istio` from `values.labels` or from the release
+/// name (`istio` without its `istio-` prefix), then every other key of
+/// `values.labels` (istio/istio 1.30.3
+/// manifests/charts/gateway/templates/_helpers.tpl, `gateway.selectorLabels`,
+/// and templates/deployment.yaml).
+fn gateway_chart_pod_labels(values: &Value, release: &str) -> BTreeMap<String, String> {
+    let labels = values["labels"].as_object().cloned().unwrap_or_default();
+    let get = |k: &str| labels.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut pod: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    pod.insert("app".into(), get("app").unwrap_or_else(|| release.to_owned()));
+    pod.insert(
+        "istio".into(),
+        get("istio").unwrap_or_else(|| release.trim_start_matches("istio-").to_owned()),
+    );
+    pod
+}
+
+fn selector_of(gateway_yaml: &str) -> BTreeMap<String, String> {
+    let gw = &istio_crd::documents(gateway_yaml)[0];
+    serde_json::from_value(gw["spec"]["selector"].clone()).unwrap()
+}
+
+fn is_subset(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[test]
+fn gateway_chart_values_label_the_pods_the_gateway_selects() {
+    let mut checked = 0;
+    for (case, spec) in CASES {
+        let (_tmp, tree) = generate_tree(&root().join(spec));
+        for (name, text) in &tree {
+            let Some(cluster) = name.strip_suffix("/helm-gateway-values.yaml") else {
+                continue;
+            };
+            let values: Value = serde_norway::from_str(text).unwrap();
+            let selector = selector_of(&tree[&format!("{cluster}/gateway.yaml")]);
+            // Whatever the user names the Helm release.
+            for release in ["istio-ingressgateway", "federation-gateway", "gw"] {
+                let pod = gateway_chart_pod_labels(&values, release);
+                assert!(
+                    is_subset(&selector, &pod),
+                    "{case}/{cluster}: release {release} labels its pods {pod:?}, the Gateway selects {selector:?}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    // seed (2), rotation (2), three-clusters (2, one with a selector of its own).
+    assert!(checked >= 6, "only {checked} gateway values checked");
+}
+
+#[test]
+fn istioctl_never_relabels_its_ingress_gateway_and_listens_above_1023() {
+    // istio-ingressgateway's labels (manifests/charts/gateways/istio-ingress/values.yaml);
+    // a component's `label` is merged over them (operator/pkg/render/manifest.go,
+    // then the chart's zzz_profile.yaml mustMergeOverwrite).
+    let defaults = BTreeMap::from([
+        ("app".to_owned(), "istio-ingressgateway".to_owned()),
+        ("istio".to_owned(), "ingressgateway".to_owned()),
+    ]);
+    let (_tmp, tree) = generate_tree(&root().join("testdata/generate/dns-gateway/federation.yaml"));
+    let mut own_components = 0;
+    for cluster in ["east", "west"] {
+        let overlay: Value = serde_norway::from_str(&tree[&format!("{cluster}/istio-operator.yaml")]).unwrap();
+        let components = overlay["spec"]["components"]["ingressGateways"].as_array().unwrap();
+        let default = components
+            .iter()
+            .find(|c| c["name"] == "istio-ingressgateway")
+            .unwrap_or_else(|| panic!("{cluster}: istio-ingressgateway dropped from the list"));
+        assert!(
+            default.get("label").is_none(),
+            "{cluster}: istio-ingressgateway relabelled: {default}"
+        );
+        let serving: Vec<&Value> = components
+            .iter()
+            .filter(|c| {
+                c["k8s"]["service"]["ports"]
+                    .as_array()
+                    .is_some_and(|ports| ports.iter().any(|p| p["name"] == "tls-meshfed"))
+            })
+            .collect();
+        assert_eq!(serving.len(), 1, "{cluster}");
+        let component = serving[0];
+        let mut pod = defaults.clone();
+        if let Some(label) = component["label"].as_object() {
+            own_components += 1;
+            for (k, v) in label {
+                pod.insert(k.clone(), v.as_str().unwrap().to_owned());
+            }
+        }
+        let selector = selector_of(&tree[&format!("{cluster}/gateway.yaml")]);
+        assert!(is_subset(&selector, &pod), "{cluster}: {pod:?} vs {selector:?}");
+        // The pods run unprivileged: istiod builds no listener below 1024
+        // (pilot/pkg/networking/core/gateway.go, buildGatewayListeners).
+        for p in component["k8s"]["service"]["ports"].as_array().unwrap() {
+            assert!(p["targetPort"].as_u64().unwrap() >= 1024, "{cluster}: {p}");
+        }
+    }
+    assert_eq!(own_components, 1, "east's custom selector gets a component of its own");
+    // west publishes 443 and its gateway listens on 8443; the Gateway and the peers keep 443.
+    let west = &istio_crd::documents(&tree["west/gateway.yaml"])[0];
+    assert_eq!(west["spec"]["servers"][0]["port"]["number"], 443);
+    let east_import = &istio_crd::documents(&tree["east/imports-west.yaml"])[0];
+    assert_eq!(east_import["spec"]["endpoints"][0]["ports"]["grpc"], 443);
+}
