@@ -102,6 +102,8 @@ pub struct ExportAuthorization {
     pub local_principals: Vec<String>,
     /// The importing clusters' workloads, on the exported ports only.
     pub importer_principals: Vec<String>,
+    /// The exported ports as the workload listens on them (`targetPort`,
+    /// default `port`), sorted and deduplicated.
     pub ports: Vec<String>,
 }
 
@@ -586,8 +588,12 @@ fn export_authorization<'a>(
     };
     let principal = |td: &str| format!("{td}/*");
     let importers: BTreeSet<String> = importer_trust_domains.map(principal).collect();
-    let mut ports: Vec<u32> = e.ports.iter().map(|p| p.port).collect();
+    // `to.operation.ports` become Envoy RBAC destination_port on the workload's
+    // inbound listener (pilot/pkg/security/authz/model/model.go, generator.go):
+    // the port the pod receives on, the Service's targetPort, not the Service port.
+    let mut ports: Vec<u32> = e.ports.iter().map(|p| p.target_port.unwrap_or(p.port)).collect();
     ports.sort();
+    ports.dedup();
     ExportAuthorization {
         policy: meta("importers"),
         peer_authentication: meta("strict"),

@@ -433,6 +433,21 @@ fn authorization_admits_exactly_the_importers() {
         status["spec"]["rules"][1]["from"][0]["source"]["principals"],
         json!(["north.example/*", "west.example/*"])
     );
+    // Its Service port 80 targets the pods' 8080: the policy matches the port
+    // the workload receives on, the importers keep calling (and SNI-routing) 80.
+    assert_eq!(
+        status["spec"]["rules"][1]["to"][0]["operation"]["ports"],
+        json!(["8080"])
+    );
+    let imports = istio_crd::documents(&tree["north/imports-east.yaml"]);
+    let status_entry = object(&imports, "ServiceEntry")
+        .into_iter()
+        .find(|se| se["spec"]["hosts"][0] == "status.ops.svc.east.example")
+        .unwrap();
+    assert_eq!(
+        status_entry["spec"]["ports"],
+        json!([{"number": 80, "name": "http", "protocol": "HTTP"}])
+    );
     let strict = object(&docs, "PeerAuthentication");
     assert_eq!(strict.len(), 2);
     assert!(strict.iter().all(|p| p["spec"]["mtls"]["mode"] == "STRICT"));
