@@ -89,6 +89,59 @@ pub struct ClusterPlan {
     pub mesh_config: Option<MeshConfigFragment>,
     /// With `authorization: importers`: one per exported service, sorted by namespace and service.
     pub authorizations: Vec<ExportAuthorization>,
+    /// What the cluster needs that meshfed cannot set (`NEXT-STEPS.md`).
+    pub next_steps: NextSteps,
+}
+
+/// What a cluster needs beyond meshfed's output, for its `NEXT-STEPS.md`:
+/// the facts specific to this cluster, every list sorted.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextSteps {
+    /// `helm`, `istioctl`, `sail` or `none`: which fragment to apply and how.
+    pub installer: InstallerKind,
+    /// The federation port as peers reach it and as the gateway pods listen on it.
+    pub gateway: Option<GatewayStep>,
+    /// The clusters that call this one through its gateway.
+    pub callers: Vec<String>,
+    /// This cluster's exported services.
+    pub exports: Vec<ExportStep>,
+    /// The gateways this cluster's pods call, one per cluster it imports from.
+    pub remote_gateways: Vec<RemoteGatewayStep>,
+    /// The hosts this cluster's pods may call.
+    pub imported_hosts: Vec<String>,
+    /// Namespaces of the exported workloads, whose pods need a sidecar.
+    pub export_namespaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayStep {
+    pub port: u16,
+    pub target_port: u16,
+    pub addresses: Vec<String>,
+    pub selector: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportStep {
+    pub service: String,
+    pub namespace: String,
+    pub ports: Vec<ExportPortStep>,
+    /// The clusters it is exported to.
+    pub importers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportPortStep {
+    pub name: String,
+    pub port: u32,
+    pub target_port: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteGatewayStep {
+    pub cluster: String,
+    pub addresses: Vec<String>,
+    pub port: u16,
 }
 
 /// Who may call one exported service (`authorization: importers`): an
@@ -403,6 +456,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
     let mut exported_hosts: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut peers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut authorizations: BTreeMap<&str, Vec<ExportAuthorization>> = BTreeMap::new();
+    let mut export_steps: BTreeMap<&str, Vec<ExportStep>> = BTreeMap::new();
     let annotations: BTreeMap<&str, Arc<BTreeMap<String, String>>> =
         by_name.keys().map(|n| (*n, Arc::new(naming::annotations(n)))).collect();
     let mut exports = 0;
@@ -438,6 +492,10 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
                     annotations,
                 });
             }
+            export_steps
+                .entry(&exporter.name)
+                .or_default()
+                .push(export_step(e, &targets));
             if s.authorization == Some(AuthorizationMode::Importers) {
                 let importers = targets.iter().map(|t| trust_domain(by_name[t]));
                 authorizations
@@ -483,6 +541,14 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         let trust = (!remotes.is_empty()).then(|| trust_bundle(&fed, &s.istio.namespace, name, &remotes));
         let mesh_config =
             (istio.installer != InstallerKind::None).then(|| mesh_config(c, &istio, &remotes, gateway.as_ref()));
+        let next_steps = next_steps(
+            c,
+            &istio,
+            gateway.as_ref(),
+            export_steps.remove(name).unwrap_or_default(),
+            &cluster_imports,
+            &by_name,
+        );
         clusters.push(ClusterPlan {
             name: c.name.clone(),
             domain: c.domain.clone(),
@@ -498,6 +564,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
                 a.sort_by(|x, y| (&x.policy.namespace, &x.policy.name).cmp(&(&y.policy.namespace, &y.policy.name)));
                 a
             },
+            next_steps,
         });
     }
     let federation = Federation {
@@ -509,6 +576,78 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         items_read: std::mem::take(&mut b.items_read),
     };
     (Some(federation), b.diags)
+}
+
+fn export_step(e: &crate::spec::ExportSpec, importers: &[&str]) -> ExportStep {
+    let mut ports: Vec<ExportPortStep> = e
+        .ports
+        .iter()
+        .map(|p| ExportPortStep {
+            name: p.name.clone(),
+            port: p.port,
+            target_port: p.target_port.unwrap_or(p.port),
+        })
+        .collect();
+    ports.sort_by_key(|p| p.port);
+    let mut importers: Vec<String> = importers.iter().map(|s| (*s).to_owned()).collect();
+    importers.sort();
+    ExportStep {
+        service: e.service.clone(),
+        namespace: e.namespace.clone(),
+        ports,
+        importers,
+    }
+}
+
+fn next_steps(
+    c: &ClusterSpec,
+    istio: &IstioTarget,
+    gateway: Option<&GatewayExposure>,
+    mut exports: Vec<ExportStep>,
+    imports: &[ServiceImport],
+    by_name: &BTreeMap<&str, &ClusterSpec>,
+) -> NextSteps {
+    exports.sort_by(|a, b| (&a.namespace, &a.service).cmp(&(&b.namespace, &b.service)));
+    let callers: BTreeSet<String> = exports.iter().flat_map(|e| e.importers.iter().cloned()).collect();
+    let export_namespaces: BTreeSet<String> = exports.iter().map(|e| e.namespace.clone()).collect();
+    let sources: BTreeSet<&str> = imports.iter().map(|i| i.service.source_cluster.as_str()).collect();
+    let remote_gateways = sources
+        .into_iter()
+        .filter_map(|name| by_name.get(name))
+        .map(|r| {
+            let mut addresses = r.gateway.addresses.clone();
+            addresses.sort();
+            addresses.dedup();
+            RemoteGatewayStep {
+                cluster: r.name.clone(),
+                addresses,
+                port: r.gateway.port,
+            }
+        })
+        .collect();
+    NextSteps {
+        installer: istio.installer,
+        gateway: gateway.map(|gw| {
+            let mut addresses = c.gateway.addresses.clone();
+            addresses.sort();
+            addresses.dedup();
+            GatewayStep {
+                port: gw.port,
+                target_port: if istio.installer == InstallerKind::Istioctl {
+                    istioctl_target_port(gw.port)
+                } else {
+                    gw.port
+                },
+                addresses,
+                selector: gw.selector.clone(),
+            }
+        }),
+        callers: callers.into_iter().collect(),
+        exports,
+        remote_gateways,
+        imported_hosts: imports.iter().map(|i| i.service.host.clone()).collect(),
+        export_namespaces: export_namespaces.into_iter().collect(),
+    }
 }
 
 fn trust_domain(c: &ClusterSpec) -> &str {

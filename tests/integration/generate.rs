@@ -139,7 +139,7 @@ fn every_istio_object_validates_against_the_crds() {
     let mut checked = 0;
     for (case, spec) in CASES {
         let (_tmp, tree) = generate_tree(&root().join(spec));
-        for (name, text) in &tree {
+        for (name, text) in tree.iter().filter(|(n, _)| n.ends_with(".yaml")) {
             for doc in istio_crd::documents(text) {
                 let api = doc["apiVersion"].as_str().unwrap_or_default();
                 if api.contains(".istio.io/") && !api.starts_with("install.istio.io") {
@@ -209,12 +209,12 @@ fn seed_federation_connects_cluster_a_to_bar_in_cluster_b() {
     let (_tmp, tree) = generate_tree(&root().join("examples/seed/federation.yaml"));
     let a: Vec<Value> = tree
         .iter()
-        .filter(|(n, _)| n.starts_with("cluster-a/"))
+        .filter(|(n, _)| n.starts_with("cluster-a/") && n.ends_with(".yaml"))
         .flat_map(|(_, t)| istio_crd::documents(t))
         .collect();
     let b: Vec<Value> = tree
         .iter()
-        .filter(|(n, _)| n.starts_with("cluster-b/"))
+        .filter(|(n, _)| n.starts_with("cluster-b/") && n.ends_with(".yaml"))
         .flat_map(|(_, t)| istio_crd::documents(t))
         .collect();
 
@@ -583,4 +583,61 @@ fn istioctl_never_relabels_its_ingress_gateway_and_listens_above_1023() {
     assert_eq!(west["spec"]["servers"][0]["port"]["number"], 443);
     let east_import = &istio_crd::documents(&tree["east/imports-west.yaml"])[0];
     assert_eq!(east_import["spec"]["endpoints"][0]["ports"]["grpc"], 443);
+}
+
+#[test]
+fn next_steps_say_what_each_cluster_needs_beyond_the_output() {
+    let (_tmp, tree) = generate_tree(&root().join("examples/seed/federation.yaml"));
+    let a = &tree["cluster-a/NEXT-STEPS.md"];
+    let b = &tree["cluster-b/NEXT-STEPS.md"];
+    for (notes, domain, port, export, caller, import) in [
+        (
+            a,
+            "cluster-a.local",
+            "15443",
+            "foo.abc.svc.cluster-a.local",
+            "cluster-b",
+            "bar.xyz.svc.cluster-b.local",
+        ),
+        (
+            b,
+            "cluster-b.local",
+            "15443",
+            "bar.xyz.svc.cluster-b.local",
+            "cluster-a",
+            "foo.abc.svc.cluster-a.local",
+        ),
+    ] {
+        for needle in [
+            // The cluster's own DNS, which meshfed cannot set, and the managed-Kubernetes caveat.
+            "kubelet `clusterDomain`",
+            "CoreDNS",
+            &format!("must both be\n`{domain}`"),
+            "managed",
+            // Install order, restart after the fragment (proxy metadata is read at injection).
+            "helm upgrade --install istiod",
+            "rollout restart",
+            "PROXY_CONFIG_XDS_AGENT",
+            // The federation port, reachable from every peer that calls this cluster.
+            &format!("Port {port} of the gateway Service"),
+            &format!("from every cluster that calls this one: `{caller}`"),
+            // Sidecars on every exported workload; exported Service ports as in the spec.
+            "sidecar injection",
+            &format!("`{export}`"),
+            "8080 → 8080",
+            &format!("`{import}`"),
+            "not which root may sign them",
+        ] {
+            assert!(notes.contains(needle), "{domain}: no {needle:?} in\n{notes}");
+        }
+    }
+    assert!(b.contains("grpc-api 9090 → 9090"), "{b}");
+    // istioctl: a federation port below 1024 says where the pods listen.
+    let (_tmp, tree) = generate_tree(&root().join("testdata/generate/dns-gateway/federation.yaml"));
+    let west = &tree["west/NEXT-STEPS.md"];
+    assert!(
+        west.contains("Port 443 of the gateway Service (its pods listen on 8443)"),
+        "{west}"
+    );
+    assert!(west.contains("istioctl install"), "{west}");
 }
