@@ -4,7 +4,8 @@
 //! `--templates DIR`), parsed back and re-emitted, so a broken template is
 //! a clear error and the output is normalised YAML whatever the template's
 //! spacing. Rendered files go into a sorted map, so output order never
-//! depends on the order of work.
+//! depends on the order of work. `NEXT-STEPS.md` is the one file that is
+//! prose: rendered from `next-steps.md` and written as it comes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
