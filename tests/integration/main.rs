@@ -25,6 +25,9 @@ mod krm;
 mod kustomize;
 /// The pre-commit hook under the real pre-commit.
 mod precommit;
+/// The remote roots reach the sidecars: each installer's fragment read as
+/// Istio reads it, then a real openssl mTLS handshake.
+mod sidecar_trust;
 /// Shared helpers: Istio CRD validation and openssl-made certificates.
 mod support;
 /// `--templates` overrides and broken templates.
