@@ -28,4 +28,5 @@ pub mod output;
 pub mod pipeline;
 pub mod plugin;
 pub mod render;
+pub mod resource_list;
 pub mod spec;
