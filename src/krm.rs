@@ -100,7 +100,7 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
             opts.clusters = member.iter().cloned().collect();
             match pipeline::render_source(&spec, &opts) {
                 Err(diags) if member.is_some() => (kept, member_diagnostics(diags)),
-                Err(diags) => (kept, diags),
+                Err(diags) => (kept, inline_diagnostics(diags, workdir)),
                 Ok(rendered) => match merge(&list.items, &rendered, member.as_deref()) {
                     Ok(items) => (items, rendered.diagnostics),
                     Err(d) => (kept, one(d)),
@@ -281,6 +281,20 @@ pub fn member_diagnostics(diags: Diagnostics) -> Diagnostics {
                 location: None,
                 ..d
             }
+        } else {
+            d
+        });
+    }
+    out
+}
+
+/// An inline MeshFederation has no folder of its own: a root CA file it
+/// cannot read (MF201) resolves from the function's working directory.
+fn inline_diagnostics(diags: Diagnostics, workdir: &Path) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    for d in diags {
+        out.push(if d.code == "MF201" {
+            d.hint(unresolved_hint(workdir))
         } else {
             d
         });

@@ -8,9 +8,11 @@
 //!
 //! Beyond the exact output, every case is checked for the contract's rules:
 //! exit 1 exactly when a result is an error; every item meshfed does not own
-//! comes back equal and in order (all items, when there is an error); and
-//! feeding the output back in gives the same output (re-runs are idempotent,
-//! generated objects are replaced, never duplicated).
+//! comes back equal and in order (all items, when there is an error), and,
+//! where the input's items are a block list, byte for byte: the output's
+//! items begin with exactly those items' lines; and feeding the output back
+//! in gives the same output (re-runs are idempotent, generated objects are
+//! replaced, never duplicated).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,6 +88,32 @@ fn has_error(list: &Value) -> bool {
         .is_some_and(|r| r.iter().any(|r| r["severity"].as_str() == Some("error")))
 }
 
+/// Each item's lines of a block `items:` list (from its `-` to the next
+/// item's), read plainly from the text: `None` for any other layout.
+fn item_texts(text: &str) -> Option<Vec<String>> {
+    let mut lines = text
+        .split_inclusive('\n')
+        .skip_while(|l| l.trim_end() != "items:")
+        .skip(1);
+    let mut items: Vec<String> = Vec::new();
+    let mut dash: Option<usize> = None;
+    for line in lines.by_ref() {
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        if indent == 0 && !body.starts_with(['-', '#']) && !body.trim().is_empty() {
+            break;
+        }
+        if body.starts_with('-') && dash.is_none_or(|d| d == indent) {
+            dash = Some(indent);
+            items.push(String::new());
+        }
+        if let Some(item) = items.last_mut() {
+            item.push_str(line);
+        }
+    }
+    dash.map(|_| items)
+}
+
 fn diff(expected: &str, actual: &str) -> String {
     similar::TextDiff::from_lines(expected, actual)
         .unified_diff()
@@ -129,6 +157,18 @@ fn krm_cases() {
             failures.push(format!(
                 "{name}: the items meshfed does not own did not come back unchanged, in order"
             ));
+        }
+        if let Some(texts) = item_texts(&input) {
+            let want: Vec<&String> = texts
+                .iter()
+                .zip(&input_items)
+                .filter(|(_, item)| kept.contains(item))
+                .map(|(t, _)| t)
+                .collect();
+            let got = item_texts(&stdout).unwrap_or_default();
+            if got.iter().take(want.len()).ne(want.iter().copied()) {
+                failures.push(format!("{name}: the kept items' text did not come back byte for byte"));
+            }
         }
         if has_error(&output) && output_items.len() != input_items.len() {
             failures.push(format!("{name}: an error run added or dropped items"));
@@ -202,4 +242,56 @@ fn no_arguments_and_empty_stdin_prints_the_usage() {
     assert_eq!(code, 2);
     assert_eq!(stdout, "");
     assert!(stderr.contains("Usage: meshfed"), "{stderr}");
+}
+
+/// Items are data, not meshfed's types: an integer past 64 bits, a key
+/// written twice, a tag, an anchor and its alias — YAML serde_norway will
+/// not read — pass through as written, and the run still renders.
+#[test]
+fn items_serde_cannot_read_pass_through_as_written() {
+    let odd = [
+        "- apiVersion: example.com/v1\n  kind: BigQuota\n  metadata: {name: storage}\n  spec:\n    bytes: 123456789012345678901234567890\n    negative: -123456789012345678901234567890\n",
+        "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: twice}\n  data: {a: \"1\", a: \"2\"}\n",
+        "- !custom\n  apiVersion: example.com/v1\n  kind: Tagged\n  metadata: &meta {name: tagged}\n  copy: *meta\n",
+    ];
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed/federation.yaml");
+    let input = format!(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n{}functionConfig:\n  apiVersion: meshfed.io/v1alpha1\n  \
+         kind: MeshFederationMember\n  metadata: {{name: cluster-a}}\n  spec: {{federation: {}}}\n",
+        odd.concat(),
+        seed.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &input);
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    assert!(
+        stdout.starts_with(&input[..input.find("functionConfig:").unwrap()]),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("kind: Gateway") && !stdout.contains("results:"),
+        "{stdout}"
+    );
+    let (_, again, _) = run(dir.path(), &stdout);
+    assert_eq!(again, stdout);
+}
+
+#[test]
+fn a_relative_member_path_that_does_not_resolve_names_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n  \
+                 apiVersion: meshfed.io/v1alpha1\n  kind: MeshFederationMember\n  metadata: {name: cluster-a}\n  \
+                 spec: {federation: federation/federation.yaml}\n";
+    let (code, stdout, _) = run(dir.path(), input);
+    assert_eq!(code, 1);
+    let canonical = dir.path().canonicalize().unwrap();
+    assert!(
+        stdout.contains("[MF001]")
+            && stdout.contains(&format!(
+                "working directory the function runs in ({})",
+                canonical.display()
+            ))
+            && stdout.contains("not the package folder"),
+        "{stdout}"
+    );
 }
