@@ -112,7 +112,12 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
     let failed = diags.has_errors();
     let results: Vec<Value> = diags.sorted().iter().map(|d| result(d, &resource_ref)).collect();
     let results = (!results.is_empty()).then_some(Value::Sequence(results));
-    let output = write_list(&list, &items, results)?;
+    let mut output = write_list(&list, &items, results.clone(), true)?;
+    // An alias whose anchor was in a text not copied would not resolve:
+    // then nothing is copied (values are written, as YAML data they are equal).
+    if list.has_aliases && resource_list::read(&output).is_err() {
+        output = write_list(&list, &items, results, false)?;
+    }
     Ok(Outcome { output, failed })
 }
 
@@ -133,19 +138,22 @@ fn emit_entry(key: &str, value: &Value) -> Result<String, Diagnostic> {
 /// The output list: the input's own text wherever it stays (preamble,
 /// apiVersion, kind, functionConfig, kept items, at their indentation), the
 /// emitter's for new objects and results.
-fn write_list(list: &ResourceList, items: &[Placed], results: Option<Value>) -> Result<String, Diagnostic> {
-    let mut out = list.preamble.clone();
+/// `copy`: use the original texts; without, every part is written from its
+/// value.
+fn write_list(list: &ResourceList, items: &[Placed], results: Option<Value>, copy: bool) -> Result<String, Diagnostic> {
+    let mut out = if copy { list.preamble.clone() } else { String::new() };
     let mut results = results;
     let write_items = |out: &mut String| -> Result<(), Diagnostic> {
         if items.is_empty() {
             out.push_str("items: []\n");
             return Ok(());
         }
-        out.push_str(list.items_header.as_deref().unwrap_or("items:\n"));
-        let indent = " ".repeat(list.dash_column);
+        let header = list.items_header.as_deref().filter(|_| copy);
+        out.push_str(header.unwrap_or("items:\n"));
+        let indent = " ".repeat(if header.is_some() { list.dash_column } else { 0 });
         for placed in items {
             let (original, value) = match placed {
-                Placed::Kept(i) => (list.items[*i].text.as_deref(), &list.items[*i].value),
+                Placed::Kept(i) => (list.items[*i].text.as_deref().filter(|_| copy), &list.items[*i].value),
                 Placed::New(v) => (None, v),
             };
             if let Some(text) = original {
@@ -170,7 +178,7 @@ fn write_list(list: &ResourceList, items: &[Placed], results: Option<Value>) -> 
                     out.push_str(&emit_entry("results", &r)?);
                 }
             }
-            key => match &entry.text {
+            key => match entry.text.as_deref().filter(|_| copy) {
                 Some(text) => out.push_str(text),
                 None => out.push_str(&emit_entry(key, &entry.value)?),
             },
@@ -182,7 +190,9 @@ fn write_list(list: &ResourceList, items: &[Placed], results: Option<Value>) -> 
     if let Some(r) = results {
         out.push_str(&emit_entry("results", &r)?);
     }
-    out.push_str(&list.postamble);
+    if copy {
+        out.push_str(&list.postamble);
+    }
     Ok(out)
 }
 

@@ -55,6 +55,9 @@ pub struct ResourceList {
     /// Top-level keys under which some mapping repeats a key (the last one
     /// is read).
     pub duplicate_keys_under: Vec<String>,
+    /// Whether the text uses an alias: copying some texts and writing others
+    /// could then leave an alias without its anchor.
+    pub has_aliases: bool,
 }
 
 /// A top-level entry of the list.
@@ -166,6 +169,7 @@ pub fn read(text: &str) -> Result<ResourceList, String> {
         items_value_extent: None,
         top_end: text.len(),
         duplicate_keys_under: Vec::new(),
+        has_aliases: false,
     };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| format!("not YAML: {e}"))?;
@@ -198,6 +202,7 @@ struct Reader<'a> {
     /// Where the top-level mapping ends.
     top_end: usize,
     duplicate_keys_under: Vec<String>,
+    has_aliases: bool,
 }
 
 impl Reader<'_> {
@@ -299,6 +304,7 @@ impl Reader<'_> {
                 self.place(node)?;
             }
             Event::Alias(id) => {
+                self.has_aliases = true;
                 let (value, nodes) = self.anchors.get(&id).cloned().unwrap_or((Value::Null, 1));
                 self.budget = self
                     .budget
@@ -407,6 +413,7 @@ impl Reader<'_> {
             items_header: None,
             dash_column: 0,
             duplicate_keys_under: self.duplicate_keys_under.clone(),
+            has_aliases: self.has_aliases,
         };
 
         // The top-level mapping must be a block mapping whose keys each
@@ -620,6 +627,30 @@ mod tests {
         let list = read(text).unwrap();
         assert_eq!(list.items[1].text.as_deref(), Some("- b: 2\n"));
         assert_eq!(list.items[0].value["a"], Value::from("é"));
+    }
+
+    #[test]
+    fn crlf_lines_are_copied_as_they_are() {
+        let text = "kind: ResourceList\r\nitems:\r\n- a: 1 # one\r\n- b: \"2\"\r\n";
+        let list = read(text).unwrap();
+        assert_eq!(list.items[0].text.as_deref(), Some("- a: 1 # one\r\n"));
+        assert_eq!(list.items[1].text.as_deref(), Some("- b: \"2\"\r\n"));
+        assert_eq!(list.items[1].value["b"], Value::from("2"));
+    }
+
+    #[test]
+    fn a_layout_it_cannot_cut_is_left_to_the_writer() {
+        // An anchored or tagged items list: the items are not cut, their
+        // values still read.
+        for text in [
+            "kind: ResourceList\nitems: &all\n- a: 1\n",
+            "kind: ResourceList\nitems: !!seq\n- a: 1\n",
+        ] {
+            let list = read(text).unwrap();
+            assert_eq!(list.items_header, None, "{text:?}");
+            assert!(list.items.iter().all(|i| i.text.is_none()), "{text:?}");
+            assert_eq!(list.items[0].value["a"], Value::from(1), "{text:?}");
+        }
     }
 
     #[test]

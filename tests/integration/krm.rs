@@ -295,3 +295,30 @@ fn a_relative_member_path_that_does_not_resolve_names_the_working_directory() {
         "{stdout}"
     );
 }
+
+/// An alias in a kept item whose anchor was in a replaced one: the list is
+/// written from values (equal as YAML data), never with a dangling alias.
+#[test]
+fn an_alias_to_a_replaced_item_is_written_out() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed/federation.yaml");
+    let input = format!(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n\
+         - apiVersion: networking.istio.io/v1\n  kind: Gateway\n  metadata:\n    name: seed-gateway\n    \
+         labels: &owned {{app.kubernetes.io/managed-by: meshfed, meshfed.io/federation: seed}}\n    \
+         annotations: {{meshfed.io/cluster: cluster-a}}\n\
+         - apiVersion: v1\n  kind: ConfigMap\n  metadata: {{name: copy, labels: *owned}}\n\
+         functionConfig:\n  apiVersion: meshfed.io/v1alpha1\n  kind: MeshFederationMember\n  \
+         metadata: {{name: cluster-a}}\n  spec: {{federation: {}}}\n",
+        seed.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &input);
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    let out = items(&yaml(&stdout));
+    assert_eq!(out[0]["kind"].as_str(), Some("ConfigMap"));
+    assert_eq!(
+        out[0]["metadata"]["labels"]["meshfed.io/federation"].as_str(),
+        Some("seed")
+    );
+    assert_eq!(out.iter().filter(|i| i["kind"].as_str() == Some("Gateway")).count(), 1);
+}
