@@ -23,4 +23,10 @@ if ! command -v dot >/dev/null 2>&1; then
   fi
 fi
 
+# kpt (a Go binary, not on PyPI) for tests/integration/kpt.rs: skipped without
+# it, a failure under CI=true.
+if ! command -v kpt >/dev/null 2>&1; then
+  echo "note: kpt is not installed; the kpt tests will be skipped (https://kpt.dev/installation/)" >&2
+fi
+
 cargo test --locked --all-targets
