@@ -28,6 +28,9 @@ use crate::support::tools;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
 
+/// What the skip message says the tests need.
+const KPT_TESTS: &str = "run meshfed under kpt (kpt itself is not installed by it: https://kpt.dev/installation/)";
+
 /// Relative path → bytes of every file under `dir`.
 fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
@@ -152,7 +155,7 @@ fn objects_in(dir: &Path, files: &[PathBuf]) -> Vec<Value> {
 
 #[test]
 fn kpt_with_cat_leaves_the_package_byte_for_byte() {
-    let Some(kpt_bin) = tools::required("kpt", "run meshfed under kpt") else {
+    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
         return;
     };
     let tmp = workspace();
@@ -163,7 +166,7 @@ fn kpt_with_cat_leaves_the_package_byte_for_byte() {
 
 #[test]
 fn kpt_fn_eval_with_a_member_adds_that_cluster_and_keeps_the_package() {
-    let Some(kpt_bin) = tools::required("kpt", "run meshfed under kpt") else {
+    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
         return;
     };
     let tmp = workspace();
@@ -186,7 +189,7 @@ fn kpt_fn_eval_with_a_member_adds_that_cluster_and_keeps_the_package() {
 
 #[test]
 fn kpt_fn_eval_with_a_federation_adds_every_cluster_in_its_folder() {
-    let Some(kpt_bin) = tools::required("kpt", "run meshfed under kpt") else {
+    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
         return;
     };
     let tmp = workspace();
@@ -233,7 +236,7 @@ fn with_pipeline(package: &Path, federation: &str) {
 
 #[test]
 fn kpt_fn_render_keeps_the_package_adds_the_cluster_and_settles() {
-    let Some(kpt_bin) = tools::required("kpt", "run meshfed under kpt") else {
+    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
         return;
     };
     let tmp = workspace();
@@ -256,7 +259,7 @@ fn kpt_fn_render_keeps_the_package_adds_the_cluster_and_settles() {
 
 #[test]
 fn kpt_started_elsewhere_gets_the_working_directory_hint() {
-    let Some(kpt_bin) = tools::required("kpt", "run meshfed under kpt") else {
+    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
         return;
     };
     let tmp = workspace();
