@@ -137,9 +137,8 @@ fn emit_entry(key: &str, value: &Value) -> Result<String, Diagnostic> {
 
 /// The output list: the input's own text wherever it stays (preamble,
 /// apiVersion, kind, functionConfig, kept items, at their indentation), the
-/// emitter's for new objects and results.
-/// `copy`: use the original texts; without, every part is written from its
-/// value.
+/// emitter's for new objects and results. Without `copy`, every part is
+/// written from its value.
 fn write_list(list: &ResourceList, items: &[Placed], results: Option<Value>, copy: bool) -> Result<String, Diagnostic> {
     let mut out = if copy { list.preamble.clone() } else { String::new() };
     let mut results = results;

@@ -65,7 +65,8 @@ pub struct ResourceList {
 pub struct Entry {
     pub key: String,
     pub value: Value,
-    /// `key: value` as written, whole lines, ending in a newline.
+    /// `key: value` as written, whole lines, ending in a newline (never for
+    /// `items`: those are written item by item).
     pub text: Option<String>,
 }
 
@@ -386,14 +387,8 @@ impl Reader<'_> {
 
     /// Cuts the text into entries and items.
     fn finish(self, text: &str, root: Extent) -> ResourceList {
-        let mut items: Vec<Item> = self
-            .items
-            .iter()
-            .map(|(value, _)| Item {
-                value: value.clone(),
-                text: None,
-            })
-            .collect();
+        let (values, extents): (Vec<Value>, Vec<Extent>) = self.items.into_iter().unzip();
+        let mut items: Vec<Item> = values.into_iter().map(|value| Item { value, text: None }).collect();
         let has_items_key = self.top.iter().any(|e| e.key == "items");
         let mut entries: Vec<Entry> = self
             .top
@@ -439,13 +434,15 @@ impl Reader<'_> {
             list.postamble = text[content_end..].to_owned();
             for (i, entry) in entries.iter_mut().enumerate() {
                 let end = starts.get(i + 1).copied().unwrap_or(content_end);
-                entry.text = Some(with_newline(&text[starts[i]..end]));
-                if entry.key == "items" {
-                    let key_end = self.top[i].key_extent.end;
-                    if let Some((header, dash_column)) = block_items(text, key_end, end, &self.items, &mut items) {
-                        list.items_header = Some(header);
-                        list.dash_column = dash_column;
-                    }
+                if entry.key != "items" {
+                    entry.text = Some(with_newline(&text[starts[i]..end]));
+                    continue;
+                }
+                // The items are written one by one, never as the whole entry.
+                let key_end = self.top[i].key_extent.end;
+                if let Some((header, dash_column)) = block_items(text, key_end, end, &extents, &mut items) {
+                    list.items_header = Some(header);
+                    list.dash_column = dash_column;
                 }
             }
         }
@@ -454,7 +451,7 @@ impl Reader<'_> {
             let flow = self
                 .items_value_extent
                 .is_some_and(|e| text.as_bytes().get(e.start) == Some(&b'['));
-            for (item, (_, extent)) in items.iter_mut().zip(&self.items) {
+            for (item, extent) in items.iter_mut().zip(&extents) {
                 let source = &text[extent.start..extent.end.max(extent.start)];
                 item.text = (flow && !source.contains(['\n', '\r'])).then(|| format!("- {source}\n"));
             }
@@ -471,7 +468,7 @@ fn block_items(
     text: &str,
     key_end: usize,
     entry_end: usize,
-    read: &[(Value, Extent)],
+    read: &[Extent],
     items: &mut [Item],
 ) -> Option<(String, usize)> {
     let mut dashes = Vec::with_capacity(read.len());
@@ -481,7 +478,7 @@ fn block_items(
         return None;
     }
     from += 1;
-    for (_, extent) in read {
+    for extent in read {
         let dash = next_token(text, from, extent.start.max(from))?;
         if text.as_bytes()[dash] != b'-' {
             return None;
