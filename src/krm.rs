@@ -129,9 +129,9 @@ fn emit(value: &Value) -> Result<String, Diagnostic> {
 }
 
 /// `key: value` as a top-level entry.
-fn emit_entry(key: &str, value: &Value) -> Result<String, Diagnostic> {
+fn emit_entry(key: Value, value: &Value) -> Result<String, Diagnostic> {
     let mut m = Mapping::new();
-    m.insert(Value::from(key), value.clone());
+    m.insert(key, value.clone());
     emit(&Value::Mapping(m))
 }
 
@@ -174,12 +174,12 @@ fn write_list(list: &ResourceList, items: &[Placed], results: Option<Value>, cop
             "items" => write_items(&mut out)?,
             "results" => {
                 if let Some(r) = results.take() {
-                    out.push_str(&emit_entry("results", &r)?);
+                    out.push_str(&emit_entry(Value::from("results"), &r)?);
                 }
             }
-            key => match entry.text.as_deref().filter(|_| copy) {
+            _ => match entry.text.as_deref().filter(|_| copy) {
                 Some(text) => out.push_str(text),
-                None => out.push_str(&emit_entry(key, &entry.value)?),
+                None => out.push_str(&emit_entry(entry.key_value.clone(), &entry.value)?),
             },
         }
     }
@@ -187,7 +187,7 @@ fn write_list(list: &ResourceList, items: &[Placed], results: Option<Value>, cop
         write_items(&mut out)?;
     }
     if let Some(r) = results {
-        out.push_str(&emit_entry("results", &r)?);
+        out.push_str(&emit_entry(Value::from("results"), &r)?);
     }
     if copy {
         out.push_str(&list.postamble);

@@ -63,7 +63,10 @@ pub struct ResourceList {
 /// A top-level entry of the list.
 #[derive(Debug)]
 pub struct Entry {
+    /// The key as text ("" when it is not a string).
     pub key: String,
+    /// The key as read, for writing the entry from its value.
+    pub key_value: Value,
     pub value: Value,
     /// `key: value` as written, whole lines, ending in a newline (never for
     /// `items`: those are written item by item).
@@ -111,6 +114,7 @@ struct Node {
 /// What the top-level mapping holds, with positions.
 struct TopEntry {
     key: String,
+    key_value: Value,
     key_extent: Extent,
     value: Value,
     /// Whether the key was a plain scalar (its text can be checked).
@@ -296,6 +300,7 @@ impl Reader<'_> {
                     if let Collection::Map { key: None, .. } = &self.frames[0].collection {
                         self.top.push(TopEntry {
                             key: String::new(),
+                            key_value: Value::Null,
                             key_extent: node.extent,
                             value: Value::Null,
                             plain_key: true,
@@ -356,6 +361,7 @@ impl Reader<'_> {
                     if !plain {
                         self.top.push(TopEntry {
                             key: String::new(),
+                            key_value: Value::Null,
                             key_extent: node.extent,
                             value: Value::Null,
                             plain_key: false,
@@ -363,6 +369,7 @@ impl Reader<'_> {
                     }
                     if let Some(entry) = self.top.last_mut() {
                         entry.key = node.value.as_str().unwrap_or_default().to_owned();
+                        entry.key_value = node.value.clone();
                     }
                 }
                 *key = Some(node.value);
@@ -395,6 +402,7 @@ impl Reader<'_> {
             .iter()
             .map(|e| Entry {
                 key: e.key.clone(),
+                key_value: e.key_value.clone(),
                 value: e.value.clone(),
                 text: None,
             })

@@ -322,3 +322,24 @@ fn an_alias_to_a_replaced_item_is_written_out() {
     );
     assert_eq!(out.iter().filter(|i| i["kind"].as_str() == Some("Gateway")).count(), 1);
 }
+
+/// A list whose text cannot be cut (a lone carriage return ends a line for
+/// YAML, not for the copier) is written from its values, keys included —
+/// here a null key — and a re-run settles. Found by mutating the cases.
+#[test]
+fn a_list_it_cannot_cut_is_written_from_its_values() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed/federation.yaml");
+    let input = format!(
+        "# a comment\r: a null key\napiVersion: config.kubernetes.io/v1\nkind: ResourceList\n\
+         items: [{{apiVersion: v1, kind: Namespace, metadata: {{name: abc}}}}]\n\
+         functionConfig: {{apiVersion: meshfed.io/v1alpha1, kind: MeshFederationMember, \
+         metadata: {{name: cluster-a}}, spec: {{federation: {}}}}}\n",
+        seed.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &input);
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    assert!(stdout.starts_with("null: a null key\n"), "{stdout}");
+    let (_, again, _) = run(dir.path(), &stdout);
+    assert_eq!(again, stdout);
+}
