@@ -382,6 +382,12 @@ impl Reader<'_> {
                     }
                 }
                 if map.insert(k, node.value).is_some() {
+                    if depth == 1 {
+                        return Err(format!(
+                            "the key {:?} appears twice",
+                            self.top.last().map(|e| e.key.as_str()).unwrap_or_default()
+                        ));
+                    }
                     let under = self.top.last().map(|e| e.key.clone()).unwrap_or_default();
                     if !self.duplicate_keys_under.contains(&under) {
                         self.duplicate_keys_under.push(under);
@@ -698,6 +704,9 @@ mod tests {
 
     #[test]
     fn not_a_single_mapping() {
+        assert!(read("kind: ResourceList\nitems: []\nitems: [a]\n")
+            .unwrap_err()
+            .contains("\"items\" appears twice"));
         assert!(read("").is_err());
         assert!(read("a: 1\n---\nb: 2\n").unwrap_err().contains("more than one"));
         assert!(read("[1]").is_err());
