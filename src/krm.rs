@@ -24,6 +24,7 @@
 //! not in the package folder, and the hint of a path that does not resolve
 //! says so.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
@@ -382,25 +383,55 @@ fn merge(items: &[Item], rendered: &Rendered, member: Option<&str>) -> Result<Ve
     let federation = rendered.federation.name.as_str();
     // An item a root was read from stays, even if it looks like earlier output.
     let read = &rendered.federation.items_read;
-    let mut out: Vec<Placed> = items
-        .iter()
-        .enumerate()
-        .filter(|(i, item)| read.contains(i) || !generated_by(&item.value, federation, member))
-        .map(|(i, _)| Placed::Kept(i))
-        .collect();
+    let mut out = Vec::new();
+    let mut places = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        if read.contains(&i) || !generated_by(&item.value, federation, member) {
+            out.push(Placed::Kept(i));
+        } else if let Some(place) = kpt_place(&item.value) {
+            places.insert(identity(&item.value), place);
+        }
+    }
     for (cluster, files) in &rendered.clusters {
         for (name, file) in files.iter().filter(|(_, f)| f.applied) {
             for (index, doc) in documents(&file.text)?.into_iter().enumerate() {
-                let doc = if member.is_none() {
-                    with_path(doc, &format!("{cluster}/{name}"), index)
-                } else {
-                    doc
+                let doc = match (member, places.remove(&identity(&doc))) {
+                    (None, _) => with_path(doc, &format!("{cluster}/{name}"), index),
+                    (Some(_), Some(place)) => with_annotations(doc, place),
+                    (Some(_), None) => doc,
                 };
                 out.push(Placed::New(doc));
             }
         }
     }
     Ok(out)
+}
+
+/// kind, namespace and name: what makes a replacement the same object.
+fn identity(item: &Value) -> [Option<String>; 3] {
+    let meta = item.get("metadata");
+    let field = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    [
+        field(item.get("kind")),
+        field(meta.and_then(|m| m.get("namespace"))),
+        field(meta.and_then(|m| m.get("name"))),
+    ]
+}
+
+/// The file (and place in it) kpt read an object from. A member's objects
+/// carry no path of their own, so a replacement keeps its predecessor's:
+/// objects a user moved into another file of the package stay there.
+fn kpt_place(item: &Value) -> Option<Vec<(Value, Value)>> {
+    let annotations = item.get("metadata")?.get("annotations")?.as_mapping()?;
+    let place: Vec<(Value, Value)> = annotations
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str()
+                .is_some_and(|k| PATH_ANNOTATIONS.contains(&k) || INDEX_ANNOTATIONS.contains(&k))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!place.is_empty()).then_some(place)
 }
 
 /// Whether an earlier run of this federation (and, for a member, this
@@ -432,17 +463,25 @@ fn documents(text: &str) -> Result<Vec<Value>, Diagnostic> {
 }
 
 /// Adds the annotations kpt reads to place an object in `<cluster>/<file>`.
-fn with_path(mut doc: Value, path: &str, index: usize) -> Value {
+fn with_path(doc: Value, path: &str, index: usize) -> Value {
+    let mut place = Vec::new();
+    for key in PATH_ANNOTATIONS {
+        place.push((Value::from(key), Value::from(path)));
+    }
+    for key in INDEX_ANNOTATIONS {
+        place.push((Value::from(key), Value::from(index.to_string())));
+    }
+    with_annotations(doc, place)
+}
+
+fn with_annotations(mut doc: Value, place: Vec<(Value, Value)>) -> Value {
     if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_mapping_mut) {
         if !meta.contains_key("annotations") {
             meta.insert(Value::from("annotations"), Value::Mapping(Mapping::new()));
         }
         if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_mapping_mut) {
-            for key in PATH_ANNOTATIONS {
-                annotations.insert(Value::from(key), Value::from(path));
-            }
-            for key in INDEX_ANNOTATIONS {
-                annotations.insert(Value::from(key), Value::from(index.to_string()));
+            for (key, value) in place {
+                annotations.insert(key, value);
             }
         }
     }

@@ -51,6 +51,16 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+/// Fails with the paths that differ (not the bytes of every file).
+fn assert_same_tree(got: &BTreeMap<PathBuf, Vec<u8>>, want: &BTreeMap<PathBuf, Vec<u8>>, what: &str) {
+    let differ: Vec<&PathBuf> = got
+        .keys()
+        .chain(want.keys())
+        .filter(|p| got.get(*p) != want.get(*p))
+        .collect();
+    assert!(differ.is_empty(), "{what}: {differ:?}");
+}
+
 /// A temporary tree: `package/` (the fixture), `federation/` (the seed
 /// example) and `member.yaml` (cluster-a, its path relative to the root).
 fn workspace() -> tempfile::TempDir {
@@ -161,7 +171,7 @@ fn kpt_with_cat_leaves_the_package_byte_for_byte() {
     let tmp = workspace();
     let before = tree(&tmp.path().join("package"));
     kpt(&kpt_bin, tmp.path(), &["fn", "eval", "package", "--exec", "/bin/cat"]);
-    assert_eq!(tree(&tmp.path().join("package")), before);
+    assert_same_tree(&tree(&tmp.path().join("package")), &before, "kpt with /bin/cat changed");
 }
 
 #[test]
@@ -184,7 +194,7 @@ fn kpt_fn_eval_with_a_member_adds_that_cluster_and_keeps_the_package() {
         ))
     );
     kpt(&kpt_bin, tmp.path(), &args);
-    assert_eq!(tree(&package), first, "a second run changed the package");
+    assert_same_tree(&tree(&package), &first, "a second run changed");
 }
 
 #[test]
@@ -221,7 +231,7 @@ fn kpt_fn_eval_with_a_federation_adds_every_cluster_in_its_folder() {
         "{added:?}"
     );
     kpt(&kpt_bin, &federation, &args);
-    assert_eq!(tree(&package), first, "a second run changed the package");
+    assert_same_tree(&tree(&package), &first, "a second run changed");
 }
 
 /// A Kptfile whose pipeline runs meshfed with `member.yaml` (in the package).
@@ -254,7 +264,7 @@ fn kpt_fn_render_keeps_the_package_adds_the_cluster_and_settles() {
         ))
     );
     kpt(&kpt_bin, tmp.path(), &["fn", "render", "package", "--allow-exec"]);
-    assert_eq!(tree(&package), first, "a second render changed the package");
+    assert_same_tree(&tree(&package), &first, "a second render changed");
 }
 
 #[test]
@@ -280,5 +290,35 @@ fn kpt_started_elsewhere_gets_the_working_directory_hint() {
             && stderr.contains("the folder kpt was started from, not the package folder"),
         "{stderr}"
     );
-    assert_eq!(tree(&package), before, "a failed render changed the package");
+    assert_same_tree(&tree(&package), &before, "a failed render changed");
+}
+
+#[test]
+fn kpt_fn_render_leaves_the_cluster_objects_where_the_user_moved_them() {
+    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
+        return;
+    };
+    let tmp = workspace();
+    let package = tmp.path().join("package");
+    with_pipeline(&package, "federation/federation.yaml");
+    let before = tree(&package);
+    kpt(&kpt_bin, tmp.path(), &["fn", "render", "package", "--allow-exec"]);
+    let added = split_added(&before, &tree(&package));
+    // Gather meshfed's objects into one file of the user's choosing.
+    let mut mesh = String::new();
+    for file in &added {
+        if !mesh.is_empty() {
+            mesh.push_str("---\n");
+        }
+        mesh.push_str(&std::fs::read_to_string(package.join(file)).unwrap());
+        std::fs::remove_file(package.join(file)).unwrap();
+    }
+    std::fs::write(package.join("mesh.yaml"), &mesh).unwrap();
+    let moved = tree(&package);
+    kpt(&kpt_bin, tmp.path(), &["fn", "render", "package", "--allow-exec"]);
+    assert_same_tree(
+        &tree(&package),
+        &moved,
+        "a render moved meshfed's objects out of mesh.yaml",
+    );
 }
