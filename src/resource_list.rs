@@ -11,8 +11,10 @@
 //! item's `-` (comments between items go with the item above them), a
 //! top-level entry's from the line of its key to the next key's. Where the
 //! layout is not that simple (a flow-style list, a flow item over several
-//! lines, a tab or a lone carriage return before an entry) the text is `None`
-//! and the writer falls back to emitting the value.
+//! lines, an anchored or tagged list, a tab or a lone carriage return before
+//! an entry) the text is `None` and the writer falls back to emitting the
+//! value. A top-level key written twice is an error, as it is to
+//! serde_norway.
 //!
 //! Scalars are read as `serde_norway` reads them (YAML 1.2 core schema),
 //! except that a scalar it cannot hold (an integer past 64 bits) becomes a
@@ -28,7 +30,8 @@ use serde_norway::value::{Tag as YamlTag, TaggedValue};
 use serde_norway::{Mapping, Value};
 
 /// Deeper nodes are not read (their value is null); no Kubernetes object
-/// comes near this. (saphyr-parser itself refuses nesting past 256 levels.)
+/// comes near this. (saphyr-parser itself refuses flow nesting a few hundred
+/// levels deep, in time linear in the input.)
 const MAX_DEPTH: usize = 128;
 
 /// Alias expansion may add at most this many nodes beyond the text's own.
