@@ -24,6 +24,12 @@ if ! command -v dot >/dev/null 2>&1; then
   fi
 fi
 
+# kpt (a Go binary, not on PyPI) for tests/integration/kpt.rs: skipped without
+# it, a failure under CI=true.
+if ! command -v kpt >/dev/null 2>&1; then
+  echo "note: kpt is not installed; the kpt tests will be skipped (https://kpt.dev/installation/)" >&2
+fi
+
 # The function image's static binary, which tests/integration/function_image.rs
 # runs in an empty chroot (Linux only; elsewhere that test is skipped).
 if [ "$(uname -s)" = Linux ]; then

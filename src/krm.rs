@@ -7,15 +7,24 @@
 //! the `<cluster>/<file>` path kpt writes it to). Root CAs may come from
 //! ConfigMaps and Secrets among the items (`rootCA.configMaps`/`secrets`).
 //!
-//! Items are kept as `serde_norway::Value`, whose mappings keep their key
-//! order, so every item meshfed does not own comes back field for field in
-//! its place. YAML comments do not survive (no Rust YAML library keeps them
-//! through a data model), and scalars come back in plain YAML style (a quoted
-//! `"8080"` stays a string, quoted only as needed). Objects an earlier run of
-//! the same federation generated are dropped and the new ones appended, so
-//! running twice gives the same list. Problems become `results`; the items
-//! come back even then, unchanged, and any error means exit 1.
+//! Every item meshfed does not generate or replace comes back byte for byte:
+//! `resource_list` reads the list once, keeping each item's original lines
+//! beside its value, and the output copies those lines at the indentation
+//! they had — comments, quoting, flow style and key order included, and any
+//! scalar meshfed could not hold as a number (an integer past 64 bits) as it
+//! was written. apiVersion, kind and functionConfig are copied the same way.
+//! Generated objects and `results` are written by `emit`, the one place this
+//! mode writes YAML of its own. Objects an earlier run of the same
+//! federation generated are dropped and the new ones appended, so running
+//! twice gives the same list. Problems become `results`; the items come back
+//! even then, unchanged, and any error means exit 1.
+//!
+//! A relative `spec.federation` resolves from the working directory: kpt
+//! runs exec functions in its own working directory (where kpt was started),
+//! not in the package folder, and the hint of a path that does not resolve
+//! says so.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
@@ -26,6 +35,7 @@ use crate::load::SpecSource;
 use crate::model::{ObjectKind, ObjectSource, ObjectSources};
 use crate::naming::{ANNOTATION_CLUSTER, LABEL_FEDERATION, LABEL_MANAGED_BY, MANAGER};
 use crate::pipeline::{self, RenderOptions, Rendered};
+use crate::resource_list::{self, Item, ResourceList};
 use crate::spec::{MeshFederationMember, API_VERSION, KIND, MEMBER_KIND};
 
 /// The file name diagnostics carry for an inline `MeshFederation`; it is not
@@ -50,22 +60,39 @@ enum Request {
     Federation { spec: SpecSource },
 }
 
+/// What becomes of each item: kept (its original text), or a new object.
+enum Placed {
+    Kept(usize),
+    New(Value),
+}
+
 /// Runs the function on a ResourceList's text. `Err` only when the input is
 /// not a ResourceList at all (there are no items to give back).
 pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outcome, Diagnostic> {
-    let mut list = parse_list(input)?;
-    let items: Vec<Value> = match list.get("items") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Sequence(items)) => items.clone(),
-        Some(_) => return Err(not_a_list("`items` is not a list")),
-    };
-    let config = list.get("functionConfig").cloned().unwrap_or(Value::Null);
+    let list = resource_list::read(input).map_err(|why| not_a_list(&why))?;
+    let top = |key: &str| list.entries.iter().find(|e| e.key == key).map(|e| &e.value);
+    if top("kind").and_then(Value::as_str) != Some("ResourceList") {
+        return Err(not_a_list("its kind is not ResourceList"));
+    }
+    if !matches!(top("items"), None | Some(Value::Null | Value::Sequence(_))) {
+        return Err(not_a_list("`items` is not a list"));
+    }
+    let config = top("functionConfig").cloned().unwrap_or(Value::Null);
     let resource_ref = resource_ref(&config);
+    let kept: Vec<Placed> = (0..list.items.len()).map(Placed::Kept).collect();
 
     let mut opts = base.clone();
-    opts.build.objects = Some(object_sources(&items));
-    let (items, diags) = match request(&config, workdir) {
-        Err(d) => (items, one(d)),
+    opts.build.objects = Some(object_sources(&list.items));
+    let requested = if list.duplicate_keys_under.iter().any(|k| k == "functionConfig") {
+        Err(
+            Diagnostic::error("MF411", "functionConfig", "functionConfig repeats a key in one mapping")
+                .hint("write each key once"),
+        )
+    } else {
+        request(&config, workdir)
+    };
+    let (items, diags) = match requested {
+        Err(d) => (kept, one(d)),
         Ok(request) => {
             let (spec, member) = match request {
                 Request::Member { cluster, spec } => (spec, Some(cluster)),
@@ -73,42 +100,100 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
             };
             opts.clusters = member.iter().cloned().collect();
             match pipeline::render_source(&spec, &opts) {
-                Err(diags) if member.is_some() => (items, member_diagnostics(diags)),
-                Err(diags) => (items, diags),
-                Ok(rendered) => match merge(items.clone(), &rendered, member.as_deref()) {
+                Err(diags) if member.is_some() => (kept, member_diagnostics(diags)),
+                Err(diags) => (kept, inline_diagnostics(diags, workdir)),
+                Ok(rendered) => match merge(&list.items, &rendered, member.as_deref()) {
                     Ok(items) => (items, rendered.diagnostics),
-                    Err(d) => (items, one(d)),
+                    Err(d) => (kept, one(d)),
                 },
             }
         }
     };
 
     let failed = diags.has_errors();
-    list.insert(Value::from("items"), Value::Sequence(items));
     let results: Vec<Value> = diags.sorted().iter().map(|d| result(d, &resource_ref)).collect();
-    if results.is_empty() {
-        list.remove("results");
-    } else {
-        list.insert(Value::from("results"), Value::Sequence(results));
+    let results = (!results.is_empty()).then_some(Value::Sequence(results));
+    let mut output = write_list(&list, &items, results.clone(), true)?;
+    // An alias whose anchor was in a text not copied would not resolve:
+    // then nothing is copied (values are written, as YAML data they are equal).
+    if list.has_aliases && resource_list::read(&output).is_err() {
+        output = write_list(&list, &items, results, false)?;
     }
-    let output = crate::yaml::to_string(&Value::Mapping(list))
-        .map_err(|e| Diagnostic::error("MF410", "", format!("cannot write the ResourceList: {e}")))?;
     Ok(Outcome { output, failed })
 }
 
-fn parse_list(input: &str) -> Result<Mapping, Diagnostic> {
-    let mut docs = serde_norway::Deserializer::from_str(input);
-    let Some(first) = docs.next() else {
-        return Err(not_a_list("stdin is empty"));
+/// The one place KRM mode writes YAML of its own: generated objects, results,
+/// and any part of the list whose original text could not be copied.
+fn emit(value: &Value) -> Result<String, Diagnostic> {
+    crate::yaml::to_string(value)
+        .map_err(|e| Diagnostic::error("MF410", "", format!("cannot write the ResourceList: {e}")))
+}
+
+/// `key: value` as a top-level entry.
+fn emit_entry(key: Value, value: &Value) -> Result<String, Diagnostic> {
+    let mut m = Mapping::new();
+    m.insert(key, value.clone());
+    emit(&Value::Mapping(m))
+}
+
+/// The output list: the input's own text wherever it stays (preamble,
+/// apiVersion, kind, functionConfig, kept items, at their indentation), the
+/// emitter's for new objects and results. Without `copy`, every part is
+/// written from its value.
+fn write_list(list: &ResourceList, items: &[Placed], results: Option<Value>, copy: bool) -> Result<String, Diagnostic> {
+    let mut out = if copy { list.preamble.clone() } else { String::new() };
+    let mut results = results;
+    let write_items = |out: &mut String| -> Result<(), Diagnostic> {
+        if items.is_empty() {
+            out.push_str("items: []\n");
+            return Ok(());
+        }
+        let header = list.items_header.as_deref().filter(|_| copy);
+        out.push_str(header.unwrap_or("items:\n"));
+        let indent = " ".repeat(if header.is_some() { list.dash_column } else { 0 });
+        for placed in items {
+            let (original, value) = match placed {
+                Placed::Kept(i) => (list.items[*i].text.as_deref().filter(|_| copy), &list.items[*i].value),
+                Placed::New(v) => (None, v),
+            };
+            if let Some(text) = original {
+                out.push_str(text);
+                continue;
+            }
+            for line in emit(&Value::Sequence(vec![value.clone()]))?.lines() {
+                if !line.is_empty() {
+                    out.push_str(&indent);
+                }
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        Ok(())
     };
-    let value: Value = serde::Deserialize::deserialize(first).map_err(|e| not_a_list(&format!("not YAML: {e}")))?;
-    if docs.next().is_some() {
-        return Err(not_a_list("more than one YAML document"));
+    for entry in &list.entries {
+        match entry.key.as_str() {
+            "items" => write_items(&mut out)?,
+            "results" => {
+                if let Some(r) = results.take() {
+                    out.push_str(&emit_entry(Value::from("results"), &r)?);
+                }
+            }
+            _ => match entry.text.as_deref().filter(|_| copy) {
+                Some(text) => out.push_str(text),
+                None => out.push_str(&emit_entry(entry.key_value.clone(), &entry.value)?),
+            },
+        }
     }
-    match value {
-        Value::Mapping(m) if m.get("kind").and_then(Value::as_str) == Some("ResourceList") => Ok(m),
-        _ => Err(not_a_list("its kind is not ResourceList")),
+    if !list.has_items_key {
+        write_items(&mut out)?;
     }
+    if let Some(r) = results {
+        out.push_str(&emit_entry(Value::from("results"), &r)?);
+    }
+    if copy {
+        out.push_str(&list.postamble);
+    }
+    Ok(out)
 }
 
 fn not_a_list(why: &str) -> Diagnostic {
@@ -149,14 +234,33 @@ fn request(config: &Value, workdir: &Path) -> Result<Request, Diagnostic> {
         });
     }
     let member = read_member(config)?;
-    let spec = SpecSource::read(&resolve(workdir, &member.spec.federation)).map_err(|d| Diagnostic {
-        path: "spec.federation".into(),
-        ..d
+    let file = resolve(workdir, &member.spec.federation);
+    let spec = SpecSource::read(&file).map_err(|d| {
+        let d = Diagnostic {
+            path: "spec.federation".into(),
+            ..d
+        };
+        if Path::new(&member.spec.federation).is_relative() && !file.exists() {
+            d.hint(unresolved_hint(workdir))
+        } else {
+            d
+        }
     })?;
     Ok(Request::Member {
         cluster: member.metadata.name,
         spec,
     })
+}
+
+/// Why a relative `spec.federation` may not resolve: kpt runs an exec
+/// function in kpt's own working directory, not in the package folder.
+fn unresolved_hint(workdir: &Path) -> String {
+    let dir = workdir.canonicalize().unwrap_or_else(|_| workdir.to_path_buf());
+    format!(
+        "relative paths resolve from the working directory the function runs in ({}): under kpt that is the folder \
+         kpt was started from, not the package folder; start kpt from the folder the path is relative to, or give an absolute path",
+        dir.display()
+    )
 }
 
 /// A `MeshFederationMember` from its YAML value, or why it is not one (MF412).
@@ -194,6 +298,20 @@ pub fn member_diagnostics(diags: Diagnostics) -> Diagnostics {
     out
 }
 
+/// An inline MeshFederation has no folder of its own: a root CA file it
+/// cannot read (MF201) resolves from the function's working directory.
+fn inline_diagnostics(diags: Diagnostics, workdir: &Path) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    for d in diags {
+        out.push(if d.code == "MF201" {
+            d.hint(unresolved_hint(workdir))
+        } else {
+            d
+        });
+    }
+    out
+}
+
 /// `path` as given when absolute, else below `base`.
 pub fn resolve(base: &Path, path: &str) -> PathBuf {
     let p = Path::new(path);
@@ -205,9 +323,9 @@ pub fn resolve(base: &Path, path: &str) -> PathBuf {
 }
 
 /// The ConfigMaps and Secrets among the items, values decoded.
-fn object_sources(items: &[Value]) -> ObjectSources {
+fn object_sources(items: &[Item]) -> ObjectSources {
     let mut objects = Vec::new();
-    for (index, item) in items.iter().enumerate() {
+    for (index, item) in items.iter().map(|i| &i.value).enumerate() {
         let kind = match item.get("kind").and_then(Value::as_str) {
             Some("ConfigMap") => ObjectKind::ConfigMap,
             Some("Secret") => ObjectKind::Secret,
@@ -261,29 +379,59 @@ fn decode(b64: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The items with this run's objects in place of an earlier run's.
-fn merge(items: Vec<Value>, rendered: &Rendered, member: Option<&str>) -> Result<Vec<Value>, Diagnostic> {
+fn merge(items: &[Item], rendered: &Rendered, member: Option<&str>) -> Result<Vec<Placed>, Diagnostic> {
     let federation = rendered.federation.name.as_str();
     // An item a root was read from stays, even if it looks like earlier output.
     let read = &rendered.federation.items_read;
-    let mut out: Vec<Value> = items
-        .into_iter()
-        .enumerate()
-        .filter(|(i, item)| read.contains(i) || !generated_by(item, federation, member))
-        .map(|(_, item)| item)
-        .collect();
+    let mut out = Vec::new();
+    let mut places = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        if read.contains(&i) || !generated_by(&item.value, federation, member) {
+            out.push(Placed::Kept(i));
+        } else if let Some(place) = kpt_place(&item.value) {
+            places.insert(identity(&item.value), place);
+        }
+    }
     for (cluster, files) in &rendered.clusters {
         for (name, file) in files.iter().filter(|(_, f)| f.applied) {
             for (index, doc) in documents(&file.text)?.into_iter().enumerate() {
-                let doc = if member.is_none() {
-                    with_path(doc, &format!("{cluster}/{name}"), index)
-                } else {
-                    doc
+                let doc = match (member, places.remove(&identity(&doc))) {
+                    (None, _) => with_path(doc, &format!("{cluster}/{name}"), index),
+                    (Some(_), Some(place)) => with_annotations(doc, place),
+                    (Some(_), None) => doc,
                 };
-                out.push(doc);
+                out.push(Placed::New(doc));
             }
         }
     }
     Ok(out)
+}
+
+/// kind, namespace and name: what makes a replacement the same object.
+fn identity(item: &Value) -> [Option<String>; 3] {
+    let meta = item.get("metadata");
+    let field = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    [
+        field(item.get("kind")),
+        field(meta.and_then(|m| m.get("namespace"))),
+        field(meta.and_then(|m| m.get("name"))),
+    ]
+}
+
+/// The file (and place in it) kpt read an object from. A member's objects
+/// carry no path of their own, so a replacement keeps its predecessor's:
+/// objects a user moved into another file of the package stay there.
+fn kpt_place(item: &Value) -> Option<Vec<(Value, Value)>> {
+    let annotations = item.get("metadata")?.get("annotations")?.as_mapping()?;
+    let place: Vec<(Value, Value)> = annotations
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str()
+                .is_some_and(|k| PATH_ANNOTATIONS.contains(&k) || INDEX_ANNOTATIONS.contains(&k))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!place.is_empty()).then_some(place)
 }
 
 /// Whether an earlier run of this federation (and, for a member, this
@@ -315,17 +463,25 @@ fn documents(text: &str) -> Result<Vec<Value>, Diagnostic> {
 }
 
 /// Adds the annotations kpt reads to place an object in `<cluster>/<file>`.
-fn with_path(mut doc: Value, path: &str, index: usize) -> Value {
+fn with_path(doc: Value, path: &str, index: usize) -> Value {
+    let mut place = Vec::new();
+    for key in PATH_ANNOTATIONS {
+        place.push((Value::from(key), Value::from(path)));
+    }
+    for key in INDEX_ANNOTATIONS {
+        place.push((Value::from(key), Value::from(index.to_string())));
+    }
+    with_annotations(doc, place)
+}
+
+fn with_annotations(mut doc: Value, place: Vec<(Value, Value)>) -> Value {
     if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_mapping_mut) {
         if !meta.contains_key("annotations") {
             meta.insert(Value::from("annotations"), Value::Mapping(Mapping::new()));
         }
         if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_mapping_mut) {
-            for key in PATH_ANNOTATIONS {
-                annotations.insert(Value::from(key), Value::from(path));
-            }
-            for key in INDEX_ANNOTATIONS {
-                annotations.insert(Value::from(key), Value::from(index.to_string()));
+            for (key, value) in place {
+                annotations.insert(key, value);
             }
         }
     }

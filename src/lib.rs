@@ -29,5 +29,6 @@ pub mod output;
 pub mod pipeline;
 pub mod plugin;
 pub mod render;
+pub mod resource_list;
 pub mod spec;
 pub mod yaml;

@@ -8,9 +8,11 @@
 //!
 //! Beyond the exact output, every case is checked for the contract's rules:
 //! exit 1 exactly when a result is an error; every item meshfed does not own
-//! comes back equal and in order (all items, when there is an error); and
-//! feeding the output back in gives the same output (re-runs are idempotent,
-//! generated objects are replaced, never duplicated).
+//! comes back equal and in order (all items, when there is an error), and,
+//! where the input's items are a block list, byte for byte: the output's
+//! items begin with exactly those items' lines; and feeding the output back
+//! in gives the same output (re-runs are idempotent, generated objects are
+//! replaced, never duplicated).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,6 +88,32 @@ fn has_error(list: &Value) -> bool {
         .is_some_and(|r| r.iter().any(|r| r["severity"].as_str() == Some("error")))
 }
 
+/// Each item's lines of a block `items:` list (from its `-` to the next
+/// item's), read plainly from the text: `None` for any other layout.
+fn item_texts(text: &str) -> Option<Vec<String>> {
+    let mut lines = text
+        .split_inclusive('\n')
+        .skip_while(|l| l.trim_end() != "items:")
+        .skip(1);
+    let mut items: Vec<String> = Vec::new();
+    let mut dash: Option<usize> = None;
+    for line in lines.by_ref() {
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        if indent == 0 && !body.starts_with(['-', '#']) && !body.trim().is_empty() {
+            break;
+        }
+        if body.starts_with('-') && dash.is_none_or(|d| d == indent) {
+            dash = Some(indent);
+            items.push(String::new());
+        }
+        if let Some(item) = items.last_mut() {
+            item.push_str(line);
+        }
+    }
+    dash.map(|_| items)
+}
+
 fn diff(expected: &str, actual: &str) -> String {
     similar::TextDiff::from_lines(expected, actual)
         .unified_diff()
@@ -129,6 +157,18 @@ fn krm_cases() {
             failures.push(format!(
                 "{name}: the items meshfed does not own did not come back unchanged, in order"
             ));
+        }
+        if let Some(texts) = item_texts(&input) {
+            let want: Vec<&String> = texts
+                .iter()
+                .zip(&input_items)
+                .filter(|(_, item)| kept.contains(item))
+                .map(|(t, _)| t)
+                .collect();
+            let got = item_texts(&stdout).unwrap_or_default();
+            if got.iter().take(want.len()).ne(want.iter().copied()) {
+                failures.push(format!("{name}: the kept items' text did not come back byte for byte"));
+            }
         }
         if has_error(&output) && output_items.len() != input_items.len() {
             failures.push(format!("{name}: an error run added or dropped items"));
@@ -202,4 +242,200 @@ fn no_arguments_and_empty_stdin_prints_the_usage() {
     assert_eq!(code, 2);
     assert_eq!(stdout, "");
     assert!(stderr.contains("Usage: meshfed"), "{stderr}");
+}
+
+/// Items are data, not meshfed's types: an integer past 64 bits, a key
+/// written twice, a tag, an anchor and its alias — YAML serde_norway will
+/// not read — pass through as written, and the run still renders.
+#[test]
+fn items_serde_cannot_read_pass_through_as_written() {
+    let odd = [
+        "- apiVersion: example.com/v1\n  kind: BigQuota\n  metadata: {name: storage}\n  spec:\n    bytes: 123456789012345678901234567890\n    negative: -123456789012345678901234567890\n",
+        "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: twice}\n  data: {a: \"1\", a: \"2\"}\n",
+        "- !custom\n  apiVersion: example.com/v1\n  kind: Tagged\n  metadata: &meta {name: tagged}\n  copy: *meta\n",
+    ];
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed/federation.yaml");
+    let input = format!(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n{}functionConfig:\n  apiVersion: meshfed.io/v1alpha1\n  \
+         kind: MeshFederationMember\n  metadata: {{name: cluster-a}}\n  spec: {{federation: {}}}\n",
+        odd.concat(),
+        seed.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &input);
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    assert!(
+        stdout.starts_with(&input[..input.find("functionConfig:").unwrap()]),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("kind: Gateway") && !stdout.contains("results:"),
+        "{stdout}"
+    );
+    let (_, again, _) = run(dir.path(), &stdout);
+    assert_eq!(again, stdout);
+}
+
+#[test]
+fn a_relative_member_path_that_does_not_resolve_names_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n  \
+                 apiVersion: meshfed.io/v1alpha1\n  kind: MeshFederationMember\n  metadata: {name: cluster-a}\n  \
+                 spec: {federation: federation/federation.yaml}\n";
+    let (code, stdout, _) = run(dir.path(), input);
+    assert_eq!(code, 1);
+    let canonical = dir.path().canonicalize().unwrap();
+    assert!(
+        stdout.contains("[MF001]")
+            && stdout.contains(&format!(
+                "working directory the function runs in ({})",
+                canonical.display()
+            ))
+            && stdout.contains("not the package folder"),
+        "{stdout}"
+    );
+}
+
+/// An alias in a kept item whose anchor was in a replaced one: the list is
+/// written from values (equal as YAML data), never with a dangling alias.
+#[test]
+fn an_alias_to_a_replaced_item_is_written_out() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed/federation.yaml");
+    let input = format!(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n\
+         - apiVersion: networking.istio.io/v1\n  kind: Gateway\n  metadata:\n    name: seed-gateway\n    \
+         labels: &owned {{app.kubernetes.io/managed-by: meshfed, meshfed.io/federation: seed}}\n    \
+         annotations: {{meshfed.io/cluster: cluster-a}}\n\
+         - apiVersion: v1\n  kind: ConfigMap\n  metadata: {{name: copy, labels: *owned}}\n\
+         functionConfig:\n  apiVersion: meshfed.io/v1alpha1\n  kind: MeshFederationMember\n  \
+         metadata: {{name: cluster-a}}\n  spec: {{federation: {}}}\n",
+        seed.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &input);
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    let out = items(&yaml(&stdout));
+    assert_eq!(out[0]["kind"].as_str(), Some("ConfigMap"));
+    assert_eq!(
+        out[0]["metadata"]["labels"]["meshfed.io/federation"].as_str(),
+        Some("seed")
+    );
+    assert_eq!(out.iter().filter(|i| i["kind"].as_str() == Some("Gateway")).count(), 1);
+}
+
+/// A list whose text cannot be cut (a lone carriage return ends a line for
+/// YAML, not for the copier) is written from its values, keys included —
+/// here a null key — and a re-run settles. Found by mutating the cases.
+#[test]
+fn a_list_it_cannot_cut_is_written_from_its_values() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed/federation.yaml");
+    let input = format!(
+        "# a comment\r: a null key\napiVersion: config.kubernetes.io/v1\nkind: ResourceList\n\
+         items: [{{apiVersion: v1, kind: Namespace, metadata: {{name: abc}}}}]\n\
+         functionConfig: {{apiVersion: meshfed.io/v1alpha1, kind: MeshFederationMember, \
+         metadata: {{name: cluster-a}}, spec: {{federation: {}}}}}\n",
+        seed.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &input);
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    assert!(stdout.starts_with("null: a null key\n"), "{stdout}");
+    let (_, again, _) = run(dir.path(), &stdout);
+    assert_eq!(again, stdout);
+}
+
+/// The contract on mutated inputs: each case's text with a few lines
+/// deleted, doubled, shifted or spliced with YAML punctuation (a fixed
+/// seed, so the same inputs every run). Whatever the function answers, an
+/// item meshfed does not own comes back equal, an error run keeps every
+/// item, and a successful answer is a fixed point. (`krm::process` in this
+/// process: the fuzz target `krm_resource_list` checks the same, without end.)
+#[test]
+fn mutated_cases_keep_the_contract() {
+    const PIECES: [&str; 22] = [
+        "  ",
+        "- ",
+        "#c",
+        "\n",
+        "{",
+        "}",
+        "[",
+        "]",
+        "'",
+        "\"",
+        ": ",
+        "&a ",
+        "*a",
+        "!t ",
+        "---\n",
+        "\t",
+        "\r",
+        "é",
+        "|\n",
+        "- a: 1\n",
+        "0o17",
+        "123456789012345678901234567890",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut below = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n.max(1) as u64) as usize
+    };
+    let seeds: Vec<(PathBuf, String)> = cases()
+        .into_iter()
+        .map(|d| {
+            let text = std::fs::read_to_string(d.join("resourcelist.yaml")).unwrap();
+            (d, text)
+        })
+        .collect();
+    let opts = meshfed::pipeline::RenderOptions::default();
+    for round in 0..400 {
+        let (dir, seed) = &seeds[below(seeds.len())];
+        let mut lines: Vec<String> = seed.split_inclusive('\n').map(str::to_owned).collect();
+        for _ in 0..1 + below(3) {
+            let k = below(lines.len());
+            match below(5) {
+                0 => drop(lines.remove(k)),
+                1 => {
+                    let at = below(lines[k].len() + 1);
+                    if lines[k].is_char_boundary(at) {
+                        lines[k].insert_str(at, PIECES[below(PIECES.len())]);
+                    }
+                }
+                2 => lines.insert(k, lines[k].clone()),
+                3 => lines[k].insert_str(0, "  "),
+                _ => lines[k] = lines[k].strip_prefix("  ").unwrap_or(&lines[k]).to_owned(),
+            }
+            if lines.is_empty() {
+                lines.push(String::new());
+            }
+        }
+        let text = lines.concat();
+        let Ok(out) = meshfed::krm::process(&text, dir, &opts) else {
+            continue;
+        };
+        let context = || format!("round {round}\n--- input\n{text}\n--- output\n{}", out.output);
+        let given: Option<Vec<Value>> = serde_norway::from_str::<Value>(&text).ok().map(|l| items(&l));
+        let answer: Option<Vec<Value>> = serde_norway::from_str::<Value>(&out.output).ok().map(|l| items(&l));
+        if let (Some(given), Some(answer)) = (&given, &answer) {
+            if out.failed {
+                assert_eq!(given, answer, "an error run changed the items: {}", context());
+            }
+            let mut rest = answer.iter();
+            for item in given
+                .iter()
+                .filter(|i| i["metadata"]["labels"]["app.kubernetes.io/managed-by"] != "meshfed")
+            {
+                assert!(rest.any(|a| a == item), "an item was lost or changed: {}", context());
+            }
+        } else {
+            assert!(given.is_none(), "the answer is not YAML: {}", context());
+        }
+        if !out.failed {
+            let again = meshfed::krm::process(&out.output, dir, &opts).unwrap();
+            assert_eq!(again.output, out.output, "not a fixed point: {}", context());
+        }
+    }
 }

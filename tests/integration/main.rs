@@ -19,6 +19,8 @@ mod graph;
 mod inspect;
 /// The wrong-input corpus in testdata/invalid.
 mod invalid_inputs;
+/// meshfed as an exec function under the real kpt (eval and render).
+mod kpt;
 /// KRM function mode, one folder per case in testdata/krm.
 mod krm;
 /// The legacy exec plugin under the real `kubectl kustomize`.

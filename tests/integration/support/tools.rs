@@ -1,4 +1,4 @@
-//! The real programs some tests drive (kubectl, pre-commit, Graphviz):
+//! The real programs some tests drive (kubectl, pre-commit, Graphviz, kpt):
 //! found on PATH, which `scripts/test.sh` prepares. Locally a missing tool
 //! skips the test with a message; in CI (`CI` set) it is a failure.
 

@@ -1,0 +1,717 @@
+//! Reads a KRM `ResourceList`'s text once (saphyr-parser events) into two
+//! things: every node as a `serde_norway::Value` for meshfed to read (kinds,
+//! labels, root CA ConfigMaps and Secrets, the functionConfig), and the
+//! original text of each top-level entry and of each item, so that what
+//! meshfed does not own is written back byte for byte — comments, quoting,
+//! flow style, key order and all.
+//!
+//! It does not write anything: `krm` decides which items stay and writes the
+//! list. A text is copied in whole lines, so it keeps the indentation it had:
+//! an item's text runs from the line of its `-` to the line of the next
+//! item's `-` (comments between items go with the item above them), a
+//! top-level entry's from the line of its key to the next key's. Where the
+//! layout is not that simple (a flow-style list, a flow item over several
+//! lines, an anchored or tagged list, a tab or a lone carriage return before
+//! an entry) the text is `None` and the writer falls back to emitting the
+//! value. A top-level key written twice is an error, as it is to
+//! serde_norway.
+//!
+//! Scalars are read as `serde_norway` reads them (YAML 1.2 core schema),
+//! except that a scalar it cannot hold (an integer past 64 bits) becomes a
+//! string instead of failing: items are data meshfed passes on, not types it
+//! owns. Aliases expand within a budget (a "billion laughs" list fails fast),
+//! and nodes nested deeper than `MAX_DEPTH` are read as null (their text
+//! still passes through).
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use serde_norway::value::{Tag as YamlTag, TaggedValue};
+use serde_norway::{Mapping, Value};
+
+/// Deeper nodes are not read (their value is null); no Kubernetes object
+/// comes near this. (saphyr-parser itself refuses flow nesting a few hundred
+/// levels deep, in time linear in the input.)
+const MAX_DEPTH: usize = 128;
+
+/// Alias expansion may add at most this many nodes beyond the text's own.
+const ALIAS_BUDGET: usize = 1 << 20;
+
+/// A ResourceList as read.
+#[derive(Debug)]
+pub struct ResourceList {
+    /// The top-level entries, in order (`items`, when a list, with an empty
+    /// one: the items are in `items`).
+    pub entries: Vec<Entry>,
+    pub items: Vec<Item>,
+    /// Whether the list has an `items` key at all.
+    pub has_items_key: bool,
+    /// Text before the first key (comments, `---`) and after the last entry
+    /// (`...`), when the layout is copyable; else empty.
+    pub preamble: String,
+    pub postamble: String,
+    /// `items:` and any comment lines before the first item, when the items
+    /// are a block sequence whose items' texts are copied.
+    pub items_header: Option<String>,
+    /// The column of the items' `-`; new items are written there too.
+    pub dash_column: usize,
+    /// Top-level keys under which some mapping repeats a key (the last one
+    /// is read).
+    pub duplicate_keys_under: Vec<String>,
+    /// Whether the text uses an alias: copying some texts and writing others
+    /// could then leave an alias without its anchor.
+    pub has_aliases: bool,
+}
+
+/// A top-level entry of the list.
+#[derive(Debug)]
+pub struct Entry {
+    /// The key as text ("" when it is not a string).
+    pub key: String,
+    /// The key as read, for writing the entry from its value.
+    pub key_value: Value,
+    pub value: Value,
+    /// `key: value` as written, whole lines, ending in a newline (never for
+    /// `items`: those are written item by item).
+    pub text: Option<String>,
+}
+
+/// One item of the list.
+#[derive(Debug)]
+pub struct Item {
+    pub value: Value,
+    /// `- item` as written, whole lines, ending in a newline.
+    pub text: Option<String>,
+}
+
+/// Where a node's text starts and ends (byte offsets).
+#[derive(Clone, Copy)]
+struct Extent {
+    start: usize,
+    end: usize,
+}
+
+enum Collection {
+    Map { map: Mapping, key: Option<Value> },
+    Seq(Vec<Value>),
+}
+
+struct Frame {
+    collection: Collection,
+    anchor: usize,
+    tag: Option<Tag>,
+    start: usize,
+    /// Nodes below this one (for the alias budget).
+    nodes: usize,
+    /// This is the top-level `items` sequence.
+    items: bool,
+}
+
+/// A node read but not yet placed in its parent.
+struct Node {
+    value: Value,
+    nodes: usize,
+    extent: Extent,
+}
+
+/// What the top-level mapping holds, with positions.
+struct TopEntry {
+    key: String,
+    key_value: Value,
+    key_extent: Extent,
+    value: Value,
+    /// Whether the key was a plain scalar (its text can be checked).
+    plain_key: bool,
+}
+
+/// Char index → byte offset, for saphyr's markers (which count chars).
+struct Offsets<'a> {
+    text: &'a str,
+    ascii: bool,
+    /// A (char index, byte offset) pair known to match.
+    cursor: (usize, usize),
+}
+
+impl Offsets<'_> {
+    fn byte(&mut self, char_index: usize) -> usize {
+        if self.ascii {
+            return char_index.min(self.text.len());
+        }
+        let (mut c, mut b) = self.cursor;
+        for ch in self.text[..b].chars().rev() {
+            if c <= char_index {
+                break;
+            }
+            c -= 1;
+            b -= ch.len_utf8();
+        }
+        for ch in self.text[b..].chars() {
+            if c == char_index {
+                break;
+            }
+            c += 1;
+            b += ch.len_utf8();
+        }
+        self.cursor = (c, b);
+        b
+    }
+}
+
+/// Reads `text`, or says why it is not a single-document mapping (the caller
+/// words the error).
+pub fn read(text: &str) -> Result<ResourceList, String> {
+    let mut reader = Reader {
+        offsets: Offsets {
+            text,
+            ascii: text.is_ascii(),
+            cursor: (0, 0),
+        },
+        frames: Vec::new(),
+        skipped: 0,
+        anchors: HashMap::new(),
+        budget: ALIAS_BUDGET,
+        documents: 0,
+        root: None,
+        top: Vec::new(),
+        items: Vec::new(),
+        items_value_extent: None,
+        top_end: text.len(),
+        duplicate_keys_under: Vec::new(),
+        has_aliases: false,
+    };
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| format!("not YAML: {e}"))?;
+        reader.event(event, span)?;
+    }
+    if reader.documents == 0 {
+        return Err("stdin is empty".into());
+    }
+    let Some(root) = reader.root.take() else {
+        return Err("stdin is empty".into());
+    };
+    if !matches!(root.value, Value::Mapping(_)) {
+        return Err("its kind is not ResourceList".into());
+    }
+    Ok(reader.finish(text, root.extent))
+}
+
+struct Reader<'a> {
+    offsets: Offsets<'a>,
+    frames: Vec<Frame>,
+    /// Depth below `MAX_DEPTH` being skipped.
+    skipped: usize,
+    anchors: HashMap<usize, (Value, usize)>,
+    budget: usize,
+    documents: usize,
+    root: Option<Node>,
+    top: Vec<TopEntry>,
+    items: Vec<(Value, Extent)>,
+    items_value_extent: Option<Extent>,
+    /// Where the top-level mapping ends.
+    top_end: usize,
+    duplicate_keys_under: Vec<String>,
+    has_aliases: bool,
+}
+
+impl Reader<'_> {
+    fn event(&mut self, event: Event, span: Span) -> Result<(), String> {
+        let start = self.offsets.byte(span.start.index());
+        let end = self.offsets.byte(span.end.index());
+        match event {
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err("more than one YAML document".into());
+                }
+            }
+            Event::MappingStart(anchor, tag) | Event::SequenceStart(anchor, tag)
+                if self.skipped > 0 || self.frames.len() >= MAX_DEPTH =>
+            {
+                let _ = (anchor, tag);
+                self.skipped += 1;
+            }
+            Event::MappingEnd | Event::SequenceEnd if self.skipped > 0 => {
+                self.skipped -= 1;
+                if self.skipped == 0 {
+                    self.place(Node {
+                        value: Value::Null,
+                        nodes: 1,
+                        extent: Extent { start, end },
+                    })?;
+                }
+            }
+            _ if self.skipped > 0 => {}
+            Event::MappingStart(anchor, tag) => self.open(
+                Collection::Map {
+                    map: Mapping::new(),
+                    key: None,
+                },
+                anchor,
+                tag.map(|t| t.into_owned()),
+                start,
+            ),
+            Event::SequenceStart(anchor, tag) => {
+                let items = self.frames.len() == 1
+                    && matches!(&self.frames[0].collection,
+                        Collection::Map { key: Some(Value::String(k)), .. } if k == "items");
+                self.open(Collection::Seq(Vec::new()), anchor, tag.map(|t| t.into_owned()), start);
+                if let Some(frame) = self.frames.last_mut() {
+                    frame.items = items;
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let Some(frame) = self.frames.pop() else {
+                    return Err("unbalanced YAML events".into());
+                };
+                if self.frames.is_empty() {
+                    self.top_end = start;
+                }
+                let value = match frame.collection {
+                    Collection::Map { map, .. } => Value::Mapping(map),
+                    Collection::Seq(seq) => Value::Sequence(seq),
+                };
+                let value = tagged(value, frame.tag.as_ref());
+                let node = Node {
+                    value,
+                    nodes: frame.nodes + 1,
+                    extent: Extent {
+                        start: frame.start,
+                        end,
+                    },
+                };
+                if frame.anchor != 0 {
+                    self.anchors.insert(frame.anchor, (node.value.clone(), node.nodes));
+                }
+                if frame.items {
+                    self.items_value_extent = Some(node.extent);
+                }
+                self.place(node)?;
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let plain = style == ScalarStyle::Plain && tag.is_none();
+                let value = scalar(text.into_owned(), style, tag.as_deref());
+                if anchor != 0 {
+                    self.anchors.insert(anchor, (value.clone(), 1));
+                }
+                let node = Node {
+                    value,
+                    nodes: 1,
+                    extent: Extent { start, end },
+                };
+                // A top-level key written plainly can be found in the text.
+                if plain && self.frames.len() == 1 {
+                    if let Collection::Map { key: None, .. } = &self.frames[0].collection {
+                        self.top.push(TopEntry {
+                            key: String::new(),
+                            key_value: Value::Null,
+                            key_extent: node.extent,
+                            value: Value::Null,
+                            plain_key: true,
+                        });
+                    }
+                }
+                self.place(node)?;
+            }
+            Event::Alias(id) => {
+                self.has_aliases = true;
+                let (value, nodes) = self.anchors.get(&id).cloned().unwrap_or((Value::Null, 1));
+                self.budget = self
+                    .budget
+                    .checked_sub(nodes)
+                    .ok_or("its aliases expand to more than a million nodes")?;
+                self.place(Node {
+                    value,
+                    nodes,
+                    extent: Extent { start, end },
+                })?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, collection: Collection, anchor: usize, tag: Option<Tag>, start: usize) {
+        self.frames.push(Frame {
+            collection,
+            anchor,
+            tag,
+            start,
+            nodes: 0,
+            items: false,
+        });
+    }
+
+    /// Puts a finished node into its parent.
+    fn place(&mut self, node: Node) -> Result<(), String> {
+        let depth = self.frames.len();
+        let Some(parent) = self.frames.last_mut() else {
+            self.root = Some(node);
+            return Ok(());
+        };
+        parent.nodes += node.nodes;
+        if parent.items {
+            self.items.push((node.value, node.extent));
+            return Ok(());
+        }
+        match &mut parent.collection {
+            Collection::Seq(seq) => seq.push(node.value),
+            Collection::Map { key: key @ None, .. } => {
+                if depth == 1 {
+                    let plain = self
+                        .top
+                        .last()
+                        .is_some_and(|e| e.plain_key && e.key.is_empty() && e.key_extent.start == node.extent.start);
+                    if !plain {
+                        self.top.push(TopEntry {
+                            key: String::new(),
+                            key_value: Value::Null,
+                            key_extent: node.extent,
+                            value: Value::Null,
+                            plain_key: false,
+                        });
+                    }
+                    if let Some(entry) = self.top.last_mut() {
+                        entry.key = node.value.as_str().unwrap_or_default().to_owned();
+                        entry.key_value = node.value.clone();
+                    }
+                }
+                *key = Some(node.value);
+            }
+            Collection::Map { map, key } => {
+                let k = key.take().unwrap_or(Value::Null);
+                if depth == 1 {
+                    if let Some(entry) = self.top.last_mut() {
+                        entry.value = node.value.clone();
+                    }
+                }
+                if map.insert(k, node.value).is_some() {
+                    if depth == 1 {
+                        return Err(format!(
+                            "the key {:?} appears twice",
+                            self.top.last().map(|e| e.key.as_str()).unwrap_or_default()
+                        ));
+                    }
+                    let under = self.top.last().map(|e| e.key.clone()).unwrap_or_default();
+                    if !self.duplicate_keys_under.contains(&under) {
+                        self.duplicate_keys_under.push(under);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Cuts the text into entries and items.
+    fn finish(self, text: &str, root: Extent) -> ResourceList {
+        let (values, extents): (Vec<Value>, Vec<Extent>) = self.items.into_iter().unzip();
+        let mut items: Vec<Item> = values.into_iter().map(|value| Item { value, text: None }).collect();
+        let has_items_key = self.top.iter().any(|e| e.key == "items");
+        let mut entries: Vec<Entry> = self
+            .top
+            .iter()
+            .map(|e| Entry {
+                key: e.key.clone(),
+                key_value: e.key_value.clone(),
+                value: e.value.clone(),
+                text: None,
+            })
+            .collect();
+        let mut list = ResourceList {
+            entries: Vec::new(),
+            items: Vec::new(),
+            has_items_key,
+            preamble: String::new(),
+            postamble: String::new(),
+            items_header: None,
+            dash_column: 0,
+            duplicate_keys_under: self.duplicate_keys_under.clone(),
+            has_aliases: self.has_aliases,
+        };
+
+        // The top-level mapping must be a block mapping whose keys each
+        // start a line, and the whole text one document without tabs or
+        // lone carriage returns before a key.
+        let block = text.as_bytes().get(root.start) != Some(&b'{')
+            && !self.top.is_empty()
+            && self.top.iter().all(|e| {
+                e.plain_key
+                    && text[line_start(text, e.key_extent.start)..e.key_extent.start]
+                        .bytes()
+                        .all(|b| b == b' ')
+                    && text[e.key_extent.start..].starts_with(e.key.as_str())
+            });
+        if block {
+            let starts: Vec<usize> = self.top.iter().map(|e| line_start(text, e.key_extent.start)).collect();
+            let content_end = if text[self.top_end..].trim().is_empty() {
+                text.len()
+            } else {
+                line_start(text, self.top_end)
+            };
+            list.preamble = text[..starts[0]].to_owned();
+            list.postamble = text[content_end..].to_owned();
+            for (i, entry) in entries.iter_mut().enumerate() {
+                let end = starts.get(i + 1).copied().unwrap_or(content_end);
+                if entry.key != "items" {
+                    entry.text = Some(with_newline(&text[starts[i]..end]));
+                    continue;
+                }
+                // The items are written one by one, never as the whole entry.
+                let key_end = self.top[i].key_extent.end;
+                if let Some((header, dash_column)) = block_items(text, key_end, end, &extents, &mut items) {
+                    list.items_header = Some(header);
+                    list.dash_column = dash_column;
+                }
+            }
+        }
+        if list.items_header.is_none() {
+            // A flow list: an item on one line can still be copied as is.
+            let flow = self
+                .items_value_extent
+                .is_some_and(|e| text.as_bytes().get(e.start) == Some(&b'['));
+            for (item, extent) in items.iter_mut().zip(&extents) {
+                let source = &text[extent.start..extent.end.max(extent.start)];
+                item.text = (flow && !source.contains(['\n', '\r'])).then(|| format!("- {source}\n"));
+            }
+        }
+        list.entries = entries;
+        list.items = items;
+        list
+    }
+}
+
+/// Splits a block `items:` sequence into each item's lines; `None` (and no
+/// item text) when the layout is not a plain block sequence.
+fn block_items(
+    text: &str,
+    key_end: usize,
+    entry_end: usize,
+    read: &[Extent],
+    items: &mut [Item],
+) -> Option<(String, usize)> {
+    let mut dashes = Vec::with_capacity(read.len());
+    let mut from = key_end;
+    // The first item's `-` follows `items:`; each other's follows the item before.
+    if !text[from..].starts_with(':') {
+        return None;
+    }
+    from += 1;
+    for extent in read {
+        let dash = next_token(text, from, extent.start.max(from))?;
+        if text.as_bytes()[dash] != b'-' {
+            return None;
+        }
+        let line = line_start(text, dash);
+        if !text[line..dash].bytes().all(|b| b == b' ') {
+            return None;
+        }
+        dashes.push((line, dash - line));
+        from = extent.end.max(dash + 1);
+    }
+    let (first_line, column) = *dashes.first()?;
+    if dashes.iter().any(|&(_, c)| c != column) {
+        return None;
+    }
+    for (i, item) in items.iter_mut().enumerate() {
+        let end = dashes.get(i + 1).map_or(entry_end, |&(line, _)| line);
+        item.text = Some(with_newline(&text[dashes[i].0..end]));
+    }
+    let header = with_newline(&text[line_start(text, key_end)..first_line]);
+    Some((header, column))
+}
+
+/// The first byte in `text[from..until]` (or at `until`) that is not
+/// white space or part of a comment.
+fn next_token(text: &str, from: usize, until: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = from;
+    let mut comment = false;
+    while i <= until && i < bytes.len() {
+        match bytes[i] {
+            b'\n' => comment = false,
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {}
+            b'\r' => return None,
+            b' ' | b'\t' => {}
+            b'#' => comment = true,
+            _ if comment => {}
+            _ => return Some(i),
+        }
+        i += 1;
+    }
+    None
+}
+
+fn line_start(text: &str, at: usize) -> usize {
+    text[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
+fn with_newline(s: &str) -> String {
+    let mut s = s.to_owned();
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+fn is_core(tag: &Tag) -> bool {
+    tag.is_yaml_core_schema() || tag.handle == "!!"
+}
+
+fn tagged(value: Value, tag: Option<&Tag>) -> Value {
+    match tag {
+        Some(tag) if !is_core(tag) => Value::Tagged(Box::new(TaggedValue {
+            tag: YamlTag::new(format!("{}{}", tag.handle, tag.suffix)),
+            value,
+        })),
+        _ => value,
+    }
+}
+
+/// A scalar as `serde_norway` reads it; what it cannot hold is a string.
+fn scalar(text: String, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    let resolve = match tag {
+        Some(tag) if is_core(tag) => tag.suffix != "str",
+        Some(tag) => return tagged(scalar(text, style, None), Some(tag)),
+        None => style == ScalarStyle::Plain,
+    };
+    if !resolve {
+        return Value::String(text);
+    }
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    // Only a number is left to find; asking serde_norway keeps its rules
+    // (0o17, 0x1F, leading zeros, .inf), and what it cannot hold stays text.
+    let numeric = text
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b"+-.".contains(&b))
+        && !text.starts_with("---")
+        && !text.starts_with("...");
+    if numeric {
+        if let Ok(v @ Value::Number(_)) = serde_norway::from_str::<Value>(&text) {
+            return v;
+        }
+    }
+    Value::String(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIST: &str = "# a comment\napiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n# first\n- apiVersion: v1\n  kind: ConfigMap # the kind\n  data: {a: \"yes\", b: 0o17}\n  big: 123456789012345678901234567890\n-\n  kind: x\n- &anchor !tag\n  kind: y\n  z: |\n    text\n# after\nfunctionConfig: {kind: Foo}\n";
+
+    #[test]
+    fn items_keep_their_lines() {
+        let list = read(LIST).unwrap();
+        let texts: Vec<&str> = list.items.iter().map(|i| i.text.as_deref().unwrap()).collect();
+        assert_eq!(
+            texts,
+            [
+                "- apiVersion: v1\n  kind: ConfigMap # the kind\n  data: {a: \"yes\", b: 0o17}\n  big: 123456789012345678901234567890\n",
+                "-\n  kind: x\n",
+                "- &anchor !tag\n  kind: y\n  z: |\n    text\n# after\n",
+            ]
+        );
+        assert_eq!(list.items_header.as_deref(), Some("items:\n# first\n"));
+        assert_eq!(list.preamble, "# a comment\n");
+        let keys: Vec<&str> = list.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["apiVersion", "kind", "items", "functionConfig"]);
+        assert_eq!(list.entries[3].text.as_deref(), Some("functionConfig: {kind: Foo}\n"));
+    }
+
+    #[test]
+    fn values_read_as_serde_norway_reads_them() {
+        let list = read(LIST).unwrap();
+        let first = &list.items[0].value;
+        assert_eq!(first["data"]["a"], Value::from("yes"));
+        assert_eq!(first["data"]["b"], Value::from(15));
+        // Too big for serde_norway's numbers: kept as its text.
+        assert_eq!(first["big"], Value::from("123456789012345678901234567890"));
+        assert!(matches!(list.items[2].value, Value::Tagged(_)));
+        assert_eq!(list.entries[3].value["kind"], Value::from("Foo"));
+    }
+
+    #[test]
+    fn unicode_before_an_item_keeps_offsets_right() {
+        let text = "kind: ResourceList # ünïcödé\nitems:\n- a: \"é\"\n- b: 2\n";
+        let list = read(text).unwrap();
+        assert_eq!(list.items[1].text.as_deref(), Some("- b: 2\n"));
+        assert_eq!(list.items[0].value["a"], Value::from("é"));
+    }
+
+    #[test]
+    fn crlf_lines_are_copied_as_they_are() {
+        let text = "kind: ResourceList\r\nitems:\r\n- a: 1 # one\r\n- b: \"2\"\r\n";
+        let list = read(text).unwrap();
+        assert_eq!(list.items[0].text.as_deref(), Some("- a: 1 # one\r\n"));
+        assert_eq!(list.items[1].text.as_deref(), Some("- b: \"2\"\r\n"));
+        assert_eq!(list.items[1].value["b"], Value::from("2"));
+    }
+
+    #[test]
+    fn a_layout_it_cannot_cut_is_left_to_the_writer() {
+        // An anchored or tagged items list: the items are not cut, their
+        // values still read.
+        for text in [
+            "kind: ResourceList\nitems: &all\n- a: 1\n",
+            "kind: ResourceList\nitems: !!seq\n- a: 1\n",
+        ] {
+            let list = read(text).unwrap();
+            assert_eq!(list.items_header, None, "{text:?}");
+            assert!(list.items.iter().all(|i| i.text.is_none()), "{text:?}");
+            assert_eq!(list.items[0].value["a"], Value::from(1), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn flow_items_on_one_line_are_copied_others_are_not() {
+        let list = read("kind: ResourceList\nitems: [{a: 'x'}, {b: 1,\n  c: 2}]\n").unwrap();
+        assert_eq!(list.items[0].text.as_deref(), Some("- {a: 'x'}\n"));
+        assert_eq!(list.items[1].text, None);
+        assert_eq!(list.items_header, None);
+    }
+
+    #[test]
+    fn aliases_expand_within_a_budget() {
+        let mut text = String::from("kind: ResourceList\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        assert!(read(&text).unwrap_err().contains("aliases"));
+    }
+
+    #[test]
+    fn deep_nesting_reads_as_null_without_failing() {
+        let deep = format!(
+            "kind: ResourceList\nitems:\n- x: {}{}\n",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let list = read(&deep).unwrap();
+        assert_eq!(list.items.len(), 1);
+        assert_eq!(list.items[0].text.as_deref(), Some(&deep[26..]));
+        let deeper = format!(
+            "kind: ResourceList\nitems:\n- x: {}{}\n",
+            "[".repeat(300),
+            "]".repeat(300)
+        );
+        assert!(read(&deeper).unwrap_err().contains("recursion limit"));
+    }
+
+    #[test]
+    fn not_a_single_mapping() {
+        assert!(read("kind: ResourceList\nitems: []\nitems: [a]\n")
+            .unwrap_err()
+            .contains("\"items\" appears twice"));
+        assert!(read("").is_err());
+        assert!(read("a: 1\n---\nb: 2\n").unwrap_err().contains("more than one"));
+        assert!(read("[1]").is_err());
+    }
+}
