@@ -9,7 +9,7 @@
 //!
 //! A file at a target path that the manifest does not list is someone
 //! else's, and the whole write is refused, unless it is recognisably
-//! meshfed's (`Ownership::adopts`): a lost or merged manifest must not lock
+//! meshfed's (`adopts`): a lost or merged manifest must not lock
 //! meshfed out of its own output. `generate -o` (`TreeWriter`)
 //! stages each cluster's files as temporary siblings as soon as the cluster
 //! is rendered, and renames them into place only when every cluster rendered

@@ -432,7 +432,7 @@ fn stray_temporaries_fail_check_and_the_next_generate_removes_them() {
 #[cfg(unix)]
 #[test]
 fn a_signal_mid_write_leaves_no_temporary() {
-    use std::os::unix::process::ExitStatusExt;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     use std::time::{Duration, Instant};
     let (Some(python), Some(_)) = (
         crate::support::tools::required("python3", "generate the 20x100 federation"),
@@ -451,31 +451,50 @@ fn a_signal_mid_write_leaves_no_temporary() {
     assert!(made.status.success(), "{}", text(&made.stderr));
     let out = tmp.path().join("out");
     let run = |args: &[&str]| {
-        Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(args)
             .current_dir(tmp.path())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+            .stderr(std::process::Stdio::piped());
+        // meshfed keeps a signal its parent ignores ignored, and this test may
+        // run under a parent that ignores SIGINT (a shell's `cargo test &`).
+        // SAFETY: only async-signal-safe signal(2) between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        command.spawn().unwrap()
     };
-    // When to send the signal: a number of temporaries already staged
-    // (0: while the spec is still being read and checked).
-    for (signal, staged) in [("INT", 0), ("INT", 1), ("TERM", 40), ("INT", 400)] {
-        let child = run(&["generate", "fed/federation.yaml", "-o", "out"]);
+    // Sends SIG`signal` to a new `generate` once `staged` temporaries exist
+    // (0: at once, while the spec is still being read and checked).
+    let interrupt = |signal: &str, staged: usize| {
+        let mut child = run(&["generate", "fed/federation.yaml", "-o", "out"]);
         let start = Instant::now();
-        while stray_temporaries(&out).len() < staged && start.elapsed() < Duration::from_secs(300) {
+        while stray_temporaries(&out).len() < staged
+            && child.try_wait().unwrap().is_none()
+            && start.elapsed() < Duration::from_secs(300)
+        {
             std::thread::sleep(Duration::from_millis(5));
         }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before {staged} temporaries were seen"
+        );
         let sent = Command::new("kill")
             .args([&format!("-{signal}"), &child.id().to_string()])
             .status()
             .unwrap();
         assert!(sent.success());
         let status = child.wait_with_output().unwrap().status;
-        let number = if signal == "INT" { 2 } else { 15 };
-        assert!(
-            status.signal() == Some(number) || status.success(),
+        let number = if signal == "INT" { libc::SIGINT } else { libc::SIGTERM };
+        // Staging was under way, so the run cannot have been past its renames.
+        assert_eq!(
+            status.signal(),
+            Some(number),
             "SIG{signal} after {staged} temporaries: {status:?}"
         );
         assert_eq!(
@@ -483,6 +502,9 @@ fn a_signal_mid_write_leaves_no_temporary() {
             Vec::<String>::new(),
             "SIG{signal} after {staged} temporaries"
         );
+    };
+    for (signal, staged) in [("INT", 0), ("INT", 1), ("TERM", 40), ("INT", 400)] {
+        interrupt(signal, staged);
     }
     let full = run(&["generate", "fed/federation.yaml", "-o", "out"])
         .wait_with_output()
@@ -493,6 +515,14 @@ fn a_signal_mid_write_leaves_no_temporary() {
         .wait_with_output()
         .unwrap();
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+
+    // Interrupting a run over an existing tree leaves that tree as it was.
+    let before = snapshot(&out);
+    let spec = tmp.path().join("fed/federation.yaml");
+    let text_before = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text_before.replace(".10, ", ".12, ")).unwrap();
+    interrupt("INT", 40);
+    assert!(snapshot(&out) == before, "an interrupted run changed the tree");
 }
 
 #[test]
