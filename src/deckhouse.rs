@@ -336,7 +336,7 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         },
         exports,
     };
-    let yaml = serde_norway::to_string(&[entry]).map_err(|e| {
+    let yaml = crate::yaml::to_string(&[entry]).map_err(|e| {
         let mut all = Diagnostics::new();
         all.push(Diagnostic::error("MF302", "", format!("cannot write the entry: {e}")));
         all

@@ -91,7 +91,7 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
     } else {
         list.insert(Value::from("results"), Value::Sequence(results));
     }
-    let output = serde_norway::to_string(&Value::Mapping(list))
+    let output = crate::yaml::to_string(&Value::Mapping(list))
         .map_err(|e| Diagnostic::error("MF410", "", format!("cannot write the ResourceList: {e}")))?;
     Ok(Outcome { output, failed })
 }

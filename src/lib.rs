@@ -3,7 +3,8 @@
 //!
 //! The pipeline, in file order: `load` (spec intake) → `certs` (root CA
 //! intake) → `model` (the validated plan) → `render` (templates) →
-//! `output` / `pipeline::stream` (files or a YAML stream). `cli` is the
+//! `output` / `pipeline::stream` (files or a YAML stream), every YAML text
+//! written by `yaml` (YAML-1.1-safe quoting). `cli` is the
 //! command-line edge; `diagnostics` carries every problem found.
 
 // A Diagnostic is the error type throughout; errors are the cold path, so
@@ -30,3 +31,4 @@ pub mod pipeline;
 pub mod plugin;
 pub mod render;
 pub mod spec;
+pub mod yaml;

@@ -209,7 +209,11 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, instance: &Value) 
         }
         K::Pattern { pattern } => {
             let (what, hint) = describe_pattern(pattern);
-            invalid(format!("{} is not {what}", shown(instance)), hint)
+            let hint = match instance.as_str().and_then(istio_minor_of) {
+                Some(minor) if pattern.starts_with("^1\\.") => format!("write it as \"{minor}\""),
+                _ => hint.to_owned(),
+            };
+            invalid(format!("{} is not {what}", shown(instance)), &hint)
         }
         K::MinLength { .. } => invalid("must not be empty".into(), "give it a value"),
         K::MaxLength { limit } => invalid(format!("longer than {limit} characters"), "shorten it"),
@@ -232,6 +236,16 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, instance: &Value) 
             "see `meshfed schema`",
         ),
     }
+}
+
+/// The Istio minor a version string names (`"1.21.5"`, `"v1.21"`,
+/// `"1.21.x"` → `"1.21"`), so the hint keeps the user's release.
+fn istio_minor_of(version: &str) -> Option<String> {
+    let mut parts = version.trim().trim_start_matches(['v', 'V']).split('.');
+    let major = parts.next()?;
+    let minor = parts.next()?;
+    (major == "1" && !minor.is_empty() && minor.len() <= 3 && minor.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("1.{minor}"))
 }
 
 fn describe_pattern(pattern: &str) -> (&'static str, &'static str) {
@@ -264,6 +278,15 @@ mod tests {
         );
         assert_eq!(pointer_to_path(""), "");
         assert_eq!(pointer_to_path("/metadata/labels/a~1b"), "metadata.labels.a/b");
+    }
+
+    #[test]
+    fn a_version_with_a_patch_keeps_its_minor_in_the_hint() {
+        assert_eq!(istio_minor_of("1.21.5").as_deref(), Some("1.21"));
+        assert_eq!(istio_minor_of("v1.24").as_deref(), Some("1.24"));
+        assert_eq!(istio_minor_of("1.30.0-beta.0").as_deref(), Some("1.30"));
+        assert_eq!(istio_minor_of("2.1"), None);
+        assert_eq!(istio_minor_of("latest"), None);
     }
 
     #[test]

@@ -89,6 +89,59 @@ pub struct ClusterPlan {
     pub mesh_config: Option<MeshConfigFragment>,
     /// With `authorization: importers`: one per exported service, sorted by namespace and service.
     pub authorizations: Vec<ExportAuthorization>,
+    /// What the cluster needs that meshfed cannot set (`NEXT-STEPS.md`).
+    pub next_steps: NextSteps,
+}
+
+/// What a cluster needs beyond meshfed's output, for its `NEXT-STEPS.md`:
+/// the facts specific to this cluster, every list sorted.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextSteps {
+    /// `helm`, `istioctl`, `sail` or `none`: which fragment to apply and how.
+    pub installer: InstallerKind,
+    /// The federation port as peers reach it and as the gateway pods listen on it.
+    pub gateway: Option<GatewayStep>,
+    /// The clusters that call this one through its gateway.
+    pub callers: Vec<String>,
+    /// This cluster's exported services.
+    pub exports: Vec<ExportStep>,
+    /// The gateways this cluster's pods call, one per cluster it imports from.
+    pub remote_gateways: Vec<RemoteGatewayStep>,
+    /// The hosts this cluster's pods may call.
+    pub imported_hosts: Vec<String>,
+    /// Namespaces of the exported workloads, whose pods need a sidecar.
+    pub export_namespaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayStep {
+    pub port: u16,
+    pub target_port: u16,
+    pub addresses: Vec<String>,
+    pub selector: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportStep {
+    pub service: String,
+    pub namespace: String,
+    pub ports: Vec<ExportPortStep>,
+    /// The clusters it is exported to.
+    pub importers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportPortStep {
+    pub name: String,
+    pub port: u32,
+    pub target_port: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteGatewayStep {
+    pub cluster: String,
+    pub addresses: Vec<String>,
+    pub port: u16,
 }
 
 /// Who may call one exported service (`authorization: importers`): an
@@ -102,6 +155,8 @@ pub struct ExportAuthorization {
     pub local_principals: Vec<String>,
     /// The importing clusters' workloads, on the exported ports only.
     pub importer_principals: Vec<String>,
+    /// The exported ports as the workload listens on them (`targetPort`,
+    /// default `port`), sorted and deduplicated.
     pub ports: Vec<String>,
 }
 
@@ -217,7 +272,28 @@ pub struct MeshConfigFragment {
     pub proxy_metadata: BTreeMap<String, String>,
     /// Ports of the ingress gateway's Service, for exporting clusters.
     pub gateway_service_ports: Vec<GatewayServicePort>,
+    /// The Gateway's selector: the labels the gateway pods must carry. The
+    /// `istio/gateway` chart's `labels` value sets them.
     pub gateway_selector: BTreeMap<String, String>,
+    /// istioctl, exporting clusters: the `ingressGateways` component that
+    /// serves the federation port.
+    pub istioctl_gateway: Option<IstioctlGateway>,
+}
+
+/// The IstioOperator ingress gateway component that carries the federation
+/// port. istioctl's own `istio-ingressgateway` when its pods already carry
+/// the selector (its labels are never changed: they are its Deployment's
+/// immutable selector); otherwise a component of its own, listed beside an
+/// untouched `istio-ingressgateway` (istioctl replaces lists, so leaving that
+/// out would remove the default gateway).
+#[derive(Debug, Clone, Serialize)]
+pub struct IstioctlGateway {
+    pub name: String,
+    /// The component's `label`; empty for `istio-ingressgateway`, whose
+    /// labels stay as they are.
+    pub label: BTreeMap<String, String>,
+    /// Whether `istio-ingressgateway` is listed, unchanged, beside it.
+    pub beside_default: bool,
 }
 
 /// Settings for `build`.
@@ -380,6 +456,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
     let mut exported_hosts: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut peers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut authorizations: BTreeMap<&str, Vec<ExportAuthorization>> = BTreeMap::new();
+    let mut export_steps: BTreeMap<&str, Vec<ExportStep>> = BTreeMap::new();
     let annotations: BTreeMap<&str, Arc<BTreeMap<String, String>>> =
         by_name.keys().map(|n| (*n, Arc::new(naming::annotations(n)))).collect();
     let mut exports = 0;
@@ -415,6 +492,10 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
                     annotations,
                 });
             }
+            export_steps
+                .entry(&exporter.name)
+                .or_default()
+                .push(export_step(e, &targets));
             if s.authorization == Some(AuthorizationMode::Importers) {
                 let importers = targets.iter().map(|t| trust_domain(by_name[t]));
                 authorizations
@@ -460,6 +541,14 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         let trust = (!remotes.is_empty()).then(|| trust_bundle(&fed, &s.istio.namespace, name, &remotes));
         let mesh_config =
             (istio.installer != InstallerKind::None).then(|| mesh_config(c, &istio, &remotes, gateway.as_ref()));
+        let next_steps = next_steps(
+            c,
+            &istio,
+            gateway.as_ref(),
+            export_steps.remove(name).unwrap_or_default(),
+            &cluster_imports,
+            &by_name,
+        );
         clusters.push(ClusterPlan {
             name: c.name.clone(),
             domain: c.domain.clone(),
@@ -475,6 +564,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
                 a.sort_by(|x, y| (&x.policy.namespace, &x.policy.name).cmp(&(&y.policy.namespace, &y.policy.name)));
                 a
             },
+            next_steps,
         });
     }
     let federation = Federation {
@@ -486,6 +576,78 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         items_read: std::mem::take(&mut b.items_read),
     };
     (Some(federation), b.diags)
+}
+
+fn export_step(e: &crate::spec::ExportSpec, importers: &[&str]) -> ExportStep {
+    let mut ports: Vec<ExportPortStep> = e
+        .ports
+        .iter()
+        .map(|p| ExportPortStep {
+            name: p.name.clone(),
+            port: p.port,
+            target_port: p.target_port.unwrap_or(p.port),
+        })
+        .collect();
+    ports.sort_by_key(|p| p.port);
+    let mut importers: Vec<String> = importers.iter().map(|s| (*s).to_owned()).collect();
+    importers.sort();
+    ExportStep {
+        service: e.service.clone(),
+        namespace: e.namespace.clone(),
+        ports,
+        importers,
+    }
+}
+
+fn next_steps(
+    c: &ClusterSpec,
+    istio: &IstioTarget,
+    gateway: Option<&GatewayExposure>,
+    mut exports: Vec<ExportStep>,
+    imports: &[ServiceImport],
+    by_name: &BTreeMap<&str, &ClusterSpec>,
+) -> NextSteps {
+    exports.sort_by(|a, b| (&a.namespace, &a.service).cmp(&(&b.namespace, &b.service)));
+    let callers: BTreeSet<String> = exports.iter().flat_map(|e| e.importers.iter().cloned()).collect();
+    let export_namespaces: BTreeSet<String> = exports.iter().map(|e| e.namespace.clone()).collect();
+    let sources: BTreeSet<&str> = imports.iter().map(|i| i.service.source_cluster.as_str()).collect();
+    let remote_gateways = sources
+        .into_iter()
+        .filter_map(|name| by_name.get(name))
+        .map(|r| {
+            let mut addresses = r.gateway.addresses.clone();
+            addresses.sort();
+            addresses.dedup();
+            RemoteGatewayStep {
+                cluster: r.name.clone(),
+                addresses,
+                port: r.gateway.port,
+            }
+        })
+        .collect();
+    NextSteps {
+        installer: istio.installer,
+        gateway: gateway.map(|gw| {
+            let mut addresses = c.gateway.addresses.clone();
+            addresses.sort();
+            addresses.dedup();
+            GatewayStep {
+                port: gw.port,
+                target_port: if istio.installer == InstallerKind::Istioctl {
+                    istioctl_target_port(gw.port)
+                } else {
+                    gw.port
+                },
+                addresses,
+                selector: gw.selector.clone(),
+            }
+        }),
+        callers: callers.into_iter().collect(),
+        exports,
+        remote_gateways,
+        imported_hosts: imports.iter().map(|i| i.service.host.clone()).collect(),
+        export_namespaces: export_namespaces.into_iter().collect(),
+    }
 }
 
 fn trust_domain(c: &ClusterSpec) -> &str {
@@ -565,8 +727,12 @@ fn export_authorization<'a>(
     };
     let principal = |td: &str| format!("{td}/*");
     let importers: BTreeSet<String> = importer_trust_domains.map(principal).collect();
-    let mut ports: Vec<u32> = e.ports.iter().map(|p| p.port).collect();
+    // `to.operation.ports` become Envoy RBAC destination_port on the workload's
+    // inbound listener (pilot/pkg/security/authz/model/model.go, generator.go):
+    // the port the pod receives on, the Service's targetPort, not the Service port.
+    let mut ports: Vec<u32> = e.ports.iter().map(|p| p.target_port.unwrap_or(p.port)).collect();
     ports.sort();
+    ports.dedup();
     ExportAuthorization {
         policy: meta("importers"),
         peer_authentication: meta("strict"),
@@ -577,12 +743,25 @@ fn export_authorization<'a>(
     }
 }
 
+/// Who reads the trust Secret, as an annotation on it. Sidecars do not: on
+/// Istio's ISTIO_MUTUAL path the remote roots come from
+/// `meshConfig.caCertificates` over PCDS. A `credentialName` of a SIMPLE or
+/// MUTUAL TLS Gateway or DestinationRule reads its `ca.crt`
+/// (pilot/pkg/credentials/kube/secrets.go, `ExtractRoot`), and so can any
+/// client outside the mesh.
+pub const TRUST_SECRET_READERS: (&str, &str) = (
+    "meshfed.io/read-by",
+    "credentialName (ca.crt) of SIMPLE/MUTUAL TLS and clients outside the mesh; not Istio ISTIO_MUTUAL sidecars, which get these roots from meshConfig.caCertificates",
+);
+
 fn trust_bundle(fed: &str, namespace: &str, cluster: &str, remotes: &[RemoteTrust]) -> TrustBundle {
     let mut all: Vec<&RootCert> = remotes.iter().flat_map(|r| &r.roots).collect();
     all.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     all.dedup_by(|a, b| a.sha256 == b.sha256);
+    let mut meta = meta(naming::trust_bundle_name(fed), namespace, fed, None, cluster);
+    Arc::make_mut(&mut meta.annotations).insert(TRUST_SECRET_READERS.0.to_owned(), TRUST_SECRET_READERS.1.to_owned());
     TrustBundle {
-        meta: meta(naming::trust_bundle_name(fed), namespace, fed, None, cluster),
+        meta,
         remotes: remotes.to_vec(),
         ca_crt: all.iter().map(|r| r.pem.as_str()).collect(),
     }
@@ -596,6 +775,24 @@ const HELM_GATEWAY_PORTS: [(&str, u16, u16); 3] =
     [("status-port", 15021, 15021), ("http2", 80, 80), ("https", 443, 443)];
 const ISTIOCTL_GATEWAY_PORTS: [(&str, u16, u16); 3] =
     [("status-port", 15021, 15021), ("http2", 80, 8080), ("https", 443, 8443)];
+
+/// The labels of istioctl's `istio-ingressgateway` pods
+/// (manifests/charts/gateways/istio-ingress/values.yaml, 1.20–1.30).
+const ISTIOCTL_DEFAULT_GATEWAY_LABELS: [(&str, &str); 2] =
+    [("app", "istio-ingressgateway"), ("istio", "ingressgateway")];
+
+/// The container port istioctl's gateway listens on for a Service port.
+/// Its pods run unprivileged (`ISTIO_META_UNPRIVILEGED_POD`), and istiod
+/// builds no listener for a target port below 1024
+/// (pilot/pkg/networking/core/gateway.go, `buildGatewayListeners`); like
+/// istioctl's own 80→8080 and 443→8443, such a port is moved up by 8000.
+pub fn istioctl_target_port(port: u16) -> u16 {
+    if port < 1024 {
+        port + 8000
+    } else {
+        port
+    }
+}
 
 fn mesh_config(
     c: &ClusterSpec,
@@ -625,7 +822,16 @@ fn mesh_config(
     ca_certificates.sort_by(|a, b| (&a.trust_domains, &a.pem).cmp(&(&b.trust_domains, &b.pem)));
 
     let mut istiod_env = BTreeMap::from([("ISTIO_MULTIROOT_MESH".to_owned(), "true".to_owned())]);
-    let mut proxy_metadata = BTreeMap::from([("ISTIO_META_DNS_CAPTURE".to_owned(), "true".to_owned())]);
+    // istiod serves the caCertificates bundle only over PCDS (pilot/pkg/xds/pcds.go, with
+    // ISTIO_MULTIROOT_MESH), and pilot-agent subscribes to it only with PROXY_CONFIG_XDS_AGENT
+    // (pilot/cmd/pilot-agent/options/options.go, default false; the handler that loads the
+    // bundle is in pkg/istio-agent/xds_proxy.go). Istio's own tests/integration/security/
+    // ca_custom_root sets both. proxyMetadata reaches the agent as environment variables
+    // (injection-template.yaml), so it is a string.
+    let mut proxy_metadata = BTreeMap::from([
+        ("ISTIO_META_DNS_CAPTURE".to_owned(), "true".to_owned()),
+        ("PROXY_CONFIG_XDS_AGENT".to_owned(), "true".to_owned()),
+    ]);
     // Address auto-allocation for ServiceEntries, so remote names resolve in the pod.
     match minor {
         0..=22 => {
@@ -636,12 +842,41 @@ fn mesh_config(
         }
         _ => {}
     }
+    let istioctl = istio.installer == InstallerKind::Istioctl;
+    let istioctl_gateway = gateway.filter(|_| istioctl).map(|gw| {
+        let default_labels = ISTIOCTL_DEFAULT_GATEWAY_LABELS;
+        let on_default = gw
+            .selector
+            .iter()
+            .all(|(k, v)| default_labels.contains(&(k.as_str(), v.as_str())));
+        if on_default {
+            IstioctlGateway {
+                name: "istio-ingressgateway".to_owned(),
+                label: BTreeMap::new(),
+                beside_default: false,
+            }
+        } else {
+            // The chart merges `label` into istio-ingressgateway's default labels: set
+            // `app` and `istio` too, as Istio's samples/multicluster/gen-eastwest-gateway.sh
+            // does, so that Gateways written for the default gateway do not select these pods.
+            let name = gw.meta.name.clone();
+            let mut label = gw.selector.clone();
+            label.entry("app".to_owned()).or_insert_with(|| name.clone());
+            label.entry("istio".to_owned()).or_insert_with(|| name.clone());
+            IstioctlGateway {
+                name,
+                label,
+                beside_default: true,
+            }
+        }
+    });
     let gateway_service_ports = match gateway {
         Some(gw) => {
-            let defaults = if istio.installer == InstallerKind::Istioctl {
-                ISTIOCTL_GATEWAY_PORTS
-            } else {
-                HELM_GATEWAY_PORTS
+            // A component of our own serves only the federation port (and the status port).
+            let defaults: &[(&str, u16, u16)] = match &istioctl_gateway {
+                Some(component) if component.beside_default => &ISTIOCTL_GATEWAY_PORTS[..1],
+                Some(_) => &ISTIOCTL_GATEWAY_PORTS,
+                None => &HELM_GATEWAY_PORTS,
             };
             let mut ports: Vec<GatewayServicePort> = defaults
                 .iter()
@@ -655,7 +890,13 @@ fn mesh_config(
             ports.push(GatewayServicePort {
                 name: "tls-meshfed".to_owned(),
                 port: gw.port,
-                target_port: gw.port,
+                // The istio/gateway chart lets its pods bind low ports
+                // (net.ipv4.ip_unprivileged_port_start=0 in its deployment.yaml).
+                target_port: if istioctl {
+                    istioctl_target_port(gw.port)
+                } else {
+                    gw.port
+                },
             });
             ports
         }
@@ -670,6 +911,7 @@ fn mesh_config(
         proxy_metadata,
         gateway_service_ports,
         gateway_selector: c.gateway.selector.clone(),
+        istioctl_gateway,
     }
 }
 
@@ -697,7 +939,7 @@ fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
                     "cluster.local is every cluster's default domain: remote names would collide with local ones",
                 )
                 .hint(format!(
-                    "give the cluster its own domain, e.g. {}.local, and set it as istiod's clusterDomain",
+                    "give the cluster its own domain, e.g. {}.local, as its kubelet clusterDomain and CoreDNS zone (the fragment sets only istiod's)",
                     c.name
                 )),
             );
@@ -708,7 +950,7 @@ fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
                     format!("{path}.domain"),
                     format!("domain {} is already used by spec.clusters[{first}]", c.domain),
                 )
-                .hint("cluster DNS domains must be unique across the federation"),
+                .hint("give each cluster its own DNS domain, the one its kubelet clusterDomain and CoreDNS zone serve"),
             );
         }
         let td = trust_domain(c);
@@ -1102,4 +1344,19 @@ fn object_root_sources(
         }
     }
     sources
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn istioctl_moves_privileged_ports_up_like_its_own_defaults() {
+        assert_eq!(istioctl_target_port(80), 8080);
+        assert_eq!(istioctl_target_port(443), 8443);
+        assert_eq!(istioctl_target_port(853), 8853);
+        assert_eq!(istioctl_target_port(1023), 9023);
+        assert_eq!(istioctl_target_port(1024), 1024);
+        assert_eq!(istioctl_target_port(15443), 15443);
+    }
 }

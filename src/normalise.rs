@@ -1,5 +1,6 @@
 //! The fast path of parse-back normalisation: rendered template text in,
-//! the same YAML `serde_norway` would emit for it out, or `None`.
+//! the same YAML the general path (`serde_norway` parse, `yaml` emit) would
+//! write for it out, or `None`.
 //!
 //! Parsing a rendered object with a general YAML parser and emitting it
 //! again was four fifths of meshfed's time. Templates render a small subset
@@ -281,39 +282,10 @@ static SAFE: [bool; 256] = {
     table
 };
 
-/// Whether YAML reads the plain scalar `s` as a string (not null, bool or number).
-fn reads_as_string(s: &str) -> bool {
-    if s.len() <= 5
-        && matches!(
-            s,
-            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-        )
-    {
-        return false;
-    }
-    let first = s.as_bytes()[0];
-    if first.is_ascii_digit() {
-        // Exactly serde_norway's reading (`visit_untagged_scalar`): an
-        // integer that fits in 128 bits (decimal, or 0x/0o/0b), a leading-zero
-        // run of digits, or a finite float is not a string. Anything else,
-        // even a run of digits too long for a float, is one.
-        let radix_int = [("0x", 16), ("0o", 8), ("0b", 2)].iter().any(|(prefix, radix)| {
-            s.strip_prefix(prefix)
-                .is_some_and(|rest| !rest.starts_with(['+', '-']) && u128::from_str_radix(rest, *radix).is_ok())
-        });
-        let leading_zero_digits = s.len() > 1 && s.starts_with('0') && s[1..].bytes().all(|b| b.is_ascii_digit());
-        let decimal_int = s.parse::<u128>().is_ok();
-        let finite_float = s.parse::<f64>().is_ok_and(f64::is_finite);
-        return !(radix_int || leading_zero_digits || decimal_int || finite_float);
-    }
-    // Rust's float parser also takes "inf", "infinity" and "nan", which YAML
-    // readers reject as non-finite: letters-first words are strings.
-    true
-}
-
-/// A string written without quotes, read back as the same string.
+/// A string written without quotes, read back as the same string by every
+/// reader, YAML 1.1 ones included (`yaml::reads_as_string_everywhere`).
 fn is_plain_string(s: &str) -> bool {
-    safe_chars(s) && reads_as_string(s)
+    safe_chars(s) && crate::yaml::reads_as_string_everywhere(s)
 }
 
 /// The JSON that minijinja writes for a value: strings, integers, booleans,
@@ -553,7 +525,7 @@ mod tests {
 
     fn general(text: &str) -> String {
         let value: serde_norway::Value = serde_norway::from_str(text).unwrap();
-        serde_norway::to_string(&value).unwrap()
+        crate::yaml::to_string(&value).unwrap()
     }
 
     /// The fast path either declines or writes exactly what the general path writes.
@@ -601,7 +573,7 @@ spec:
 "#;
         assert!(same(doc));
         // Digits past what a float holds (found by the normalise_differential
-        // fuzz target): serde_norway reads them as a string and writes them plain.
+        // fuzz target): strings, quoted since YAML 1.1 reads any digits as a number.
         for digits in [40, 309, 310, 400] {
             let doc = format!("a: \"1{}\"\n", "0".repeat(digits - 1));
             assert!(same(&doc), "{digits} digits");
@@ -666,7 +638,7 @@ spec:
 
     #[test]
     fn names_the_kind_and_converts_to_json() {
-        let text = "apiVersion: v1\nkind: \"Secret\"\ndata: {\"a\": \"YQ==\"}\nn: [1, true]\n";
+        let text = "apiVersion: v1\nkind: \"Secret\"\ndata: {\"a\": \"YQ==\"}\nlist: [1, true]\n";
         let fast = normalise(text).unwrap();
         assert_eq!(fast.kind(), Some("Secret"));
         let general: serde_norway::Value = serde_norway::from_str(text).unwrap();

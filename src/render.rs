@@ -4,7 +4,8 @@
 //! `--templates DIR`), parsed back and re-emitted, so a broken template is
 //! a clear error and the output is normalised YAML whatever the template's
 //! spacing. Rendered files go into a sorted map, so output order never
-//! depends on the order of work.
+//! depends on the order of work. `NEXT-STEPS.md` is the one file that is
+//! prose: rendered from `next-steps.md` and written as it comes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,7 +22,7 @@ use crate::diagnostics::Diagnostic;
 use crate::model::{ClusterPlan, Federation, ImportedService, InstallerKind, ServiceImport};
 
 /// Every template meshfed uses, embedded at build time.
-pub const TEMPLATES: [(&str, &str); 10] = [
+pub const TEMPLATES: [(&str, &str); 11] = [
     ("serviceentry.yaml", include_str!("../templates/serviceentry.yaml")),
     (
         "destinationrule.yaml",
@@ -50,7 +51,11 @@ pub const TEMPLATES: [(&str, &str); 10] = [
         "peerauthentication.yaml",
         include_str!("../templates/peerauthentication.yaml"),
     ),
+    ("next-steps.md", include_str!("../templates/next-steps.md")),
 ];
+
+/// The file, beside each cluster's output, that says what meshfed cannot set.
+pub const NEXT_STEPS_FILE: &str = "NEXT-STEPS.md";
 
 /// One output file of a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +214,20 @@ impl Renderer {
                 InstallerKind::None => {}
             }
         }
+        // Prose, not an object: rendered as is, with one final newline.
+        let ctx = context! { federation => federation.clone(), cluster => cl.clone(), steps => Value::from(Serde(&cluster.next_steps)) };
+        let next_steps = self
+            .env
+            .get_template("next-steps.md")
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| template_error(&self.origins["next-steps.md"], &e))?;
+        files.insert(
+            NEXT_STEPS_FILE.to_owned(),
+            OutputFile {
+                text: format!("{}\n", next_steps.trim_end()),
+                applied: false,
+            },
+        );
         let resources: Vec<&str> = files
             .iter()
             .filter(|(_, f)| f.applied)
@@ -484,6 +503,7 @@ fn normalise(origin: &Path, text: &str) -> Result<String, Diagnostic> {
     to_yaml(&value).map_err(|e| broken(e.to_string()))
 }
 
+/// `value` as meshfed's canonical YAML (`yaml::to_string`).
 pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, serde_norway::Error> {
-    serde_norway::to_string(value)
+    crate::yaml::to_string(value)
 }

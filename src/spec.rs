@@ -207,7 +207,11 @@ pub struct ExportSpec {
 #[serde(deny_unknown_fields)]
 pub struct PortSpec {
     pub name: String,
+    /// The Service port: what importers call, and what the SNI names.
     pub port: u32,
+    /// The workload's port (the Service's `targetPort`); `None`: `port`.
+    #[serde(default, rename = "targetPort")]
+    pub target_port: Option<u32>,
     #[serde(default)]
     pub protocol: Option<String>,
 }

@@ -64,6 +64,13 @@ def is_ip(address):
         return False
 
 
+# model::TRUST_SECRET_READERS
+TRUST_SECRET_READERS = (
+    "credentialName (ca.crt) of SIMPLE/MUTUAL TLS and clients outside the mesh; "
+    "not Istio ISTIO_MUTUAL sidecars, which get these roots from meshConfig.caCertificates"
+)
+
+
 def meta(name, namespace, fed, cluster, source=None):
     labels = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": fed}
     if source:
@@ -152,8 +159,10 @@ def plan(spec, spec_dir):
         c["trust"] = None
         if remotes:
             unique = {r["sha256"]: r["pem"] for rt in remotes for r in rt["roots"]}
+            trust_meta = meta(object_name(fed, "trust-bundle"), istio["namespace"], fed, name)
+            trust_meta["annotations"]["meshfed.io/read-by"] = TRUST_SECRET_READERS
             c["trust"] = {
-                "meta": meta(object_name(fed, "trust-bundle"), istio["namespace"], fed, name),
+                "meta": trust_meta,
                 "remotes": remotes,
                 "ca_crt": "".join(unique[k] for k in sorted(unique)),
             }
@@ -166,7 +175,7 @@ def plan(spec, spec_dir):
             key=lambda ca: (ca["trust_domains"], ca["pem"]),
         )
         env = {"ISTIO_MULTIROOT_MESH": "true"}
-        proxy = {"ISTIO_META_DNS_CAPTURE": "true"}
+        proxy = {"ISTIO_META_DNS_CAPTURE": "true", "PROXY_CONFIG_XDS_AGENT": "true"}
         if minor <= 22:
             proxy["ISTIO_META_DNS_AUTO_ALLOCATE"] = "true"
         elif minor in (23, 24):

@@ -262,6 +262,40 @@ fn check_finds_a_hand_edit() {
 }
 
 #[test]
+fn next_steps_are_recorded_checked_and_not_applied() {
+    let seed = Seed::new();
+    assert_eq!(code(&seed.generate(&[])), 0);
+    let manifest = std::fs::read_to_string(seed.out().join(".meshfed-manifest")).unwrap();
+    for cluster in ["cluster-a", "cluster-b"] {
+        assert!(manifest.contains(&format!("{cluster}/NEXT-STEPS.md\n")), "{manifest}");
+        let kustomization = std::fs::read_to_string(seed.out().join(cluster).join("kustomization.yaml")).unwrap();
+        assert!(!kustomization.contains("NEXT-STEPS"), "{kustomization}");
+    }
+    let notes = seed.out().join("cluster-a/NEXT-STEPS.md");
+    let edited = std::fs::read_to_string(&notes)
+        .unwrap()
+        .replace("cluster-a.local", "cluster.local");
+    std::fs::write(&notes, edited).unwrap();
+    let out = seed.check();
+    assert_eq!(code(&out), 3);
+    assert!(
+        text(&out.stdout).contains("--- a/cluster-a/NEXT-STEPS.md"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A spec change that only the notes show is drift too.
+    assert_eq!(code(&seed.generate(&[])), 0);
+    seed.edit_spec("addresses: [203.0.113.10]", "addresses: [203.0.113.11]");
+    let out = seed.check();
+    assert_eq!(code(&out), 3);
+    assert!(
+        text(&out.stdout).contains("+++ b/cluster-a/NEXT-STEPS.md"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
 fn check_finds_a_deleted_file() {
     let seed = Seed::new();
     assert_eq!(code(&seed.generate(&[])), 0);

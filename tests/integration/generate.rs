@@ -139,7 +139,7 @@ fn every_istio_object_validates_against_the_crds() {
     let mut checked = 0;
     for (case, spec) in CASES {
         let (_tmp, tree) = generate_tree(&root().join(spec));
-        for (name, text) in &tree {
+        for (name, text) in tree.iter().filter(|(n, _)| n.ends_with(".yaml")) {
             for doc in istio_crd::documents(text) {
                 let api = doc["apiVersion"].as_str().unwrap_or_default();
                 if api.contains(".istio.io/") && !api.starts_with("install.istio.io") {
@@ -209,12 +209,12 @@ fn seed_federation_connects_cluster_a_to_bar_in_cluster_b() {
     let (_tmp, tree) = generate_tree(&root().join("examples/seed/federation.yaml"));
     let a: Vec<Value> = tree
         .iter()
-        .filter(|(n, _)| n.starts_with("cluster-a/"))
+        .filter(|(n, _)| n.starts_with("cluster-a/") && n.ends_with(".yaml"))
         .flat_map(|(_, t)| istio_crd::documents(t))
         .collect();
     let b: Vec<Value> = tree
         .iter()
-        .filter(|(n, _)| n.starts_with("cluster-b/"))
+        .filter(|(n, _)| n.starts_with("cluster-b/") && n.ends_with(".yaml"))
         .flat_map(|(_, t)| istio_crd::documents(t))
         .collect();
 
@@ -267,6 +267,11 @@ fn seed_federation_connects_cluster_a_to_bar_in_cluster_b() {
         assert_eq!(values["meshConfig"]["trustDomain"], format!("{me}.local"));
         assert_eq!(
             values["meshConfig"]["defaultConfig"]["proxyMetadata"]["ISTIO_META_DNS_CAPTURE"],
+            "true"
+        );
+        // Without it the sidecars never receive caCertificates (see sidecar_trust.rs).
+        assert_eq!(
+            values["meshConfig"]["defaultConfig"]["proxyMetadata"]["PROXY_CONFIG_XDS_AGENT"],
             "true"
         );
         let gateway_values: Value = serde_norway::from_str(&tree[&format!("{me}/helm-gateway-values.yaml")]).unwrap();
@@ -428,6 +433,21 @@ fn authorization_admits_exactly_the_importers() {
         status["spec"]["rules"][1]["from"][0]["source"]["principals"],
         json!(["north.example/*", "west.example/*"])
     );
+    // Its Service port 80 targets the pods' 8080: the policy matches the port
+    // the workload receives on, the importers keep calling (and SNI-routing) 80.
+    assert_eq!(
+        status["spec"]["rules"][1]["to"][0]["operation"]["ports"],
+        json!(["8080"])
+    );
+    let imports = istio_crd::documents(&tree["north/imports-east.yaml"]);
+    let status_entry = object(&imports, "ServiceEntry")
+        .into_iter()
+        .find(|se| se["spec"]["hosts"][0] == "status.ops.svc.east.example")
+        .unwrap();
+    assert_eq!(
+        status_entry["spec"]["ports"],
+        json!([{"number": 80, "name": "http", "protocol": "HTTP"}])
+    );
     let strict = object(&docs, "PeerAuthentication");
     assert_eq!(strict.len(), 2);
     assert!(strict.iter().all(|p| p["spec"]["mtls"]["mode"] == "STRICT"));
@@ -452,4 +472,172 @@ fn authorization_needs_a_selector_on_every_export() {
         "{stderr}"
     );
     assert!(!out.exists());
+}
+
+/// The labels the `istio/gateway` chart gives its pods for `values` under
+/// `release`: `app` and `istio` from `values.labels` or from the release
+/// name (`istio` without its `istio-` prefix), then every other key of
+/// `values.labels` (istio/istio 1.30.3
+/// manifests/charts/gateway/templates/_helpers.tpl, `gateway.selectorLabels`,
+/// and templates/deployment.yaml).
+fn gateway_chart_pod_labels(values: &Value, release: &str) -> BTreeMap<String, String> {
+    let labels = values["labels"].as_object().cloned().unwrap_or_default();
+    let get = |k: &str| labels.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut pod: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    pod.insert("app".into(), get("app").unwrap_or_else(|| release.to_owned()));
+    pod.insert(
+        "istio".into(),
+        get("istio").unwrap_or_else(|| release.trim_start_matches("istio-").to_owned()),
+    );
+    pod
+}
+
+fn selector_of(gateway_yaml: &str) -> BTreeMap<String, String> {
+    let gw = &istio_crd::documents(gateway_yaml)[0];
+    serde_json::from_value(gw["spec"]["selector"].clone()).unwrap()
+}
+
+fn is_subset(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[test]
+fn gateway_chart_values_label_the_pods_the_gateway_selects() {
+    let mut checked = 0;
+    for (case, spec) in CASES {
+        let (_tmp, tree) = generate_tree(&root().join(spec));
+        for (name, text) in &tree {
+            let Some(cluster) = name.strip_suffix("/helm-gateway-values.yaml") else {
+                continue;
+            };
+            let values: Value = serde_norway::from_str(text).unwrap();
+            let selector = selector_of(&tree[&format!("{cluster}/gateway.yaml")]);
+            // Whatever the user names the Helm release.
+            for release in ["istio-ingressgateway", "federation-gateway", "gw"] {
+                let pod = gateway_chart_pod_labels(&values, release);
+                assert!(
+                    is_subset(&selector, &pod),
+                    "{case}/{cluster}: release {release} labels its pods {pod:?}, the Gateway selects {selector:?}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    // seed (2), rotation (2), three-clusters (2, one with a selector of its own).
+    assert!(checked >= 6, "only {checked} gateway values checked");
+}
+
+#[test]
+fn istioctl_never_relabels_its_ingress_gateway_and_listens_above_1023() {
+    // istio-ingressgateway's labels (manifests/charts/gateways/istio-ingress/values.yaml);
+    // a component's `label` is merged over them (operator/pkg/render/manifest.go,
+    // then the chart's zzz_profile.yaml mustMergeOverwrite).
+    let defaults = BTreeMap::from([
+        ("app".to_owned(), "istio-ingressgateway".to_owned()),
+        ("istio".to_owned(), "ingressgateway".to_owned()),
+    ]);
+    let (_tmp, tree) = generate_tree(&root().join("testdata/generate/dns-gateway/federation.yaml"));
+    let mut own_components = 0;
+    for cluster in ["east", "west"] {
+        let overlay: Value = serde_norway::from_str(&tree[&format!("{cluster}/istio-operator.yaml")]).unwrap();
+        let components = overlay["spec"]["components"]["ingressGateways"].as_array().unwrap();
+        let default = components
+            .iter()
+            .find(|c| c["name"] == "istio-ingressgateway")
+            .unwrap_or_else(|| panic!("{cluster}: istio-ingressgateway dropped from the list"));
+        assert!(
+            default.get("label").is_none(),
+            "{cluster}: istio-ingressgateway relabelled: {default}"
+        );
+        let serving: Vec<&Value> = components
+            .iter()
+            .filter(|c| {
+                c["k8s"]["service"]["ports"]
+                    .as_array()
+                    .is_some_and(|ports| ports.iter().any(|p| p["name"] == "tls-meshfed"))
+            })
+            .collect();
+        assert_eq!(serving.len(), 1, "{cluster}");
+        let component = serving[0];
+        let mut pod = defaults.clone();
+        if let Some(label) = component["label"].as_object() {
+            own_components += 1;
+            for (k, v) in label {
+                pod.insert(k.clone(), v.as_str().unwrap().to_owned());
+            }
+        }
+        let selector = selector_of(&tree[&format!("{cluster}/gateway.yaml")]);
+        assert!(is_subset(&selector, &pod), "{cluster}: {pod:?} vs {selector:?}");
+        // The pods run unprivileged: istiod builds no listener below 1024
+        // (pilot/pkg/networking/core/gateway.go, buildGatewayListeners).
+        for p in component["k8s"]["service"]["ports"].as_array().unwrap() {
+            assert!(p["targetPort"].as_u64().unwrap() >= 1024, "{cluster}: {p}");
+        }
+    }
+    assert_eq!(own_components, 1, "east's custom selector gets a component of its own");
+    // west publishes 443 and its gateway listens on 8443; the Gateway and the peers keep 443.
+    let west = &istio_crd::documents(&tree["west/gateway.yaml"])[0];
+    assert_eq!(west["spec"]["servers"][0]["port"]["number"], 443);
+    let east_import = &istio_crd::documents(&tree["east/imports-west.yaml"])[0];
+    assert_eq!(east_import["spec"]["endpoints"][0]["ports"]["grpc"], 443);
+}
+
+#[test]
+fn next_steps_say_what_each_cluster_needs_beyond_the_output() {
+    let (_tmp, tree) = generate_tree(&root().join("examples/seed/federation.yaml"));
+    let a = &tree["cluster-a/NEXT-STEPS.md"];
+    let b = &tree["cluster-b/NEXT-STEPS.md"];
+    for (notes, domain, port, export, caller, import) in [
+        (
+            a,
+            "cluster-a.local",
+            "15443",
+            "foo.abc.svc.cluster-a.local",
+            "cluster-b",
+            "bar.xyz.svc.cluster-b.local",
+        ),
+        (
+            b,
+            "cluster-b.local",
+            "15443",
+            "bar.xyz.svc.cluster-b.local",
+            "cluster-a",
+            "foo.abc.svc.cluster-a.local",
+        ),
+    ] {
+        for needle in [
+            // The cluster's own DNS, which meshfed cannot set, and the managed-Kubernetes caveat.
+            "kubelet `clusterDomain`",
+            "CoreDNS",
+            &format!("must both be\n`{domain}`"),
+            "managed",
+            // Install order, restart after the fragment (proxy metadata is read at injection).
+            "helm upgrade --install istiod",
+            "rollout restart",
+            "PROXY_CONFIG_XDS_AGENT",
+            // The federation port, reachable from every peer that calls this cluster.
+            &format!("Port {port} of the gateway Service"),
+            &format!("from every cluster that calls this one: `{caller}`"),
+            // Sidecars on every exported workload; exported Service ports as in the spec.
+            "sidecar injection",
+            &format!("`{export}`"),
+            "8080 → 8080",
+            &format!("`{import}`"),
+            "not which root may sign them",
+        ] {
+            assert!(notes.contains(needle), "{domain}: no {needle:?} in\n{notes}");
+        }
+    }
+    assert!(b.contains("grpc-api 9090 → 9090"), "{b}");
+    // istioctl: a federation port below 1024 says where the pods listen.
+    let (_tmp, tree) = generate_tree(&root().join("testdata/generate/dns-gateway/federation.yaml"));
+    let west = &tree["west/NEXT-STEPS.md"];
+    assert!(
+        west.contains("Port 443 of the gateway Service (its pods listen on 8443)"),
+        "{west}"
+    );
+    assert!(west.contains("istioctl install"), "{west}");
 }

@@ -9,6 +9,8 @@ mod check;
 mod deckhouse;
 /// Every diagnostic code is documented once in docs/diagnostics.md.
 mod diagnostics_doc;
+/// The static binary of the function image, run in an empty root.
+mod function_image;
 /// The core generator: golden scenarios, Istio CRD validation, determinism.
 mod generate;
 /// `meshfed graph` in Mermaid and DOT.
@@ -23,7 +25,12 @@ mod krm;
 mod kustomize;
 /// The pre-commit hook under the real pre-commit.
 mod precommit;
+/// The remote roots reach the sidecars: each installer's fragment read as
+/// Istio reads it, then a real openssl mTLS handshake.
+mod sidecar_trust;
 /// Shared helpers: Istio CRD validation and openssl-made certificates.
 mod support;
 /// `--templates` overrides and broken templates.
 mod templates;
+/// Every output path reads the same under YAML 1.1 (PyYAML) as under 1.2.
+mod yaml_readers;

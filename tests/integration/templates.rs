@@ -43,6 +43,7 @@ fn every_embedded_template_is_used_by_some_scenario() {
         ("sail-istio-patch.yaml", "kind: Istio\n"),
         ("authorizationpolicy.yaml", "kind: AuthorizationPolicy"),
         ("peerauthentication.yaml", "kind: PeerAuthentication"),
+        ("next-steps.md", "NEXT-STEPS.md\n# "),
     ] {
         assert!(
             root().join("templates").join(name).is_file(),

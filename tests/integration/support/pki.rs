@@ -53,6 +53,10 @@ keyUsage = critical,digitalSignature,cRLSign
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 subjectAltName = URI:spiffe://cluster-a.local/ns/abc/sa/foo
+[ leaf_cluster_b ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+subjectAltName = URI:spiffe://cluster-b.local/ns/xyz/sa/bar
 ";
 
 /// Validity far from today in both directions: a cert valid now for decades.
@@ -82,6 +86,15 @@ pub struct CertSpec {
 }
 
 impl CertSpec {
+    /// A workload certificate as istiod issues it: CA:FALSE, a SPIFFE URI SAN
+    /// (`extensions` "leaf" for cluster-a.local, "leaf_cluster_b" for cluster-b.local).
+    pub fn workload(common_name: &str, extensions: &'static str) -> Self {
+        CertSpec {
+            extensions,
+            ..CertSpec::root(common_name)
+        }
+    }
+
     /// A good root: EC P-256, CA:TRUE + keyCertSign, SHA-256, valid 2020–2099.
     pub fn root(common_name: &str) -> Self {
         CertSpec {

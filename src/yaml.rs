@@ -1,0 +1,543 @@
+//! The one YAML writer: every YAML text meshfed prints (generated objects,
+//! installer fragments, `kustomization.yaml`, the stdout stream, KRM
+//! answers, `import deckhouse`) is written here or by the fast path in
+//! `normalise`, which asks this module how to write each scalar.
+//!
+//! The layout is the block style libyaml writes (two-space mappings,
+//! sequences not indented under their key, `|` blocks for multi-line text).
+//! What differs from a YAML 1.2 writer is the choice of quotes: a string is
+//! written plain only when every reader our users have reads it back as the
+//! same string. kubectl and kustomize (go-yaml v2 under sigs.k8s.io/yaml) and
+//! PyYAML read YAML 1.1, where `yes`, `on`, `off`, `y`, `~`, `0o17`, `1_000`,
+//! `1:20` and `2024-01-01` are booleans, null, numbers or dates; a YAML 1.2
+//! writer leaves those plain, and `selector: {istio: yes}` then selects
+//! nothing. Such strings are single-quoted, which every reader takes as a
+//! string.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_norway::Value;
+
+/// `value` as a YAML document (no `---`), in meshfed's canonical form.
+pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_norway::Error> {
+    let value = serde_norway::to_value(value)?;
+    let mut out = String::new();
+    write_document(&value, &mut out);
+    Ok(out)
+}
+
+/// Writes `value` as a document; the text ends with a newline.
+pub fn write_document(value: &Value, out: &mut String) {
+    match value {
+        Value::Mapping(m) if !m.is_empty() => write_entries(m, 0, false, out),
+        Value::Sequence(s) if !s.is_empty() => write_items(s, 0, out),
+        Value::Tagged(t) => {
+            out.push_str(&tag_text(&t.tag));
+            write_after_indicator(&t.value, 0, out);
+        }
+        _ => {
+            write_inline(value, 2, false, out);
+            out.push('\n');
+        }
+    }
+}
+
+/// Mapping entries at `indent`; the first continues the current line when
+/// `inline` (a mapping inside a sequence item).
+fn write_entries(m: &serde_norway::Mapping, indent: usize, inline: bool, out: &mut String) {
+    for (i, (key, value)) in m.iter().enumerate() {
+        if !(inline && i == 0) {
+            pad(out, indent);
+        }
+        // YAML readers take an implicit key of at most 1024 characters.
+        if is_scalar(key) && key.as_str().is_none_or(|k| k.len() <= 1000) {
+            write_inline(key, indent + 2, true, out);
+            out.push(':');
+        } else {
+            // A collection as a key: the explicit `? key` / `: value` form.
+            out.push('?');
+            write_after_indicator(key, indent, out);
+            pad(out, indent);
+            out.push(':');
+            write_after_indicator(value, indent, out);
+            continue;
+        }
+        write_value(value, indent, out);
+    }
+}
+
+/// A mapping value after its `key:`.
+fn write_value(value: &Value, indent: usize, out: &mut String) {
+    match value {
+        Value::Mapping(m) if !m.is_empty() => {
+            out.push('\n');
+            write_entries(m, indent + 2, false, out);
+        }
+        Value::Sequence(s) if !s.is_empty() => {
+            out.push('\n');
+            write_items(s, indent, out);
+        }
+        Value::Tagged(t) => {
+            out.push(' ');
+            out.push_str(&tag_text(&t.tag));
+            write_value(&t.value, indent, out);
+        }
+        _ => {
+            out.push(' ');
+            write_inline(value, indent + 2, false, out);
+            out.push('\n');
+        }
+    }
+}
+
+fn write_items(items: &[Value], indent: usize, out: &mut String) {
+    for item in items {
+        pad(out, indent);
+        out.push('-');
+        write_after_indicator(item, indent, out);
+    }
+}
+
+/// A node after a `-`, `?` or `:` indicator at `indent`: a collection
+/// continues on the same line, a scalar follows a space.
+fn write_after_indicator(value: &Value, indent: usize, out: &mut String) {
+    match value {
+        Value::Mapping(m) if !m.is_empty() => {
+            out.push(' ');
+            write_entries(m, indent + 2, true, out);
+        }
+        Value::Sequence(s) if !s.is_empty() => {
+            out.push(' ');
+            // A nested sequence starts on the indicator's line.
+            for (i, item) in s.iter().enumerate() {
+                if i > 0 {
+                    pad(out, indent + 2);
+                }
+                out.push('-');
+                write_after_indicator(item, indent + 2, out);
+            }
+        }
+        Value::Tagged(t) => {
+            out.push(' ');
+            out.push_str(&tag_text(&t.tag));
+            match &t.value {
+                Value::Mapping(m) if !m.is_empty() => {
+                    out.push('\n');
+                    write_entries(m, indent + 2, false, out);
+                }
+                Value::Sequence(s) if !s.is_empty() => {
+                    out.push('\n');
+                    write_items(s, indent + 2, out);
+                }
+                other => {
+                    out.push(' ');
+                    write_inline(other, indent + 2, false, out);
+                    out.push('\n');
+                }
+            }
+        }
+        _ => {
+            out.push(' ');
+            write_inline(value, indent + 2, false, out);
+            out.push('\n');
+        }
+    }
+}
+
+fn is_scalar(value: &Value) -> bool {
+    match value {
+        Value::Mapping(m) => m.is_empty(),
+        Value::Sequence(s) => s.is_empty(),
+        Value::Tagged(t) => is_scalar(&t.value),
+        _ => true,
+    }
+}
+
+/// A scalar (or empty collection) on the current line. A multi-line string
+/// that is not a key becomes a `|` block whose lines sit at `block_indent`.
+fn write_inline(value: &Value, block_indent: usize, key: bool, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_str(s, block_indent, key, out),
+        Value::Sequence(_) => out.push_str("[]"),
+        Value::Mapping(_) => out.push_str("{}"),
+        Value::Tagged(t) => {
+            out.push_str(&tag_text(&t.tag));
+            out.push(' ');
+            write_inline(&t.value, block_indent, key, out);
+        }
+    }
+}
+
+fn tag_text(tag: &serde_norway::value::Tag) -> String {
+    let text = tag.to_string();
+    if text.starts_with('!') {
+        text
+    } else {
+        format!("!{text}")
+    }
+}
+
+/// How a string is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    Literal,
+}
+
+/// The style meshfed writes `s` in, as a mapping key when `key` (keys stay
+/// on one line).
+pub fn style(s: &str, key: bool) -> Style {
+    if s.bytes().any(|b| b == b'\n') {
+        return if !key && literal_allowed(s) {
+            Style::Literal
+        } else {
+            Style::DoubleQuoted
+        };
+    }
+    if !s.chars().all(printable) {
+        return Style::DoubleQuoted;
+    }
+    if plain_allowed(s) && reads_as_string_everywhere(s) {
+        Style::Plain
+    } else {
+        Style::SingleQuoted
+    }
+}
+
+/// Writes one string scalar in its style.
+pub fn write_str(s: &str, block_indent: usize, key: bool, out: &mut String) {
+    match style(s, key) {
+        Style::Plain => out.push_str(s),
+        Style::SingleQuoted => {
+            out.push('\'');
+            for (i, part) in s.split('\'').enumerate() {
+                if i > 0 {
+                    out.push_str("''");
+                }
+                out.push_str(part);
+            }
+            out.push('\'');
+        }
+        Style::DoubleQuoted => write_double_quoted(s, out),
+        Style::Literal => write_literal(s, block_indent, out),
+    }
+}
+
+fn write_literal(s: &str, indent: usize, out: &mut String) {
+    out.push('|');
+    let body = s.trim_end_matches('\n');
+    match s.len() - body.len() {
+        0 => out.push('-'),
+        1 => {}
+        _ => out.push('+'),
+    }
+    for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            pad(out, indent);
+            out.push_str(line);
+        }
+    }
+}
+
+fn write_double_quoted(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if printable(c) => out.push(c),
+            c if (c as u32) <= 0xff => {
+                let _ = write!(out, "\\x{:02X}", c as u32);
+            }
+            c if (c as u32) <= 0xffff => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08X}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// The characters YAML lets a scalar hold as they are (libyaml's
+/// `IS_PRINTABLE`, less the line breaks, which are handled apart).
+fn printable(c: char) -> bool {
+    matches!(c as u32,
+        0x20..=0x7e | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x10000..=0x10ffff)
+        && c != '\u{feff}'
+}
+
+/// Whether a multi-line string can be a `|` block that reads back exactly:
+/// printable lines, none ending in a space, and a first line that does not
+/// start with a space or a break (the block's indentation is read from it).
+fn literal_allowed(s: &str) -> bool {
+    !s.starts_with([' ', '\n'])
+        && s.split('\n')
+            .all(|line| !line.ends_with(' ') && line.chars().all(printable))
+}
+
+/// Whether `s` (one printable line) may be written without quotes in block
+/// context: libyaml's analysis, which PyYAML and go-yaml share.
+fn plain_allowed(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    if first == b' ' || last == b' ' || s.starts_with("---") || s.starts_with("...") {
+        return false;
+    }
+    let blank_at = |i: usize| bytes.get(i).is_none_or(|b| *b == b' ');
+    if b"#,[]{}&*!|>'\"%@`".contains(&first) || (matches!(first, b'?' | b':' | b'-') && blank_at(1)) {
+        return false;
+    }
+    for (i, &b) in bytes.iter().enumerate().skip(1) {
+        match b {
+            b':' if blank_at(i + 1) => return false,
+            b'#' if bytes[i - 1] == b' ' => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+/// Whether every YAML reader — 1.2 core (serde_norway, yaml-rust), 1.1
+/// (PyYAML, go-yaml v2 as kubectl and kustomize use it) — reads the plain
+/// scalar `s` as the string `s`.
+pub fn reads_as_string_everywhere(s: &str) -> bool {
+    const WORDS: [&str; 30] = [
+        "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "y", "Y", "yes", "Yes", "YES",
+        "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "=", "<<", ".nan", ".NaN",
+    ];
+    if s.is_empty() || WORDS.contains(&s) || s == ".NAN" {
+        return false;
+    }
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if matches!(unsigned, ".inf" | ".Inf" | ".INF") {
+        return false;
+    }
+    let b = unsigned.as_bytes();
+    let numeric_start = match b {
+        [d, ..] if d.is_ascii_digit() => true,
+        [b'.', d, ..] if d.is_ascii_digit() => true,
+        _ => false,
+    };
+    !(numeric_start && looks_numeric_or_date(unsigned))
+}
+
+/// `t` (no sign, starting with a digit or `.digit`) as some reader's
+/// integer, float, sexagesimal number or timestamp.
+fn looks_numeric_or_date(t: &str) -> bool {
+    let b = t.as_bytes();
+    let all = |s: &str, f: fn(u8) -> bool| !s.is_empty() && s.bytes().all(f);
+    let digit_ = |c: u8| c.is_ascii_digit() || c == b'_';
+    // Integers: decimal (with `_` in 1.1, leading zeros as octal), and the
+    // 0x/0o/0b forms in either case (go-yaml parses with Go's base prefixes).
+    if all(t, digit_) {
+        return true;
+    }
+    if let Some(rest) = t.get(2..).filter(|_| b.len() > 2 && b[0] == b'0') {
+        let radix_digits = match b[1] {
+            b'x' | b'X' => all(rest, |c| c.is_ascii_hexdigit() || c == b'_'),
+            b'o' | b'O' => all(rest, |c| (b'0'..=b'7').contains(&c) || c == b'_'),
+            b'b' | b'B' => all(rest, |c| matches!(c, b'0' | b'1' | b'_')),
+            _ => false,
+        };
+        if radix_digits {
+            return true;
+        }
+    }
+    // Floats: digits with at most one dot, an optional exponent.
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let exponent_ok = exponent.is_none_or(|e| all(e.strip_prefix(['-', '+']).unwrap_or(e), |c| c.is_ascii_digit()));
+    let mut parts = mantissa.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let fraction = parts.next();
+    let mantissa_ok = whole.bytes().all(digit_)
+        && fraction.is_none_or(|f| f.bytes().all(digit_))
+        && mantissa.bytes().any(|c| c.is_ascii_digit());
+    if mantissa_ok && exponent_ok && (fraction.is_some() || exponent.is_some()) {
+        return true;
+    }
+    // YAML 1.1 sexagesimal: 1:20, 190:20:30.15.
+    if let Some((head, tail)) = t.split_once(':') {
+        let (tail, fraction) = match tail.rsplit_once('.') {
+            Some((t, f)) => (t, Some(f)),
+            None => (tail, None),
+        };
+        let base60 = tail
+            .split(':')
+            .all(|p| (1..=2).contains(&p.len()) && all(p, |c| c.is_ascii_digit()) && (p.len() < 2 || p < "60"));
+        if all(head, digit_) && base60 && fraction.is_none_or(|f| f.bytes().all(digit_)) {
+            return true;
+        }
+    }
+    // Timestamps start with a date: 2001-12-14.
+    b.len() >= 8 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && {
+        let rest = &t[5..];
+        let mut fields = rest.splitn(3, '-');
+        let month = fields.next().unwrap_or("");
+        let day = fields.next().unwrap_or("");
+        let day_digits: String = day.chars().take_while(char::is_ascii_digit).collect();
+        (1..=2).contains(&month.len()) && all(month, |c| c.is_ascii_digit()) && (1..=2).contains(&day_digits.len())
+    }
+}
+
+fn pad(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push(' ');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emit(text: &str) -> String {
+        let value: Value = serde_norway::from_str(text).unwrap();
+        to_string(&value).unwrap()
+    }
+
+    /// Strings that YAML 1.1 readers (kubectl, kustomize, PyYAML) take for
+    /// something else are quoted; each reads back as itself.
+    #[test]
+    fn yaml_1_1_look_alikes_are_quoted() {
+        let tricky = [
+            "yes",
+            "Yes",
+            "YES",
+            "no",
+            "NO",
+            "on",
+            "On",
+            "off",
+            "OFF",
+            "y",
+            "Y",
+            "n",
+            "N",
+            "~",
+            "null",
+            "true",
+            "False",
+            "0o17",
+            "0O17",
+            "0x1F",
+            "0b101",
+            "017",
+            "1_000",
+            "1e3",
+            "1E3",
+            "1.5",
+            "1.",
+            ".5",
+            "-1",
+            "+1",
+            "1:20",
+            "190:20:30.15",
+            "2001-12-14",
+            "2001-12-14t21:59:43.10-05:00",
+            "=",
+            "<<",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "",
+            "1_0.5e-3",
+            "30",
+        ];
+        for s in tricky {
+            let out = to_string(&serde_json::json!({ s: s })).unwrap();
+            let quoted = format!("'{s}'");
+            assert_eq!(out, format!("{quoted}: {quoted}\n"), "{s:?}");
+            let back: Value = serde_norway::from_str(&out).unwrap();
+            assert_eq!(back.get(s).and_then(Value::as_str), Some(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_words_stay_plain() {
+        for s in [
+            "istio-system",
+            "203.0.113.10",
+            "1.30.3",
+            "ingressgateway",
+            "spiffe://cluster-a.local/ns/abc/sa/foo",
+            "0xzz",
+            "yess",
+            "on-call",
+            "a b",
+            "10.0.0.0/8",
+            "2001:db8::11",
+            "café",
+            "-foo",
+            "12:345",
+        ] {
+            assert_eq!(style(s, false), Style::Plain, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn layout_is_libyaml_block_style() {
+        let text = "a:\n  b: [x, {c: 1, d: []}, [w, z]]\n  e: {}\n  f: \"l1\\nl2\\n\"\n  g: \"k\\n\"\n  h: ' lead'\n";
+        assert_eq!(
+            emit(text),
+            "a:\n  b:\n  - x\n  - c: 1\n    d: []\n  - - w\n    - z\n  e: {}\n  f: |\n    l1\n    l2\n  g: |\n    k\n  h: ' lead'\n"
+        );
+    }
+
+    #[test]
+    fn odd_strings_read_back_as_themselves() {
+        for s in [
+            "no final newline\nsecond",
+            "two\n\n",
+            "\nleading break",
+            " leading space\nx",
+            "trailing space \nx",
+            "tab\there",
+            "quote ' and \" and \\",
+            "bell \u{7} nel \u{85} bom \u{feff}",
+            "key: value",
+            "# comment",
+            "- item",
+            "a #b",
+            "---",
+            "x:",
+            "\u{10348}",
+        ] {
+            for key in [false, true] {
+                let value = if key {
+                    serde_json::json!({ s: 1 })
+                } else {
+                    serde_json::json!({ "k": [s] })
+                };
+                let out = to_string(&value).unwrap();
+                let back: serde_json::Value = serde_norway::from_str(&out).unwrap();
+                assert_eq!(back, value, "{s:?} written as {out:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn same_layout_as_serde_norway_for_unambiguous_values() {
+        let text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n  labels: {a: b}\ndata:\n  k: |\n    line\n    two\nlist:\n- a: 1\n  b:\n  - c\n- []\n- {}\nnothing: null\nf: 1.5\nt: true\n";
+        let value: Value = serde_norway::from_str(text).unwrap();
+        assert_eq!(to_string(&value).unwrap(), serde_norway::to_string(&value).unwrap());
+    }
+}
