@@ -37,7 +37,7 @@ use crate::diagnostics::Diagnostic;
 use crate::diagnostics::Diagnostics;
 use crate::load::SpecSource;
 use crate::pipeline::{self, RenderOptions, Rendered};
-use crate::render::ClusterOutput;
+use crate::render::{ClusterOutput, NEXT_STEPS_FILE};
 
 /// The record of what meshfed wrote, relative to the output folder.
 pub const MANIFEST: &str = ".meshfed-manifest";
@@ -81,7 +81,7 @@ impl Ownership {
         }
         let target = self.dir.join(&rel);
         let meta = std::fs::symlink_metadata(&target).ok()?;
-        if meta.is_file() && adopts(&self.dir.join(cluster), name, federation, files) {
+        if meta.is_file() && adopts(&self.dir, cluster, name, federation, files) {
             return None;
         }
         Some(
@@ -218,21 +218,37 @@ pub fn read_manifest(dir: &Path) -> Result<BTreeSet<String>, Diagnostic> {
 /// - it is a `kustomization.yaml` holding nothing but `apiVersion`, `kind`
 ///   and `resources`, each resource a file this run writes in that folder or
 ///   a labelled file of this federation beside it: meshfed's own shape,
-///   listing only meshfed's files.
+///   listing only meshfed's files;
+/// - it is the cluster's `NEXT-STEPS.md` and says, as meshfed's template
+///   does, that meshfed wrote the folder for this cluster of this federation.
 ///
 /// A fragment that differs from what this run writes is not adopted (it
 /// carries nothing that says whose it is): MF401 as before.
-fn adopts(cluster_dir: &Path, name: &str, federation: &str, files: &ClusterOutput) -> bool {
+fn adopts(dir: &Path, cluster: &str, name: &str, federation: &str, files: &ClusterOutput) -> bool {
+    let cluster_dir = dir.join(cluster);
     let Ok(text) = std::fs::read_to_string(cluster_dir.join(name)) else {
         return false;
     };
     if files.get(name).is_some_and(|f| f.text == text) {
         return true;
     }
-    if name == "kustomization.yaml" {
-        return lists_only_meshfeds(&text, cluster_dir, federation, files);
+    match name {
+        "kustomization.yaml" => lists_only_meshfeds(&text, &cluster_dir, federation, files),
+        NEXT_STEPS_FILE => says_meshfed_wrote_it(&text, cluster, federation),
+        _ => carries_labels(&text, federation),
     }
-    carries_labels(&text, federation)
+}
+
+/// What `templates/next-steps.md` says near its top, whatever the line
+/// breaks (tests/integration/check.rs `a_lost_manifest_adopts_meshfeds_own_files`
+/// fails if the template stops saying it).
+fn next_steps_signature(cluster: &str, federation: &str) -> String {
+    format!("meshfed wrote this folder for cluster `{cluster}` of federation `{federation}`.")
+}
+
+fn says_meshfed_wrote_it(text: &str, cluster: &str, federation: &str) -> bool {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    flat.contains(&next_steps_signature(cluster, federation))
 }
 
 /// Every document of `text` is an object with meshfed's two labels for

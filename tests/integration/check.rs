@@ -577,12 +577,15 @@ fn a_lost_manifest_adopts_meshfeds_own_files() {
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     assert_eq!(snapshot(&seed.out()), before);
 
-    // The spec changed too: labelled objects and meshfed's kustomization
-    // are adopted even though their content changes.
+    // The spec changed too: labelled objects, meshfed's kustomization and
+    // NEXT-STEPS.md are adopted even though their content changes.
     std::fs::remove_file(seed.out().join(".meshfed-manifest")).unwrap();
     seed.edit_spec("203.0.113.20", "203.0.113.21");
+    let notes = seed.out().join("cluster-b/NEXT-STEPS.md");
+    let old_notes = std::fs::read_to_string(&notes).unwrap();
     let out = seed.generate(&[]);
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_ne!(std::fs::read_to_string(&notes).unwrap(), old_notes);
     assert_eq!(code(&seed.check()), 0);
 }
 
