@@ -2,9 +2,14 @@
 //! write now? Renders in memory, plans the tree exactly as `generate` would
 //! (`output::plan`, manifest included) and compares file by file. Reports
 //! every difference as a unified diff: edited files, missing files, and
-//! files meshfed generated earlier that should no longer exist. Never writes.
+//! files meshfed generated earlier that should no longer exist; and, as
+//! problems of their own, temporaries a killed `generate` left behind and
+//! (with `--require-tracked`) generated files git does not track. Never
+//! writes. Holds a shared lock on the folder while it reads, so it never
+//! sees a `generate` halfway through its renames.
 
 use std::path::Path;
+use std::process::Command;
 
 use similar::TextDiff;
 
@@ -12,26 +17,126 @@ use crate::diagnostics::Diagnostic;
 use crate::output;
 use crate::pipeline::Rendered;
 
-/// The unified diff from what is in `dir` to what generate would write;
-/// empty when the folder is up to date.
-pub fn drift(dir: &Path, rendered: &Rendered, filtered: bool) -> Result<String, Vec<Diagnostic>> {
+/// How the output folder differs from what `generate -o` would write.
+#[derive(Debug, Default)]
+pub struct Drift {
+    /// The unified diff from what is in the folder to what generate would
+    /// write; empty when every file is up to date.
+    pub diff: String,
+    /// What a diff cannot show: stray temporaries (MF442) and untracked
+    /// generated files (MF443).
+    pub problems: Vec<Diagnostic>,
+}
+
+impl Drift {
+    pub fn is_clean(&self) -> bool {
+        self.diff.is_empty() && self.problems.is_empty()
+    }
+}
+
+/// Compares `dir` with what generate would write for `rendered`. With
+/// `require_tracked`, inside a git work tree, every file generate would
+/// leave there must also be tracked by git (in its index).
+pub fn drift(dir: &Path, rendered: &Rendered, filtered: bool, require_tracked: bool) -> Result<Drift, Vec<Diagnostic>> {
+    let _lock = output::lock_for_reading(dir).map_err(|d| vec![d])?;
     let plan = output::plan(dir, rendered, filtered)?;
-    let mut out = String::new();
+    let mut out = Drift::default();
     for (rel, expected) in &plan.files {
         let path = dir.join(rel);
         match read(&path)? {
             Some(actual) if actual == *expected => {}
-            Some(actual) => out.push_str(&diff(&actual, expected, &format!("a/{rel}"), &format!("b/{rel}"))),
-            None => out.push_str(&diff("", expected, "/dev/null", &format!("b/{rel}"))),
+            Some(actual) => out
+                .diff
+                .push_str(&diff(&actual, expected, &format!("a/{rel}"), &format!("b/{rel}"))),
+            None => out.diff.push_str(&diff("", expected, "/dev/null", &format!("b/{rel}"))),
         }
     }
     for rel in &plan.stale {
         let path = dir.join(rel);
         if let Some(actual) = read(&path)? {
-            out.push_str(&diff(&actual, "", &format!("a/{rel}"), "/dev/null"));
+            out.diff.push_str(&diff(&actual, "", &format!("a/{rel}"), "/dev/null"));
         }
     }
+    for tmp in output::temporaries(dir) {
+        out.problems.push(
+            Diagnostic::error(
+                "MF442",
+                "",
+                format!(
+                    "{} is a temporary file left by a meshfed run that was killed",
+                    tmp.display()
+                ),
+            )
+            .hint("run generate again: it removes them")
+            .at(&tmp, None),
+        );
+    }
+    if require_tracked {
+        out.problems.extend(untracked(dir, plan.files.keys())?);
+    }
     Ok(out)
+}
+
+/// MF443 for each of `files` (relative to `dir`) that git does not track,
+/// when `dir` is inside a git work tree; nothing outside one.
+fn untracked<'a>(dir: &Path, files: impl Iterator<Item = &'a String>) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+    if !dir.is_dir() {
+        // Every file is missing, which the diff already shows.
+        return Ok(Vec::new());
+    }
+    let git = |args: &[&str]| Command::new("git").args(args).current_dir(dir).output();
+    let inside = match git(&["rev-parse", "--is-inside-work-tree"]) {
+        Ok(out) => out.status.success() && out.stdout.starts_with(b"true"),
+        Err(e) => {
+            return Err(vec![Diagnostic::error(
+                "MF443",
+                "",
+                format!("--require-tracked: cannot run git: {e}"),
+            )
+            .hint("install git, or drop --require-tracked")
+            .at(dir, None)])
+        }
+    };
+    if !inside {
+        return Ok(Vec::new());
+    }
+    // Paths relative to `dir`, as the manifest has them; -z: never quoted.
+    let listed = match git(&["ls-files", "-z", "--", "."]) {
+        Ok(out) if out.status.success() => out.stdout,
+        Ok(out) => {
+            return Err(vec![Diagnostic::error(
+                "MF443",
+                "",
+                format!(
+                    "--require-tracked: git ls-files failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            )
+            .at(dir, None)])
+        }
+        Err(e) => {
+            return Err(vec![Diagnostic::error(
+                "MF443",
+                "",
+                format!("--require-tracked: cannot run git: {e}"),
+            )
+            .at(dir, None)])
+        }
+    };
+    let tracked: std::collections::BTreeSet<&[u8]> = listed.split(|b| *b == 0).collect();
+    Ok(files
+        .filter(|rel| !tracked.contains(rel.as_bytes()))
+        .map(|rel| {
+            let path = dir.join(rel);
+            Diagnostic::error(
+                "MF443",
+                "",
+                format!("{} is generated but not tracked by git", path.display()),
+            )
+            .hint(format!("git add {}", path.display()))
+            .at(&path, None)
+        })
+        .collect())
 }
 
 fn read(path: &Path) -> Result<Option<String>, Vec<Diagnostic>> {

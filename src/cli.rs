@@ -79,6 +79,10 @@ enum Command {
         /// The output folder to compare.
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
+        /// Inside a git work tree, also fail when a generated file is not
+        /// tracked by git (what the pre-commit hook does).
+        #[arg(long)]
+        require_tracked: bool,
         #[command(flatten)]
         render: RenderArgs,
     },
@@ -186,7 +190,12 @@ pub fn run() -> ExitCode {
     };
     match cli.command {
         Command::Generate { spec, output, render } => generate(&spec, output.as_deref(), &render.options()),
-        Command::Check { spec, output, render } => check(&spec, &output, &render.options()),
+        Command::Check {
+            spec,
+            output,
+            require_tracked,
+            render,
+        } => check(&spec, &output, require_tracked, &render.options()),
         Command::Validate { spec, checks } => {
             let opts = RenderOptions {
                 build: build_options(&checks),
@@ -363,7 +372,7 @@ fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &Render
     ExitCode::Success
 }
 
-fn check(spec: &std::path::Path, dir: &std::path::Path, opts: &RenderOptions) -> ExitCode {
+fn check(spec: &std::path::Path, dir: &std::path::Path, require_tracked: bool, opts: &RenderOptions) -> ExitCode {
     let rendered = match pipeline::render_file(spec, opts) {
         Ok(r) => r,
         Err(diags) => {
@@ -371,14 +380,21 @@ fn check(spec: &std::path::Path, dir: &std::path::Path, opts: &RenderOptions) ->
             return ExitCode::InvalidInput;
         }
     };
-    match check::drift(dir, &rendered, !opts.clusters.is_empty()) {
-        Ok(diff) if diff.is_empty() => {
+    match check::drift(dir, &rendered, !opts.clusters.is_empty(), require_tracked) {
+        Ok(drift) if drift.is_clean() => {
             report(rendered.diagnostics);
             ExitCode::Success
         }
-        Ok(diff) => {
-            print!("{diff}");
-            report(rendered.diagnostics);
+        Ok(drift) => {
+            print!("{}", drift.diff);
+            // Untracked files alone (MF443) are not fixed by generating again.
+            let regenerate = !drift.diff.is_empty() || drift.problems.iter().any(|d| d.code != "MF443");
+            let mut diags = rendered.diagnostics;
+            diags.extend(drift.problems);
+            report(diags);
+            if !regenerate {
+                return ExitCode::Drift;
+            }
             eprintln!(
                 "{} is out of date with {}; run `meshfed generate {} -o {}`",
                 dir.display(),

@@ -19,6 +19,7 @@ pub mod diagnostics;
 pub mod exit_codes;
 pub mod graph;
 pub mod inspect;
+pub mod interrupt;
 pub mod krm;
 pub mod load;
 pub mod locate;

@@ -52,17 +52,20 @@ pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered,
     })
 }
 
-/// Renders cluster by cluster and hands each one's files to `sink`, which
-/// owns them from then on, so memory never holds every cluster's output at
+/// Renders cluster by cluster and hands each one's files to `sink` (with the
+/// federation's name and the cluster's), which owns them from then on, so memory never holds every cluster's output at
 /// once. On success, the warnings; on error, every problem of the spec, or
 /// the first error of rendering or of `sink`.
 pub fn render_each<F>(src: &SpecSource, opts: &RenderOptions, sink: F) -> Result<Diagnostics, Diagnostics>
 where
-    F: Fn(&str, ClusterOutput) -> Result<(), Diagnostic> + Sync,
+    F: Fn(&str, &str, ClusterOutput) -> Result<(), Diagnostic> + Sync,
 {
     let (federation, diagnostics, renderer) = prepare(src, opts)?;
     let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
-    render_parallel(&federation, &renderer, &clusters, sink).map_err(one)?;
+    render_parallel(&federation, &renderer, &clusters, |cluster, files| {
+        sink(&federation.name, cluster, files)
+    })
+    .map_err(one)?;
     Ok(diagnostics)
 }
 

@@ -335,3 +335,318 @@ fn check_ignores_foreign_files_and_rejects_invalid_input() {
     assert_eq!(code(&out), 1);
     assert!(text(&out.stderr).contains("MF115"), "{}", text(&out.stderr));
 }
+
+/// Every file below `dir` with its bytes.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    tree(dir)
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(&f)).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+fn stray_temporaries(dir: &Path) -> Vec<String> {
+    tree(dir).into_iter().filter(|f| f.contains("meshfed-tmp")).collect()
+}
+
+/// Seed spec `federation-b.yaml`: cluster-a exports nothing and cluster-b's
+/// gateway moved, so it differs from `federation.yaml` in content and in
+/// which files exist.
+fn write_spec_b(seed: &Seed) {
+    let text = std::fs::read_to_string(seed.spec()).unwrap();
+    let export = "    exports:\n    - service: foo\n      namespace: abc\n      ports:\n      - {name: http, port: 8080}\n      serviceAccounts: [foo]\n";
+    assert!(text.contains(export) && text.contains("203.0.113.20"));
+    let b = text.replacen(export, "", 1).replace("203.0.113.20", "203.0.113.21");
+    std::fs::write(seed.dir.path().join("federation-b.yaml"), b).unwrap();
+}
+
+#[test]
+fn two_runs_into_one_folder_never_leave_a_mix() {
+    let seed = Seed::new();
+    write_spec_b(&seed);
+    let spawn = |spec: &str, out: &str| {
+        Command::new(BIN)
+            .args(["generate", spec, "-o", out])
+            .current_dir(seed.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Each spec's full output, written alone.
+    let reference = |spec: &str, out: &str| {
+        assert!(spawn(spec, out).wait().unwrap().success());
+        snapshot(&seed.dir.path().join(out))
+    };
+    let a = reference("federation.yaml", "ref-a");
+    let b = reference("federation-b.yaml", "ref-b");
+    assert_ne!(a, b);
+    for round in 0..25 {
+        let (first, second) = if round % 2 == 0 {
+            ("federation.yaml", "federation-b.yaml")
+        } else {
+            ("federation-b.yaml", "federation.yaml")
+        };
+        let one = spawn(first, "out");
+        let two = spawn(second, "out");
+        for run in [one, two] {
+            let out = run.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", text(&out.stderr));
+        }
+        let now = snapshot(&seed.out());
+        assert!(
+            now == a || now == b,
+            "round {round}: the folder is a mix of both runs: {:?}",
+            tree(&seed.out())
+        );
+        let check = |spec: &str| code(&seed.run(&["check", spec, "-o", "out"]));
+        let expected = if now == a { (0, 3) } else { (3, 0) };
+        assert_eq!(
+            (check("federation.yaml"), check("federation-b.yaml")),
+            expected,
+            "round {round}"
+        );
+    }
+}
+
+#[test]
+fn a_run_waits_for_the_lock_and_gives_up_with_mf440() {
+    let seed = Seed::new();
+    assert_eq!(code(&seed.generate(&[])), 0);
+    // Another meshfed holding the folder, as `generate` itself locks it.
+    let held = std::fs::File::open(seed.out()).unwrap();
+    held.lock().unwrap();
+    let out = Command::new(BIN)
+        .args(["generate", "federation.yaml", "-o", "out"])
+        .current_dir(seed.dir.path())
+        .env("MESHFED_LOCK_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("waiting for another meshfed run"), "{stderr}");
+    assert!(stderr.contains("MF440"), "{stderr}");
+    // check waits for a generate too (a shared lock against an exclusive one).
+    let out = Command::new(BIN)
+        .args(["check", "federation.yaml", "-o", "out"])
+        .current_dir(seed.dir.path())
+        .env("MESHFED_LOCK_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(text(&out.stderr).contains("MF440"), "{}", text(&out.stderr));
+    held.unlock().unwrap();
+    assert_eq!(code(&seed.check()), 0);
+}
+
+#[test]
+fn stray_temporaries_fail_check_and_the_next_generate_removes_them() {
+    let seed = Seed::new();
+    assert_eq!(code(&seed.generate(&[])), 0);
+    // What a run killed with SIGKILL while staging leaves behind.
+    std::fs::write(seed.out().join("cluster-a/.gateway.yaml.meshfed-tmp"), "half a fi").unwrap();
+    std::fs::write(seed.out().join("..meshfed-manifest.meshfed-tmp"), "").unwrap();
+    let out = seed.check();
+    assert_eq!(code(&out), 3);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("MF442") && stderr.contains("cluster-a/.gateway.yaml.meshfed-tmp"),
+        "{stderr}"
+    );
+    assert_eq!(code(&seed.generate(&[])), 0);
+    assert_eq!(stray_temporaries(&seed.out()), Vec::<String>::new());
+    assert_eq!(code(&seed.check()), 0);
+}
+
+/// SIGINT and SIGTERM at several points of a 20 clusters × 100 services run
+/// (bench/gen_federation.py), then a full run: no temporary is ever left and
+/// `check` passes.
+#[cfg(unix)]
+#[test]
+fn a_signal_mid_write_leaves_no_temporary() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::time::{Duration, Instant};
+    let (Some(python), Some(_)) = (
+        crate::support::tools::required("python3", "generate the 20x100 federation"),
+        crate::support::tools::required("openssl", "make its root CAs"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let generator = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/gen_federation.py");
+    let made = Command::new(python)
+        .arg(generator)
+        .args(["20", "100"])
+        .arg(tmp.path().join("fed"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let out = tmp.path().join("out");
+    let run = |args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        // meshfed keeps a signal its parent ignores ignored, and this test may
+        // run under a parent that ignores SIGINT (a shell's `cargo test &`).
+        // SAFETY: only async-signal-safe signal(2) between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        command.spawn().unwrap()
+    };
+    // Sends SIG`signal` to a new `generate` once `staged` temporaries exist
+    // (0: at once, while the spec is still being read and checked).
+    let interrupt = |signal: &str, staged: usize| {
+        let mut child = run(&["generate", "fed/federation.yaml", "-o", "out"]);
+        let start = Instant::now();
+        while stray_temporaries(&out).len() < staged
+            && child.try_wait().unwrap().is_none()
+            && start.elapsed() < Duration::from_secs(300)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before {staged} temporaries were seen"
+        );
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait_with_output().unwrap().status;
+        let number = if signal == "INT" { libc::SIGINT } else { libc::SIGTERM };
+        // Staging was under way, so the run cannot have been past its renames.
+        assert_eq!(
+            status.signal(),
+            Some(number),
+            "SIG{signal} after {staged} temporaries: {status:?}"
+        );
+        assert_eq!(
+            stray_temporaries(&out),
+            Vec::<String>::new(),
+            "SIG{signal} after {staged} temporaries"
+        );
+    };
+    for (signal, staged) in [("INT", 0), ("INT", 1), ("TERM", 40), ("INT", 400)] {
+        interrupt(signal, staged);
+    }
+    let full = run(&["generate", "fed/federation.yaml", "-o", "out"])
+        .wait_with_output()
+        .unwrap();
+    assert!(full.status.success(), "{}", text(&full.stderr));
+    assert_eq!(stray_temporaries(&out), Vec::<String>::new());
+    let check = run(&["check", "fed/federation.yaml", "-o", "out"])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+
+    // Interrupting a run over an existing tree leaves that tree as it was.
+    let before = snapshot(&out);
+    let spec = tmp.path().join("fed/federation.yaml");
+    let text_before = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text_before.replace(".10, ", ".12, ")).unwrap();
+    interrupt("INT", 40);
+    assert!(snapshot(&out) == before, "an interrupted run changed the tree");
+}
+
+#[test]
+fn a_lost_manifest_adopts_meshfeds_own_files() {
+    let seed = Seed::new();
+    assert_eq!(code(&seed.generate(&[])), 0);
+    let before = snapshot(&seed.out());
+    std::fs::remove_file(seed.out().join(".meshfed-manifest")).unwrap();
+    // check sees the missing record as drift, not as someone else's files.
+    let out = seed.check();
+    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("+++ b/.meshfed-manifest"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = seed.generate(&[]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(snapshot(&seed.out()), before);
+
+    // The spec changed too: labelled objects, meshfed's kustomization and
+    // NEXT-STEPS.md are adopted even though their content changes.
+    std::fs::remove_file(seed.out().join(".meshfed-manifest")).unwrap();
+    seed.edit_spec("203.0.113.20", "203.0.113.21");
+    let notes = seed.out().join("cluster-b/NEXT-STEPS.md");
+    let old_notes = std::fs::read_to_string(&notes).unwrap();
+    let out = seed.generate(&[]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_ne!(std::fs::read_to_string(&notes).unwrap(), old_notes);
+    assert_eq!(code(&seed.check()), 0);
+}
+
+#[test]
+fn a_lost_manifest_still_never_takes_someone_elses_file() {
+    let seed = Seed::new();
+    assert_eq!(code(&seed.generate(&[])), 0);
+    std::fs::remove_file(seed.out().join(".meshfed-manifest")).unwrap();
+    // An object of another federation, and a kustomization of one's own.
+    let gw = seed.out().join("cluster-a/gateway.yaml");
+    let other = std::fs::read_to_string(&gw)
+        .unwrap()
+        .replace("meshfed.io/federation: seed", "meshfed.io/federation: other");
+    std::fs::write(&gw, &other).unwrap();
+    let kustomization = seed.out().join("cluster-b/kustomization.yaml");
+    let mine = std::fs::read_to_string(&kustomization).unwrap() + "namespace: mine\n";
+    std::fs::write(&kustomization, &mine).unwrap();
+    let out = seed.generate(&[]);
+    assert_eq!(code(&out), 1);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("MF401")
+            && stderr.contains("cluster-a/gateway.yaml")
+            && stderr.contains("cluster-b/kustomization.yaml"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("MF401").count(), 2, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&gw).unwrap(), other);
+    assert_eq!(std::fs::read_to_string(&kustomization).unwrap(), mine);
+}
+
+#[test]
+fn a_manifest_with_merge_conflict_markers_is_read_as_the_union() {
+    let seed = Seed::new();
+    assert_eq!(code(&seed.generate(&[])), 0);
+    let manifest = seed.out().join(".meshfed-manifest");
+    let ours = std::fs::read_to_string(&manifest).unwrap();
+    // Their branch no longer exports foo from cluster-a, and added a file.
+    let theirs: String = ours
+        .lines()
+        .filter(|l| !l.starts_with('#') && *l != "cluster-a/gateway.yaml")
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + "cluster-b/extra.yaml\n";
+    std::fs::write(seed.out().join("cluster-b/extra.yaml"), "kind: ConfigMap\n").unwrap();
+    let body: String = ours
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(
+        &manifest,
+        format!("<<<<<<< HEAD\n{body}=======\n{theirs}>>>>>>> theirs\n"),
+    )
+    .unwrap();
+    let out = seed.check();
+    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    let out = seed.generate(&[]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    // Listed on one side only, no longer generated: meshfed's, and stale.
+    assert!(!seed.out().join("cluster-b/extra.yaml").exists());
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), ours);
+    assert_eq!(code(&seed.check()), 0);
+}

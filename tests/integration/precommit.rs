@@ -5,7 +5,8 @@
 //! temporary project repository uses as `repo: <path>` at that commit: this
 //! is how users consume it, and it needs no network. The meshfed under test
 //! is first on PATH. The hook passes on fresh output and fails on a
-//! hand-edited file and on a stale one.
+//! hand-edited file, on a stale one and on a generated file git does not
+//! track.
 //!
 //! Without pre-commit on PATH the test is skipped with a message, except in
 //! CI (`CI` set), where that is a failure.
@@ -138,6 +139,26 @@ fn the_hook_passes_on_fresh_output_and_fails_on_drift() {
     assert!(!out.status.success(), "the hook passed a stale file:\n{}", show(&out));
     assert!(show(&out).contains("--- a/cluster-a/gateway.yaml"), "{}", show(&out));
     generate();
+    let out = hook();
+    assert!(out.status.success(), "{}", show(&out));
+
+    // Generated but not tracked: a fresh clone would miss cluster-b's folder.
+    git(&project, &["add", "-A"], &cache);
+    git(&project, &["commit", "-qm", "no foo"], &cache);
+    git(&project, &["rm", "-q", "-r", "--cached", "out/cluster-b"], &cache);
+    git(&project, &["commit", "-qm", "cluster-b untracked"], &cache);
+    let out = hook();
+    assert!(
+        !out.status.success(),
+        "the hook passed untracked output:\n{}",
+        show(&out)
+    );
+    assert!(
+        show(&out).contains("MF443") && show(&out).contains("out/cluster-b/gateway.yaml"),
+        "{}",
+        show(&out)
+    );
+    git(&project, &["add", "out"], &cache);
     let out = hook();
     assert!(out.status.success(), "{}", show(&out));
 }
