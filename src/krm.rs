@@ -97,6 +97,7 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
 }
 
 fn parse_list(input: &str) -> Result<Mapping, Diagnostic> {
+    crate::nesting::diagnose(input, Path::new("stdin"))?;
     let mut docs = serde_norway::Deserializer::from_str(input);
     let Some(first) = docs.next() else {
         return Err(not_a_list("stdin is empty"));
