@@ -21,6 +21,8 @@ mod invalid_inputs;
 mod krm;
 /// The legacy exec plugin under the real `kubectl kustomize`.
 mod kustomize;
+/// Deep nesting refused at every YAML entry point, before libyaml.
+mod nesting;
 /// The pre-commit hook under the real pre-commit.
 mod precommit;
 /// Shared helpers: Istio CRD validation and openssl-made certificates.
