@@ -3,6 +3,8 @@
 //! kubectl/kustomize, pre-commit, Graphviz and openssl) against files in a
 //! temporary tree. Golden files are rewritten with `MESHFED_BLESS=1`.
 
+/// Command-line arguments at their edges: `-o -`, `-o FILE`, `--templates`, closed stdout.
+mod arguments;
 /// `generate -o` record keeping, atomic writes and `check` drift detection.
 mod check;
 /// `meshfed import deckhouse`.
