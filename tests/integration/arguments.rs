@@ -3,6 +3,7 @@
 //! file, `check`'s fix hint, a reader that closes stdout early, and a
 //! stdout that cannot be written.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -127,7 +128,7 @@ fn a_reader_that_stops_early_is_no_error() {
 #[test]
 fn a_failed_stdout_write_says_what_failed() {
     let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
-        eprintln!("SKIPPED: no /dev/full on this system");
+        let _ = writeln!(std::io::stderr(), "SKIPPED: no /dev/full on this system");
         return;
     };
     let o = Command::new(BIN)

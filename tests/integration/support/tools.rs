@@ -4,6 +4,7 @@
 //! as GitHub Actions, GitLab CI and most others set it) it is a failure, so
 //! a CI job never passes by skipping.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Whether we run in CI: `CI` set to anything but empty, `0` or `false`.
@@ -28,7 +29,12 @@ pub fn required(program: &str, what: &str) -> Option<PathBuf> {
             !in_ci(),
             "{program} is not on PATH, and in CI (CI=true) every test must run: install it or run the tests through `bash scripts/test.sh` to {what}"
         );
-        eprintln!("SKIPPED: {program} not on PATH; install it or run `bash scripts/test.sh` to {what}");
+        // Straight to the process's stderr: libtest captures `eprintln!` of
+        // a passing test, and a skip must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {program} not on PATH; install it or run `bash scripts/test.sh` to {what}"
+        );
     }
     found
 }
