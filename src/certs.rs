@@ -1155,8 +1155,8 @@ mod tests {
 
     #[test]
     fn istio_sample_roots_are_accepted() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/istio-1.30.3/samples-certs");
-        let bytes = std::fs::read(dir.join("root-cert-combined.pem")).expect("Istio sample certs beside the repo");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/istio/samples-certs");
+        let bytes = std::fs::read(dir.join("root-cert-combined.pem")).expect("Istio's sample roots in testdata/istio");
         let got = run(&bytes);
         assert_eq!(got.roots.len(), 2, "{}", messages(&got));
         assert!(got.diagnostics.iter().all(|d| !d.is_error()), "{}", messages(&got));

@@ -67,6 +67,7 @@ enum Command {
         /// The MeshFederation spec file.
         spec: PathBuf,
         /// Write DIR/<cluster>/ folders instead of one stream on stdout.
+        /// (`-o -` is stdout, the same as no `-o`.)
         #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
         #[command(flatten)]
@@ -189,13 +190,25 @@ pub fn run() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Generate { spec, output, render } => generate(&spec, output.as_deref(), &render.options()),
+        Command::Generate { spec, output, render } => {
+            // `-o -` is stdout, as for most tools, never a folder named `-`.
+            let output = output.filter(|o| o.as_os_str() != "-");
+            if let Some(code) = output.as_deref().and_then(not_a_folder) {
+                return code;
+            }
+            generate(&spec, output.as_deref(), &render.options())
+        }
         Command::Check {
             spec,
             output,
             require_tracked,
             render,
-        } => check(&spec, &output, require_tracked, &render.options()),
+        } => {
+            if let Some(code) = not_a_folder(&output) {
+                return code;
+            }
+            check(&spec, &output, require_tracked, &render.options())
+        }
         Command::Validate { spec, checks } => {
             let opts = RenderOptions {
                 build: build_options(&checks),
@@ -223,9 +236,9 @@ pub fn run() -> ExitCode {
             };
             match deckhouse::import(&req, &build_options(&checks).certs) {
                 Ok((yaml, warnings)) => {
-                    print!("{yaml}");
+                    let code = emit(&yaml);
                     report(warnings);
-                    ExitCode::Success
+                    code
                 }
                 Err(diags) => {
                     report(diags);
@@ -240,17 +253,12 @@ pub fn run() -> ExitCode {
             };
             graph(&spec, format)
         }
-        Command::Schema => {
-            print!("{SCHEMA}");
-            ExitCode::Success
-        }
+        Command::Schema => emit(SCHEMA),
         Command::Inspect { files, checks } => {
             let report = crate::inspect::inspect_files(&files, &build_options(&checks).certs);
-            print!("{}", report.text);
-            if report.has_errors {
-                ExitCode::InvalidInput
-            } else {
-                ExitCode::Success
+            match emit(&report.text) {
+                ExitCode::Success if report.has_errors => ExitCode::InvalidInput,
+                code => code,
             }
         }
         Command::Krm => krm_function(false),
@@ -274,14 +282,10 @@ fn krm_function(implicit: bool) -> ExitCode {
     }
     let workdir = std::path::PathBuf::from(".");
     match krm::process(&input, &workdir, &RenderOptions::default()) {
-        Ok(outcome) => {
-            print!("{}", outcome.output);
-            if outcome.failed {
-                ExitCode::InvalidInput
-            } else {
-                ExitCode::Success
-            }
-        }
+        Ok(outcome) => match emit(&outcome.output) {
+            ExitCode::Success if outcome.failed => ExitCode::InvalidInput,
+            code => code,
+        },
         Err(d) => {
             eprintln!("{d}");
             ExitCode::InvalidInput
@@ -292,9 +296,9 @@ fn krm_function(implicit: bool) -> ExitCode {
 fn kustomize_plugin(file: &std::path::Path) -> ExitCode {
     match plugin::render_member(file, &plugin::config_root(), &RenderOptions::default()) {
         Ok(rendered) => {
-            print!("{}", pipeline::stream(&rendered));
+            let code = emit(&pipeline::stream(&rendered));
             report(rendered.diagnostics);
-            ExitCode::Success
+            code
         }
         Err(diags) => {
             report(diags);
@@ -309,10 +313,7 @@ fn plugin_install(copy: bool) -> ExitCode {
         return ExitCode::InvalidInput;
     };
     match plugin::install(&home, copy) {
-        Ok(path) => {
-            println!("{}", path.display());
-            ExitCode::Success
-        }
+        Ok(path) => emit(&format!("{}\n", path.display())),
         Err(d) => {
             eprintln!("{d}");
             ExitCode::InvalidInput
@@ -359,17 +360,9 @@ fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &Render
             return ExitCode::InvalidInput;
         }
     };
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    if lock
-        .write_all(pipeline::stream(&rendered).as_bytes())
-        .and_then(|()| lock.flush())
-        .is_err()
-    {
-        return ExitCode::InvalidInput;
-    }
+    let code = emit(&pipeline::stream(&rendered));
     report(rendered.diagnostics);
-    ExitCode::Success
+    code
 }
 
 fn check(spec: &std::path::Path, dir: &std::path::Path, require_tracked: bool, opts: &RenderOptions) -> ExitCode {
@@ -386,23 +379,28 @@ fn check(spec: &std::path::Path, dir: &std::path::Path, require_tracked: bool, o
             ExitCode::Success
         }
         Ok(drift) => {
-            print!("{}", drift.diff);
+            let code = emit(&drift.diff);
             // Untracked files alone (MF443) are not fixed by generating again.
             let regenerate = !drift.diff.is_empty() || drift.problems.iter().any(|d| d.code != "MF443");
             let mut diags = rendered.diagnostics;
             diags.extend(drift.problems);
             report(diags);
             if !regenerate {
-                return ExitCode::Drift;
+                return match code {
+                    ExitCode::Success => ExitCode::Drift,
+                    failed => failed,
+                };
             }
             eprintln!(
-                "{} is out of date with {}; run `meshfed generate {} -o {}`",
+                "{} is out of date with {}; run `{}`",
                 dir.display(),
                 spec.display(),
-                spec.display(),
-                dir.display()
+                regenerate_command(spec, dir, opts)
             );
-            ExitCode::Drift
+            match code {
+                ExitCode::Success => ExitCode::Drift,
+                failed => failed,
+            }
         }
         Err(problems) => {
             let mut diags = rendered.diagnostics;
@@ -443,13 +441,82 @@ fn graph(spec: &std::path::Path, format: GraphFormat) -> ExitCode {
     };
     match pipeline::validate_source(&src, &RenderOptions::default()) {
         Ok((fed, diags)) => {
-            print!("{}", fedgraph::render(&fed, format));
+            let code = emit(&fedgraph::render(&fed, format));
             report(diags);
-            ExitCode::Success
+            code
         }
         Err(diags) => {
             report(diags);
             ExitCode::InvalidInput
         }
+    }
+}
+
+/// Writes `text` to stdout. A reader that stopped reading (`meshfed generate
+/// … | head`) is no failure: the rest is dropped quietly, as `cat` does, and
+/// the exit code is what it would have been. Any other failed write (a full
+/// disk, a closed descriptor) is MF451, exit 1.
+fn emit(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::Success,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Success,
+        Err(e) => {
+            eprintln!(
+                "{}",
+                crate::diagnostics::Diagnostic::error("MF451", "", format!("cannot write the output to stdout: {e}"))
+                    .hint("check where stdout goes (a full disk, a closed pipe or file)")
+            );
+            ExitCode::InvalidInput
+        }
+    }
+}
+
+/// `-o PATH` where PATH is a file: say so (MF450, exit 2) instead of failing
+/// on the manifest inside it.
+fn not_a_folder(dir: &std::path::Path) -> Option<ExitCode> {
+    if !dir.exists() || dir.is_dir() {
+        return None;
+    }
+    eprintln!(
+        "{}",
+        crate::diagnostics::Diagnostic::error(
+            "MF450",
+            "",
+            format!("-o {}: the path is a file, not a folder", dir.display())
+        )
+        .hint("give -o the output folder (it is created if missing), or -o - for stdout")
+        .at(dir, None)
+    );
+    Some(ExitCode::Usage)
+}
+
+/// The `generate` command that brings DIR up to date, with the options
+/// `check` was given that change what is written.
+fn regenerate_command(spec: &std::path::Path, dir: &std::path::Path, opts: &RenderOptions) -> String {
+    let mut words = vec![
+        "meshfed".to_owned(),
+        "generate".to_owned(),
+        shell_word(&spec.to_string_lossy()),
+        "-o".to_owned(),
+        shell_word(&dir.to_string_lossy()),
+    ];
+    for cluster in &opts.clusters {
+        words.extend(["--cluster".to_owned(), shell_word(cluster)]);
+    }
+    if let Some(templates) = &opts.templates {
+        words.extend(["--templates".to_owned(), shell_word(&templates.to_string_lossy())]);
+    }
+    words.join(" ")
+}
+
+/// `word` as a POSIX shell reads it back: as is when it holds only safe
+/// characters, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }

@@ -69,6 +69,7 @@ enum Placed {
 /// Runs the function on a ResourceList's text. `Err` only when the input is
 /// not a ResourceList at all (there are no items to give back).
 pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outcome, Diagnostic> {
+    crate::nesting::diagnose(input, Path::new("stdin"))?;
     let list = resource_list::read(input).map_err(|why| not_a_list(&why))?;
     let top = |key: &str| list.entries.iter().find(|e| e.key == key).map(|e| &e.value);
     if top("kind").and_then(Value::as_str) != Some("ResourceList") {

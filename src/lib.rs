@@ -25,6 +25,7 @@ pub mod load;
 pub mod locate;
 pub mod model;
 pub mod naming;
+pub mod nesting;
 pub mod normalise;
 pub mod output;
 pub mod pipeline;

@@ -1,8 +1,9 @@
 //! Spec intake: a file's text becomes a typed `MeshFederation`, or every
 //! problem with it, each with its field path and line.
 //!
-//! Order: YAML (with serde_norway's bounds on alias expansion and nesting,
-//! so a "billion laughs" input fails fast), then the JSON Schema in
+//! Order: the nesting depth (`nesting`, one linear scan, so deep nesting
+//! never reaches libyaml), YAML (with serde_norway's bounds on alias
+//! expansion, so a "billion laughs" input fails fast), then the JSON Schema in
 //! `schemas/` (every structural problem at once), then the typed structs.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use serde_json::Value;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::locate::{self, LineIndex};
+use crate::nesting;
 use crate::spec::MeshFederation;
 
 /// The spec's JSON Schema, as shipped in `schemas/` and printed by `meshfed schema`.
@@ -71,6 +73,8 @@ fn validator() -> &'static Validator {
 
 /// Parses YAML text into a JSON value, one document only.
 pub fn parse_yaml(text: &str, file: &Path) -> Result<Value, Diagnostic> {
+    // Before libyaml, whose time grows with the square of the nesting.
+    nesting::diagnose(text, file)?;
     let mut docs = serde_norway::Deserializer::from_str(text);
     // No document at all, or only an empty one (comments, `---`): one rule.
     let value: Option<Value> = match docs.next() {

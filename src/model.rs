@@ -18,7 +18,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::SpecSource;
 use crate::locate::LineIndex;
 use crate::naming;
-use crate::spec::{AuthorizationMode, ClusterSpec, Installer, MeshFederation};
+use crate::spec::{AuthorizationMode, ClusterSpec, Installer, MeshFederation, RootCaSpec};
 
 /// Oldest Istio minor meshfed renders for: the first with
 /// `meshConfig.caCertificates[].trustDomains` and `ISTIO_MULTIROOT_MESH`.
@@ -1104,6 +1104,46 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
             }
         }
     }
+}
+
+/// Root CA intake alone, for a spec that failed its schema elsewhere: every
+/// cluster whose `rootCA` parses still has its certificates checked, so one
+/// run reports a field typo and a pasted private key or an expired root
+/// together. Only intake's diagnostics; nothing is built.
+pub fn intake_roots(value: &serde_json::Value, src: &SpecSource, opts: &BuildOptions) -> Diagnostics {
+    let mut b = Builder {
+        src,
+        objects: opts.objects.as_ref(),
+        items_read: BTreeSet::new(),
+        index: std::cell::OnceCell::new(),
+        diags: Diagnostics::new(),
+    };
+    // Another kind of document is no spec: its paths mean nothing to us.
+    let field = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
+    if field("apiVersion") != Some(crate::spec::API_VERSION) || field("kind") != Some(crate::spec::KIND) {
+        return b.diags;
+    }
+    let clusters = value.pointer("/spec/clusters").and_then(serde_json::Value::as_array);
+    for (ci, c) in clusters.into_iter().flatten().enumerate() {
+        let Some(root_ca) = c
+            .get("rootCA")
+            .and_then(|r| serde_json::from_value::<RootCaSpec>(r.clone()).ok())
+        else {
+            continue;
+        };
+        let text = |key: &str| c.get(key).and_then(serde_json::Value::as_str).map(str::to_owned);
+        let cluster = ClusterSpec {
+            name: text("name").unwrap_or_else(|| format!("#{ci}")),
+            domain: text("domain").unwrap_or_default(),
+            trust_domain: text("trustDomain"),
+            network: None,
+            root_ca,
+            gateway: Default::default(),
+            exports: Vec::new(),
+        };
+        read_roots(&mut b, ci, &cluster, &opts.certs);
+    }
+    b.diags
 }
 
 fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPolicy) -> Vec<RootCert> {

@@ -160,7 +160,14 @@ fn selected<'a>(fed: &'a Federation, opts: &'a RenderOptions) -> impl Iterator<I
 
 /// Every check, no rendering: the plan and its warnings, or every problem.
 pub fn validate_source(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagnostics), Diagnostics> {
-    let spec = load::load_spec(src)?;
+    let spec = load::load_spec(src).map_err(|mut diags| {
+        // A typo elsewhere must not hide a pasted private key or an expired
+        // root: every rootCA that parses still goes through intake.
+        if let Ok(value) = load::parse_yaml(&src.text, &src.file) {
+            diags.extend(model::intake_roots(&value, src, &opts.build));
+        }
+        diags
+    })?;
     match model::build(&spec, src, &opts.build) {
         (Some(fed), diags) if !diags.has_errors() => Ok((fed, diags)),
         (_, diags) => Err(diags),

@@ -71,6 +71,7 @@ pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<R
                 .at(file, None),
         )
     })?;
+    crate::nesting::diagnose(&text, file).map_err(one)?;
     let value: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
         one(Diagnostic::error("MF412", "", format!("not YAML: {e}"))
             .hint("fix the YAML of the MeshFederationMember file")

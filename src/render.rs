@@ -80,6 +80,50 @@ pub struct Renderer {
     imports: Vec<OnceLock<(Arc<ImportedService>, Value)>>,
 }
 
+/// A `--templates` folder must exist and hold only templates meshfed knows
+/// by name: a misspelt `gateway.yml` would otherwise be ignored in silence
+/// and the embedded template used. Hidden files (`.gitkeep`) are allowed.
+fn check_overrides(dir: &Path) -> Result<(), Diagnostic> {
+    let known = || TEMPLATES.map(|(name, _)| name).join(", ");
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        let why = if dir.exists() && !dir.is_dir() {
+            "it is a file, not a folder".to_owned()
+        } else {
+            e.to_string()
+        };
+        Diagnostic::error("MF304", "", format!("--templates {}: {why}", dir.display()))
+            .hint(format!(
+                "give a folder holding templates named like the embedded ones: {}",
+                known()
+            ))
+            .at(dir, None)
+    })?;
+    let mut unknown: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.') && !TEMPLATES.iter().any(|(t, _)| t == name))
+        .collect();
+    unknown.sort();
+    match unknown.first() {
+        None => Ok(()),
+        Some(first) => Err(Diagnostic::error(
+            "MF304",
+            "",
+            format!(
+                "--templates {}: {} {} not a template meshfed knows",
+                dir.display(),
+                unknown.join(", "),
+                if unknown.len() == 1 { "is" } else { "are" }
+            ),
+        )
+        .hint(format!(
+            "name each override after the template it replaces: {}",
+            known()
+        ))
+        .at(dir.join(first), None)),
+    }
+}
+
 impl Renderer {
     /// The embedded templates, each replaced by a file of the same name in
     /// `overrides` where there is one, for a federation of `exports` exports
@@ -90,6 +134,9 @@ impl Renderer {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("b64encode", |s: String| BASE64.encode(s.as_bytes()));
         env.set_formatter(format_value);
+        if let Some(dir) = overrides {
+            check_overrides(dir)?;
+        }
         for (name, embedded) in TEMPLATES {
             let (origin, source) = match overrides.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
                 Some(path) => {

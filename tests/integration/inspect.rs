@@ -17,20 +17,23 @@ fn meshfed(args: &[&str]) -> Output {
 fn openssl_view(pem: &str, dir: &Path) -> (String, String) {
     let file = dir.join("one.pem");
     std::fs::write(&file, pem).expect("write");
-    let out = Command::new("openssl")
-        .args([
-            "x509",
-            "-noout",
-            "-fingerprint",
-            "-sha256",
-            "-subject",
-            "-nameopt",
-            "oneline",
-            "-in",
-        ])
-        .arg(&file)
-        .output()
-        .expect("openssl runs");
+    let out = Command::new(crate::support::tools::essential(
+        "openssl",
+        "compare `inspect` with openssl",
+    ))
+    .args([
+        "x509",
+        "-noout",
+        "-fingerprint",
+        "-sha256",
+        "-subject",
+        "-nameopt",
+        "oneline",
+        "-in",
+    ])
+    .arg(&file)
+    .output()
+    .expect("openssl runs");
     let text = String::from_utf8(out.stdout).expect("text");
     let value = |prefix: &str| {
         text.lines()
@@ -44,9 +47,8 @@ fn openssl_view(pem: &str, dir: &Path) -> (String, String) {
 
 #[test]
 fn both_roots_of_istios_combined_sample_are_shown() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/reference/istio-1.30.3/samples-certs/root-cert-combined.pem");
-    let pem = std::fs::read_to_string(&file).expect("Istio sample certs beside the repo");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/istio/samples-certs/root-cert-combined.pem");
+    let pem = std::fs::read_to_string(&file).expect("Istio's sample roots in testdata/istio");
     let tmp = tempfile::tempdir().expect("temp dir");
     let blocks: Vec<String> = pem
         .split_inclusive("-----END CERTIFICATE-----\n")

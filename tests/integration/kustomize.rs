@@ -10,7 +10,7 @@
 //! `spec.federation` resolves from the kustomization root.
 //!
 //! Without kubectl on PATH the tests are skipped with a message, except in
-//! CI (`CI` set), where a missing kubectl is a failure.
+//! CI (`CI=true`), where a missing kubectl is a failure.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

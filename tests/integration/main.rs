@@ -3,6 +3,8 @@
 //! kubectl/kustomize, pre-commit, Graphviz and openssl) against files in a
 //! temporary tree. Golden files are rewritten with `MESHFED_BLESS=1`.
 
+/// Command-line arguments at their edges: `-o -`, `-o FILE`, `--templates`, closed stdout.
+mod arguments;
 /// `generate -o` record keeping, atomic writes and `check` drift detection.
 mod check;
 /// `meshfed import deckhouse`.
@@ -25,6 +27,8 @@ mod kpt;
 mod krm;
 /// The legacy exec plugin under the real `kubectl kustomize`.
 mod kustomize;
+/// Deep nesting refused at every YAML entry point, before libyaml.
+mod nesting;
 /// The pre-commit hook under the real pre-commit.
 mod precommit;
 /// The remote roots reach the sidecars: each installer's fragment read as

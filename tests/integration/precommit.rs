@@ -9,7 +9,7 @@
 //! track.
 //!
 //! Without pre-commit on PATH the test is skipped with a message, except in
-//! CI (`CI` set), where that is a failure.
+//! CI (`CI=true`), where that is a failure.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -62,6 +62,9 @@ fn show(out: &Output) -> String {
 #[test]
 fn the_hook_passes_on_fresh_output_and_fails_on_drift() {
     let Some(pre_commit) = tools::required("pre-commit", "test the hook") else {
+        return;
+    };
+    let Some(_) = tools::required("git", "test the hook") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
 //! Validates emitted Istio objects against Istio's own CRD schemas
-//! (`../shared/reference/istio-1.30.3/crd-all.gen.yaml`), the way the API
+//! (`testdata/istio/crd-all.gen.yaml`, from Istio 1.30.3), the way the API
 //! server would, only stricter:
 //!
 //! - the OpenAPI schema of the object's kind and version, with unknown
@@ -18,12 +18,9 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-pub fn shared_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
-}
-
+/// Istio 1.30.3's `crd-all.gen.yaml`, copied into `testdata/istio/` (see its README).
 pub fn crd_path() -> PathBuf {
-    shared_dir().join("reference/istio-1.30.3/crd-all.gen.yaml")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/istio/crd-all.gen.yaml")
 }
 
 /// (group, version, kind) → openAPIV3Schema.

@@ -143,7 +143,9 @@ impl Pki {
             .args(args)
             .current_dir(self.dir.path())
             .output()
-            .expect("the openssl CLI runs");
+            .unwrap_or_else(|e| {
+                panic!("cannot run openssl ({e}): the tests make their certificates with the openssl CLI; install it")
+            });
         assert!(
             out.status.success(),
             "openssl {args:?} failed: {}",

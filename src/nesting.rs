@@ -1,0 +1,728 @@
+//! How deep YAML text nests, measured by one linear byte scan before any
+//! parser sees it, so that deep nesting is refused in time linear in the
+//! input.
+//!
+//! libyaml (under serde_norway) checks every open flow collection at every
+//! token, so its time grows with the square of the nesting depth: 100,000
+//! nested `[` (200 KB) took 32 s. Every YAML entry point (the spec, KRM
+//! stdin, the plugin's member file, Deckhouse documents) calls [`check`]
+//! first; beyond [`MAX_DEPTH`] levels the input is refused with MF003.
+//!
+//! The scan follows libyaml's own tokenizing rules where they decide what
+//! is structure: flow brackets, block entries (`- `, `? `) and simple keys
+//! (`key:`) with libyaml's indentation stack, quoted scalars, plain scalars
+//! and where they continue on the next line, block scalars (`|`, `>`) and
+//! their indentation, comments, anchors and tags. It never counts less
+//! nesting than libyaml will see; where in doubt (a bracket inside a tag,
+//! an indentless sequence) it counts more, by a level or two, which no real
+//! document comes near.
+//!
+//! Not a parser: it finds no syntax errors (libyaml reports those) and
+//! builds nothing.
+
+use std::path::Path;
+
+use crate::diagnostics::Diagnostic;
+
+/// Deepest nesting accepted: block and flow collections together. Istio's
+/// own CRD schemas, the deepest real documents meshfed meets (as KRM items),
+/// nest about 30 levels; serde_norway stops at 128.
+pub const MAX_DEPTH: usize = 100;
+
+/// Where the nesting first went beyond the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooDeep {
+    /// 1-based line.
+    pub line: usize,
+}
+
+/// `Ok` when `text` nests at most [`MAX_DEPTH`] levels.
+pub fn check(text: &str) -> Result<(), TooDeep> {
+    check_depth(text.as_bytes(), MAX_DEPTH)
+}
+
+/// [`check`] as the diagnostic every entry point reports (MF003), for `file`.
+pub fn diagnose(text: &str, file: &Path) -> Result<(), Diagnostic> {
+    check(text).map_err(|e| too_deep(e, file))
+}
+
+/// The MF003 diagnostic for a refused input.
+pub fn too_deep(e: TooDeep, file: &Path) -> Diagnostic {
+    Diagnostic::error("MF003", "", format!("the YAML nests deeper than {MAX_DEPTH} levels"))
+        .hint("no real document nests that deep: write the values out plainly")
+        .at(file, Some(e.line))
+}
+
+/// One open flow collection.
+struct Level {
+    sequence: bool,
+    /// A `:` or `?` made the current entry of this sequence a single-pair mapping.
+    pair: bool,
+    /// Deepest total nesting within the current entry, and within the whole collection.
+    entry_peak: usize,
+    peak: usize,
+}
+
+/// One open block collection on libyaml's indentation stack.
+#[derive(Clone, Copy)]
+struct Indent {
+    column: usize,
+    /// An indentless sequence (`key:` then `- item` at the key's column)
+    /// is open here: one more level than the stack shows.
+    indentless: bool,
+}
+
+struct Scan<'a> {
+    s: &'a [u8],
+    i: usize,
+    line_start: usize,
+    /// Open flow collections, innermost last (at most `limit` of them).
+    levels: Vec<Level>,
+    /// Single-pair mappings open (`[a: b]` is a list of one mapping).
+    pairs: usize,
+    indents: Vec<Indent>,
+    /// Block levels open, indentless sequences included.
+    block: usize,
+    /// Block context: the column of the node on this line that becomes the
+    /// key if `:` follows (libyaml's simple key); `None` until one starts.
+    key: Option<usize>,
+    /// The deepest total nesting inside that key so far: once `:` makes it
+    /// a key, it sits one block level deeper than it was counted.
+    key_peak: usize,
+    limit: usize,
+}
+
+fn blankz(s: &[u8], i: usize) -> bool {
+    matches!(s.get(i), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+fn flow_indicator(c: u8) -> bool {
+    matches!(c, b',' | b'[' | b']' | b'{' | b'}')
+}
+
+fn anchor_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+}
+
+fn tag_char(c: u8) -> bool {
+    anchor_char(c) || b";/?:@&=+$.%!~*'()<>".contains(&c) || c >= 0x80
+}
+
+pub(crate) fn check_depth(s: &[u8], limit: usize) -> Result<(), TooDeep> {
+    let mut scan = Scan {
+        s,
+        i: 0,
+        line_start: 0,
+        levels: Vec::new(),
+        pairs: 0,
+        indents: Vec::new(),
+        block: 0,
+        key: None,
+        key_peak: 0,
+        limit,
+    };
+    if s.starts_with(b"\xEF\xBB\xBF") {
+        scan.i = 3;
+        scan.line_start = 3;
+    }
+    scan.run().map_err(|at| TooDeep {
+        line: 1 + s[..at.min(s.len())].iter().filter(|&&b| b == b'\n').count(),
+    })
+}
+
+impl Scan<'_> {
+    fn column(&self) -> usize {
+        self.i - self.line_start
+    }
+
+    fn newline(&mut self) {
+        // At a break: '\r\n', '\r' or '\n'.
+        if self.s[self.i] == b'\r' && self.s.get(self.i + 1) == Some(&b'\n') {
+            self.i += 1;
+        }
+        self.i += 1;
+        self.line_start = self.i;
+        if self.levels.is_empty() {
+            self.key = None;
+        }
+    }
+
+    fn too_deep(&self) -> bool {
+        self.depth() > self.limit
+    }
+
+    fn depth(&self) -> usize {
+        self.block + self.levels.len() + self.pairs
+    }
+
+    /// libyaml's `roll_indent`: a block collection opens at `column`.
+    fn roll(&mut self, column: usize, sequence: bool) -> Result<(), usize> {
+        match self.indents.last_mut() {
+            Some(top) if column < top.column => return Ok(()),
+            Some(top) if column == top.column => {
+                if sequence && !top.indentless {
+                    top.indentless = true;
+                    self.block += 1;
+                }
+            }
+            _ => {
+                self.indents.push(Indent {
+                    column,
+                    indentless: false,
+                });
+                self.block += 1;
+            }
+        }
+        if self.too_deep() {
+            Err(self.i)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn open(&mut self, sequence: bool) -> Result<(), usize> {
+        if self.levels.len() >= self.limit {
+            return Err(self.i);
+        }
+        self.levels.push(Level {
+            sequence,
+            pair: false,
+            entry_peak: 0,
+            peak: 0,
+        });
+        let depth = self.depth();
+        let top = self.levels.last_mut().expect("just pushed");
+        top.entry_peak = depth;
+        top.peak = depth;
+        if self.too_deep() {
+            Err(self.i)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn close(&mut self) {
+        self.end_pair();
+        if let Some(done) = self.levels.pop() {
+            match self.levels.last_mut() {
+                Some(parent) => {
+                    parent.entry_peak = parent.entry_peak.max(done.peak);
+                    parent.peak = parent.peak.max(done.peak);
+                }
+                None => self.key_peak = self.key_peak.max(done.peak),
+            }
+        }
+    }
+
+    fn end_pair(&mut self) {
+        if let Some(top) = self.levels.last_mut() {
+            if top.pair {
+                top.pair = false;
+                self.pairs -= 1;
+            }
+        }
+    }
+
+    /// `:` or `?` in flow context: inside a sequence, the entry becomes a
+    /// mapping of one pair, one level deeper than it was counted.
+    fn pair(&mut self) -> Result<(), usize> {
+        let limit = self.limit;
+        match self.levels.last_mut() {
+            Some(top) if top.sequence && !top.pair => {
+                if top.entry_peak + 1 > limit {
+                    return Err(self.i);
+                }
+                top.pair = true;
+                top.peak = top.peak.max(top.entry_peak + 1);
+                self.pairs += 1;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// libyaml's `unroll_indent`, at every token of block context.
+    fn unroll(&mut self, column: usize, block_entry: bool) {
+        while let Some(top) = self.indents.last() {
+            if top.column > column {
+                self.block -= 1 + usize::from(top.indentless);
+                self.indents.pop();
+            } else {
+                break;
+            }
+        }
+        if let Some(top) = self.indents.last_mut() {
+            if top.column == column && top.indentless && !block_entry {
+                top.indentless = false;
+                self.block -= 1;
+            }
+        }
+    }
+
+    /// libyaml's `parser->indent`: the innermost block column, or -1.
+    fn indent(&self) -> isize {
+        self.indents.last().map_or(-1, |t| t.column as isize)
+    }
+
+    /// Skips blanks, breaks and comments up to the next token.
+    fn skip_to_token(&mut self) {
+        while let Some(&c) = self.s.get(self.i) {
+            match c {
+                b' ' | b'\t' => self.i += 1,
+                b'\r' | b'\n' => self.newline(),
+                b'#' => self.skip_line(),
+                _ => break,
+            }
+        }
+    }
+
+    /// To the break that ends this line (not past it).
+    fn skip_line(&mut self) {
+        let rest = &self.s[self.i..];
+        self.i += rest
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .unwrap_or(rest.len());
+    }
+
+    fn run(&mut self) -> Result<(), usize> {
+        loop {
+            self.skip_to_token();
+            let Some(&c) = self.s.get(self.i) else {
+                return Ok(());
+            };
+            let column = self.column();
+            let block = self.levels.is_empty();
+            if block && column == 0 {
+                let three = self.s.get(self.i..self.i + 3);
+                if matches!(three, Some(b"---" | b"...")) && blankz(self.s, self.i + 3) {
+                    // A document boundary closes every block collection.
+                    self.unroll(0, false);
+                    self.indents.clear();
+                    self.block = 0;
+                    self.i += 3;
+                    self.key = None;
+                    continue;
+                }
+                if c == b'%' {
+                    self.skip_line();
+                    continue;
+                }
+            }
+            if block {
+                let entry = c == b'-' && blankz(self.s, self.i + 1);
+                self.unroll(column, entry);
+            }
+            // A node may start here: it is the simple key if `:` follows.
+            let node_start = |scan: &mut Self| {
+                if block && scan.key.is_none() {
+                    scan.key = Some(column);
+                    scan.key_peak = 0;
+                }
+            };
+            match c {
+                b'[' | b'{' => {
+                    node_start(self);
+                    self.i += 1;
+                    self.open(c == b'[')?;
+                }
+                b']' | b'}' => {
+                    self.close();
+                    self.i += 1;
+                }
+                b',' => {
+                    self.end_pair();
+                    let depth = self.depth();
+                    if let Some(top) = self.levels.last_mut() {
+                        top.entry_peak = depth;
+                    }
+                    self.i += 1;
+                }
+                b'-' if blankz(self.s, self.i + 1) => {
+                    if block {
+                        self.roll(column, true)?;
+                        self.key = None;
+                    }
+                    self.i += 1;
+                }
+                b'?' | b':' if !block => {
+                    self.pair()?;
+                    self.i += 1;
+                }
+                b'?' if blankz(self.s, self.i + 1) => {
+                    self.roll(column, false)?;
+                    self.key = None;
+                    self.i += 1;
+                }
+                b':' if blankz(self.s, self.i + 1) => {
+                    // The simple key's column; without one libyaml rolls at
+                    // the `:` itself.
+                    let before = self.block;
+                    self.roll(self.key.unwrap_or(column), false)?;
+                    if self.key.is_some() && self.key_peak + (self.block - before) > self.limit {
+                        return Err(self.i);
+                    }
+                    self.key = None;
+                    self.i += 1;
+                }
+                b'*' | b'&' => {
+                    node_start(self);
+                    self.i += 1;
+                    while self.s.get(self.i).is_some_and(|&b| anchor_char(b)) {
+                        self.i += 1;
+                    }
+                }
+                b'!' => {
+                    node_start(self);
+                    // Brackets end a tag here (they are structure unless a
+                    // verbatim tag holds them, and then they are counted:
+                    // more, never less).
+                    self.i += 1;
+                    while self.s.get(self.i).is_some_and(|&b| tag_char(b)) {
+                        self.i += 1;
+                    }
+                }
+                b'|' | b'>' if block => self.block_scalar(),
+                b'\'' => {
+                    node_start(self);
+                    self.single_quoted();
+                }
+                b'"' => {
+                    node_start(self);
+                    self.double_quoted();
+                }
+                _ => {
+                    node_start(self);
+                    self.plain();
+                }
+            }
+        }
+    }
+
+    fn single_quoted(&mut self) {
+        self.i += 1;
+        while let Some(&c) = self.s.get(self.i) {
+            match c {
+                b'\'' if self.s.get(self.i + 1) == Some(&b'\'') => self.i += 2,
+                b'\'' => {
+                    self.i += 1;
+                    return;
+                }
+                b'\r' | b'\n' => self.newline(),
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    fn double_quoted(&mut self) {
+        self.i += 1;
+        while let Some(&c) = self.s.get(self.i) {
+            match c {
+                b'\\' => {
+                    self.i += 1;
+                    match self.s.get(self.i) {
+                        Some(b'\r' | b'\n') => self.newline(),
+                        Some(_) => self.i += 1,
+                        None => {}
+                    }
+                }
+                b'"' => {
+                    self.i += 1;
+                    return;
+                }
+                b'\r' | b'\n' => self.newline(),
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// A plain scalar, across lines as libyaml continues it: in block
+    /// context while the next line is indented past `parser->indent`.
+    fn plain(&mut self) {
+        let block = self.levels.is_empty();
+        loop {
+            // Within a line: up to `: `, or (in flow) a flow indicator.
+            while let Some(&c) = self.s.get(self.i) {
+                if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+                    break;
+                }
+                let next = self.s.get(self.i + 1).copied();
+                if c == b':'
+                    && (blankz(self.s, self.i + 1) || !block && next.is_some_and(|b| flow_indicator(b) || b == b'?'))
+                {
+                    return;
+                }
+                if !block && flow_indicator(c) {
+                    return;
+                }
+                self.i += 1;
+            }
+            // Blanks and breaks: does the scalar go on?
+            let mut broke = false;
+            while let Some(&c) = self.s.get(self.i) {
+                match c {
+                    b' ' | b'\t' => self.i += 1,
+                    b'\r' | b'\n' => {
+                        self.newline();
+                        broke = true;
+                    }
+                    _ => break,
+                }
+            }
+            let Some(&c) = self.s.get(self.i) else {
+                return;
+            };
+            if broke && block && (self.column() as isize) < self.indent() + 1 {
+                return;
+            }
+            if self.column() == 0 && self.document_marker() {
+                return;
+            }
+            if c == b'#' {
+                return;
+            }
+        }
+    }
+
+    fn document_marker(&self) -> bool {
+        matches!(self.s.get(self.i..self.i + 3), Some(b"---" | b"...")) && blankz(self.s, self.i + 3)
+    }
+
+    /// Leading spaces of the line at `self.i`, and whether nothing else is on it.
+    fn line_indent(&self) -> (usize, bool) {
+        let rest = &self.s[self.i..];
+        let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+        (spaces, matches!(rest.get(spaces), None | Some(b'\r' | b'\n')))
+    }
+
+    /// To the start of the next line; false at the end of the input.
+    fn next_line(&mut self) -> bool {
+        self.skip_line();
+        if self.i >= self.s.len() {
+            return false;
+        }
+        self.newline();
+        true
+    }
+
+    /// A block scalar (`|` or `>` and its header), then every line libyaml
+    /// reads as its content, skipped.
+    fn block_scalar(&mut self) {
+        self.i += 1;
+        let mut explicit = None;
+        while let Some(&c) = self.s.get(self.i) {
+            match c {
+                b'+' | b'-' => self.i += 1,
+                b'1'..=b'9' => {
+                    explicit = Some(usize::from(c - b'0'));
+                    self.i += 1;
+                }
+                _ => break,
+            }
+        }
+        // The rest of the header line (blanks, a comment) is no content.
+        if !self.next_line() {
+            return;
+        }
+        let parent = self.indent();
+        let indent = match explicit {
+            // libyaml: parser->indent + the indicator (the indicator alone at top level).
+            Some(d) => usize::try_from(parent).map_or(d, |p| p + d),
+            // libyaml: the deepest of the leading empty lines and the first
+            // line with content, and at least one past the parent.
+            None => {
+                let mut deepest = 0;
+                let mut p = self.i;
+                loop {
+                    let rest = &self.s[p..];
+                    let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+                    deepest = deepest.max(spaces);
+                    match rest.get(spaces) {
+                        Some(b'\r' | b'\n') => {
+                            p += spaces + 1;
+                            if rest.get(spaces) == Some(&b'\r') && rest.get(spaces + 1) == Some(&b'\n') {
+                                p += 1;
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                deepest.max(usize::try_from(parent + 1).unwrap_or(0).max(1))
+            }
+        };
+        // Content: every line indented that far, and every empty one.
+        loop {
+            let (spaces, empty) = self.line_indent();
+            if !(empty || spaces >= indent) || !self.next_line() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_norway::Value;
+
+    /// The depth the scan measures: the smallest limit it accepts.
+    fn measured(text: &str) -> usize {
+        (0..).find(|&l| check_depth(text.as_bytes(), l).is_ok()).unwrap()
+    }
+
+    /// The depth of what libyaml actually builds.
+    fn actual(text: &str) -> usize {
+        fn depth(v: &Value) -> usize {
+            match v {
+                Value::Sequence(s) => 1 + s.iter().map(depth).max().unwrap_or(0),
+                Value::Mapping(m) => 1 + m.iter().map(|(k, v)| depth(k).max(depth(v))).max().unwrap_or(0),
+                Value::Tagged(t) => depth(&t.value),
+                _ => 0,
+            }
+        }
+        serde_norway::Deserializer::from_str(text)
+            .map(|d| depth(&serde::Deserialize::deserialize(d).unwrap()))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn exact(text: &str, want: usize) {
+        assert_eq!(actual(text), want, "libyaml's depth of {text:?}");
+        assert_eq!(measured(text), want, "scanned depth of {text:?}");
+    }
+
+    #[test]
+    fn flow_and_block_nesting_are_counted() {
+        exact("a: 1\n", 1);
+        exact("[[[]]]\n", 3);
+        exact("a:\n  b:\n    c: [1, {d: [2]}]\n", 6);
+        exact("- - - x\n", 3);
+        exact("- a: 1\n  b:\n  - c\n", 3);
+        exact("a:\n- b\n- c\n", 2);
+        exact("? a\n: b\n", 1);
+        exact("a: {b: c}\n---\n[x]\n", 2);
+    }
+
+    #[test]
+    fn brackets_in_scalars_comments_and_block_text_are_not_nesting() {
+        exact("a: '[[[['\nb: \"{{\\\"[[\"\n", 1);
+        exact("a: x[[[ # [[[[\n", 1);
+        exact("a: |\n  [[[[\n  - - - -\nb: 1\n", 1);
+        exact("a: >-\n\n   [[[[\n  \n   {{{{\nb: [x]\n", 2);
+        exact("a: plain text\n  continued [[[ here\n  and 'here\nb: 1\n", 1);
+        exact("a: [it's, \"a]\", 'b}']\n", 2);
+        exact("a: x\n# [[[[\nb: y\n", 1);
+    }
+
+    #[test]
+    fn a_quote_inside_a_plain_scalar_hides_nothing() {
+        // libyaml reads `b '` as one plain scalar, then opens the brackets:
+        // the scan must not take the quote for the start of a string.
+        let text = format!("[b\n'{}\n", "[".repeat(50));
+        assert!(measured(&text) >= 51, "{}", measured(&text));
+        let text = format!("a: b\n  '\nc: {}\n", "[".repeat(50));
+        assert!(measured(&text) >= 51);
+        // And after a block scalar ends, what follows is structure again.
+        let text = format!("a: |\n  'x\nb: {}'\n", "[".repeat(50));
+        assert!(measured(&text) >= 51);
+        let text = format!("- k: |\n    text\n  other: {}\n", "[".repeat(50));
+        assert!(measured(&text) >= 52);
+    }
+
+    #[test]
+    fn real_documents_measure_what_libyaml_builds() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![
+            root.join("testdata/istio/crd-all.gen.yaml"),
+            root.join("examples/seed/federation.yaml"),
+        ];
+        for dir in ["testdata/krm", "testdata/generate/seed/expected"] {
+            for e in walk(&root.join(dir)) {
+                files.push(e);
+            }
+        }
+        for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
+            let text = std::fs::read_to_string(f).unwrap();
+            let (want, got) = (actual(&text), measured(&text));
+            assert!(
+                got >= want && got <= want + 2,
+                "{}: libyaml {want}, scan {got}",
+                f.display()
+            );
+        }
+    }
+
+    #[test]
+    fn random_documents_never_measure_less_than_libyaml_builds() {
+        const PIECES: [&str; 26] = [
+            "[", "]", "{", "}", ", ", ": ", ":", "- ", "? ", "'", "\"", " #", "|", ">", "\n", "  ", " ", "a", "b: ",
+            "&x ", "*x", "!t ", "\\", "---\n", "|2\n", "\n- ",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut checked = 0;
+        for _ in 0..iterations() {
+            let len = 1 + next() % 24;
+            let text: String = (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let Ok(values) = serde_norway::Deserializer::from_str(&text)
+                .map(<Value as serde::Deserialize>::deserialize)
+                .collect::<Result<Vec<_>, _>>()
+            else {
+                continue;
+            };
+            checked += 1;
+            let _ = values;
+            assert!(
+                measured(&text) >= actual(&text),
+                "{text:?}: libyaml {}, scan {}",
+                actual(&text),
+                measured(&text)
+            );
+        }
+        assert!(checked > 1000, "only {checked} valid documents");
+    }
+
+    /// MESHFED_NESTING_RUNS=N for a longer run.
+    fn iterations() -> usize {
+        std::env::var("MESHFED_NESTING_RUNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200_000)
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_megabyte_of_nesting_is_refused_at_once() {
+        let brackets = "[".repeat(1 << 20);
+        assert_eq!(check(&brackets), Err(TooDeep { line: 1 }));
+        let mut block = String::from("a:\n");
+        for depth in 1.. {
+            block.push_str(&" ".repeat(depth));
+            block.push_str("a:\n");
+            if block.len() > 1 << 20 {
+                break;
+            }
+        }
+        assert_eq!(check(&block), Err(TooDeep { line: MAX_DEPTH + 1 }));
+        assert_eq!(check(&"- ".repeat(1 << 19)), Err(TooDeep { line: 1 }));
+    }
+}

@@ -1,0 +1,127 @@
+//! Deep nesting is refused by a linear scan before libyaml sees it (whose
+//! time grows with the square of the depth), at every YAML entry point:
+//! a megabyte of nested `[` and of nested block mappings, through the real
+//! binary. No timing is asserted (`bench/nesting.sh` measures); before the
+//! scan, the `[` case alone took minutes.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
+const MB: usize = 1 << 20;
+
+/// A megabyte of `[`, and a megabyte of block mappings each nested in the last.
+fn deep_values() -> [(&'static str, String); 2] {
+    let mut block = String::new();
+    let mut depth = 2;
+    while block.len() < MB {
+        block.push_str(&" ".repeat(depth));
+        block.push_str("k:\n");
+        depth += 1;
+    }
+    [("flow", "[".repeat(MB)), ("block", format!("\n{block}"))]
+}
+
+fn spec_with(value: &str) -> String {
+    format!("apiVersion: meshfed.io/v1alpha1\nkind: MeshFederation\nmetadata:\n  name: deep\n  labels: {value}\n")
+}
+
+fn refused(what: &str, out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+    assert!(
+        stderr.contains("MF003") && stderr.contains("nests deeper than 100 levels"),
+        "{what}: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{what}: one line: {stderr}");
+}
+
+fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let text = stdin.to_owned();
+    let writer = std::thread::spawn(move || {
+        // The binary may refuse before it has read everything.
+        let _ = input.write_all(text.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+#[test]
+fn the_spec_refuses_deep_nesting() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (kind, value) in deep_values() {
+        std::fs::write(tmp.path().join("federation.yaml"), spec_with(&value)).unwrap();
+        refused(kind, &run(tmp.path(), &["validate", "federation.yaml"], ""));
+        let out = run(tmp.path(), &["generate", "federation.yaml", "-o", "out"], "");
+        refused(kind, &out);
+        assert!(!tmp.path().join("out").exists());
+    }
+}
+
+#[test]
+fn krm_stdin_refuses_deep_nesting() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (kind, value) in deep_values() {
+        let list = format!(
+            "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  data: {value}\n"
+        );
+        let out = run(tmp.path(), &["krm"], &list);
+        refused(kind, &out);
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn the_plugin_refuses_a_deep_federation() {
+    // The member file itself is small (kustomize's copy of it); the
+    // federation it names is deep.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("member.yaml"),
+        "apiVersion: meshfed.io/v1alpha1\nkind: MeshFederationMember\nmetadata:\n  name: a\nspec:\n  federation: federation.yaml\n",
+    )
+    .unwrap();
+    for (kind, value) in deep_values() {
+        std::fs::write(tmp.path().join("federation.yaml"), spec_with(&value)).unwrap();
+        refused(kind, &run(tmp.path(), &["member.yaml"], ""));
+    }
+}
+
+#[test]
+fn deckhouse_documents_refuse_deep_nesting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/deckhouse/ok/public.json");
+    let (_, brackets) = &deep_values()[0];
+    std::fs::write(
+        tmp.path().join("private.json"),
+        format!("{{\"ingressGateways\": {brackets}"),
+    )
+    .unwrap();
+    let out = run(
+        tmp.path(),
+        &[
+            "import",
+            "deckhouse",
+            "--name",
+            "gamma",
+            "--public",
+            case.to_str().unwrap(),
+            "--private",
+            "private.json",
+        ],
+        "",
+    );
+    refused("flow", &out);
+    assert!(!tmp.path().join("gamma.pem").exists());
+}
