@@ -460,7 +460,7 @@ fn stray_temporaries_fail_check_and_the_next_generate_removes_them() {
     assert_eq!(code(&seed.check()), 0);
 }
 
-/// SIGINT and SIGTERM at several points of a 20 clusters × 100 services run
+/// SIGINT, SIGTERM and SIGHUP at several points of a 20 clusters × 100 services run
 /// (bench/gen_federation.py), then a full run: no temporary is ever left and
 /// `check` passes.
 #[cfg(unix)]
@@ -498,6 +498,7 @@ fn a_signal_mid_write_leaves_no_temporary() {
             command.pre_exec(|| {
                 libc::signal(libc::SIGINT, libc::SIG_DFL);
                 libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                libc::signal(libc::SIGHUP, libc::SIG_DFL);
                 Ok(())
             });
         }
@@ -524,7 +525,11 @@ fn a_signal_mid_write_leaves_no_temporary() {
             .unwrap();
         assert!(sent.success());
         let status = child.wait_with_output().unwrap().status;
-        let number = if signal == "INT" { libc::SIGINT } else { libc::SIGTERM };
+        let number = match signal {
+            "INT" => libc::SIGINT,
+            "TERM" => libc::SIGTERM,
+            _ => libc::SIGHUP,
+        };
         // Staging was under way, so the run cannot have been past its renames.
         assert_eq!(
             status.signal(),
@@ -537,7 +542,7 @@ fn a_signal_mid_write_leaves_no_temporary() {
             "SIG{signal} after {staged} temporaries"
         );
     };
-    for (signal, staged) in [("INT", 0), ("INT", 1), ("TERM", 40), ("INT", 400)] {
+    for (signal, staged) in [("INT", 0), ("INT", 1), ("TERM", 40), ("HUP", 100), ("INT", 400)] {
         interrupt(signal, staged);
     }
     let full = run(&["generate", "fed/federation.yaml", "-o", "out"])
