@@ -1,7 +1,9 @@
 //! The output folder: `generate -o DIR` (atomic, keeps a record of what it
-//! wrote, removes its own stale files, never touches anyone else's) and
-//! `check SPEC -o DIR` (exit 0 when up to date, 3 with a diff on drift).
-//! Each test runs the real binary on a copy of the seed example.
+//! wrote, removes its own stale files, never touches anyone else's, one run
+//! at a time, nothing left behind on a signal, adopts its own files when the
+//! record is lost) and `check SPEC -o DIR` (exit 0 when up to date, 3 with a
+//! diff on drift or a stray temporary). Each test runs the real binary on a
+//! copy of the seed example, or on bench/gen_federation.py's 20x100 spec.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,7 +3,8 @@
 //! kubectl/kustomize, pre-commit, Graphviz and openssl) against files in a
 //! temporary tree. Golden files are rewritten with `MESHFED_BLESS=1`.
 
-/// `generate -o` record keeping, atomic writes and `check` drift detection.
+/// `generate -o` record keeping, atomic writes, the folder lock, signals,
+/// adoption after a lost manifest, and `check` drift detection.
 mod check;
 /// `meshfed import deckhouse`.
 mod deckhouse;
