@@ -1,23 +1,23 @@
-//! Ctrl-C and SIGTERM while `generate -o` writes: clean up, then die of the
-//! signal as usual.
+//! Ctrl-C, SIGTERM and SIGHUP (a closed terminal or ssh session) while
+//! `generate -o` writes: clean up, then die of the signal as usual.
 //!
-//! `install` blocks SIGINT and SIGTERM in the calling thread, which must be
-//! the main thread before it starts any other (threads inherit the mask), and
-//! waits for them with `sigwait(3)` on a thread of its own. That thread runs
+//! `install` blocks SIGINT, SIGTERM and SIGHUP in the calling thread, which
+//! must be the main thread before it starts any other (threads inherit the
+//! mask), and waits for them with `sigwait(3)` on a thread of its own. That thread runs
 //! ordinary code, so the clean-up may take locks and remove files, which a
 //! signal handler may not. When the clean-up says so, the signal's default
 //! action is restored and the signal raised again: the parent sees the
-//! process killed by SIGINT or SIGTERM, as shells expect (a loop of runs stops
+//! process killed by that signal, as shells expect (a loop of runs stops
 //! on Ctrl-C). This needs only `libc`; the `signal-hook` crate would do the
 //! same through a self-pipe with two more crates.
 //!
 //! Not for `check` or the stream to stdout: they write nothing that could be
 //! left half done, so the signal's default action is right for them.
 
-/// Runs `on_signal` on SIGINT or SIGTERM; when it returns true the process
-/// dies of that signal, otherwise (the run is past the point of no return
-/// and finishes on its own) the signal is ignored. Only the first call in a
-/// process takes effect.
+/// Runs `on_signal` on SIGINT, SIGTERM or SIGHUP; when it returns true the
+/// process dies of that signal, otherwise (the run is past the point of no
+/// return and finishes on its own) the signal is ignored. Only the first
+/// call in a process takes effect.
 #[cfg(unix)]
 pub fn install(on_signal: fn() -> bool) {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -33,7 +33,7 @@ fn watch(on_signal: fn() -> bool) {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         let mut watched = 0;
-        for signal in [libc::SIGINT, libc::SIGTERM] {
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
             // A signal the parent set to be ignored stays ignored (a shell
             // ignores SIGINT in `cmd &`); waiting for it would receive it.
             let mut current: libc::sigaction = std::mem::zeroed();

@@ -21,8 +21,8 @@
 //! Runs exclude each other: `generate -o` holds an exclusive lock on `DIR`
 //! (`flock(2)` on the folder itself, so no lock file is left to commit),
 //! `check` a shared one; a second run waits for the first (`lock_folder`).
-//! Ctrl-C or SIGTERM while staging removes every temporary and folder the run
-//! made (`interrupted`); temporaries a killed run left behind are removed by
+//! Ctrl-C, SIGTERM or SIGHUP while staging removes every temporary and
+//! folder the run made (`interrupted`); temporaries a killed run left behind are removed by
 //! the next `generate` and reported by `check` (`temporaries`).
 
 use std::borrow::Cow;
@@ -298,8 +298,8 @@ fn lists_only_meshfeds(text: &str, cluster_dir: &Path, federation: &str, files: 
 
 /// `generate SPEC -o DIR`: renders cluster by cluster straight into a
 /// `TreeWriter`. The warnings on success; every problem otherwise, with
-/// nothing written. Takes over SIGINT and SIGTERM for the rest of the
-/// process (`interrupt::install`), to clean up on them.
+/// nothing written. Takes over SIGINT, SIGTERM and SIGHUP for the rest of
+/// the process (`interrupt::install`), to clean up on them.
 pub fn generate_tree(spec: &Path, dir: &Path, opts: &RenderOptions) -> Result<Diagnostics, Diagnostics> {
     let one = |d: Diagnostic| {
         let mut diags = Diagnostics::new();
@@ -469,7 +469,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// SIGINT or SIGTERM (`interrupt::install`): while staging, removes
+/// SIGINT, SIGTERM or SIGHUP (`interrupt::install`): while staging, removes
 /// everything the run staged or created and lets the process die; once the
 /// renames have begun, lets them finish (they take milliseconds, and
 /// stopping halfway would leave exactly the mixed tree the staging avoids).

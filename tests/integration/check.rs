@@ -1,7 +1,9 @@
 //! The output folder: `generate -o DIR` (atomic, keeps a record of what it
-//! wrote, removes its own stale files, never touches anyone else's) and
-//! `check SPEC -o DIR` (exit 0 when up to date, 3 with a diff on drift).
-//! Each test runs the real binary on a copy of the seed example.
+//! wrote, removes its own stale files, never touches anyone else's, one run
+//! at a time, nothing left behind on a signal, adopts its own files when the
+//! record is lost) and `check SPEC -o DIR` (exit 0 when up to date, 3 with a
+//! diff on drift or a stray temporary). Each test runs the real binary on a
+//! copy of the seed example, or on bench/gen_federation.py's 20x100 spec.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -460,7 +462,7 @@ fn stray_temporaries_fail_check_and_the_next_generate_removes_them() {
     assert_eq!(code(&seed.check()), 0);
 }
 
-/// SIGINT and SIGTERM at several points of a 20 clusters × 100 services run
+/// SIGINT, SIGTERM and SIGHUP at several points of a 20 clusters × 100 services run
 /// (bench/gen_federation.py), then a full run: no temporary is ever left and
 /// `check` passes.
 #[cfg(unix)]
@@ -498,6 +500,7 @@ fn a_signal_mid_write_leaves_no_temporary() {
             command.pre_exec(|| {
                 libc::signal(libc::SIGINT, libc::SIG_DFL);
                 libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                libc::signal(libc::SIGHUP, libc::SIG_DFL);
                 Ok(())
             });
         }
@@ -524,7 +527,11 @@ fn a_signal_mid_write_leaves_no_temporary() {
             .unwrap();
         assert!(sent.success());
         let status = child.wait_with_output().unwrap().status;
-        let number = if signal == "INT" { libc::SIGINT } else { libc::SIGTERM };
+        let number = match signal {
+            "INT" => libc::SIGINT,
+            "TERM" => libc::SIGTERM,
+            _ => libc::SIGHUP,
+        };
         // Staging was under way, so the run cannot have been past its renames.
         assert_eq!(
             status.signal(),
@@ -537,7 +544,7 @@ fn a_signal_mid_write_leaves_no_temporary() {
             "SIG{signal} after {staged} temporaries"
         );
     };
-    for (signal, staged) in [("INT", 0), ("INT", 1), ("TERM", 40), ("INT", 400)] {
+    for (signal, staged) in [("INT", 0), ("INT", 1), ("TERM", 40), ("HUP", 100), ("INT", 400)] {
         interrupt(signal, staged);
     }
     let full = run(&["generate", "fed/federation.yaml", "-o", "out"])

@@ -5,7 +5,8 @@
 
 /// Command-line arguments at their edges: `-o -`, `-o FILE`, `--templates`, closed stdout.
 mod arguments;
-/// `generate -o` record keeping, atomic writes and `check` drift detection.
+/// `generate -o` record keeping, atomic writes, the folder lock, signals,
+/// adoption after a lost manifest, and `check` drift detection.
 mod check;
 /// `meshfed import deckhouse`.
 mod deckhouse;
