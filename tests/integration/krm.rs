@@ -14,13 +14,11 @@
 //! in gives the same output (re-runs are idempotent, generated objects are
 //! replaced, never duplicated).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_norway::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
+use crate::support::bin;
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/krm");
@@ -36,15 +34,7 @@ fn cases() -> Vec<PathBuf> {
 
 /// Runs the function in `dir` on `input`: (exit code, stdout, stderr).
 fn run(dir: &Path, input: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = bin::run(Some(dir), &[], input.as_bytes());
     (
         out.status.code().unwrap(),
         String::from_utf8(out.stdout).unwrap(),
@@ -199,15 +189,7 @@ fn the_krm_subcommand_is_the_same_function() {
     let dir = cases().into_iter().next().unwrap();
     let input = std::fs::read_to_string(dir.join("resourcelist.yaml")).unwrap();
     let (_, implicit, _) = run(&dir, &input);
-    let mut child = Command::new(BIN)
-        .arg("krm")
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = bin::run(Some(&dir), &["krm"], input.as_bytes());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), implicit);
 }
 
@@ -223,10 +205,7 @@ fn object_references_outside_krm_mode_are_an_error() {
         )
         .replace("files: [certs/cluster-b.pem]", "pem: x");
     std::fs::write(&spec, seed).unwrap();
-    let out = Command::new(BIN)
-        .args(["validate", spec.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = bin::run(None, &["validate", spec.to_str().unwrap()], b"");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(

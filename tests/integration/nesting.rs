@@ -4,11 +4,11 @@
 //! binary. No timing is asserted (`bench/nesting.sh` measures); before the
 //! scan, the `[` case alone took minutes.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
+use crate::support::bin;
+
 const MB: usize = 1 << 20;
 
 /// A megabyte of `[`, and a megabyte of block mappings each nested in the last.
@@ -38,23 +38,7 @@ fn refused(what: &str, out: &Output) {
 }
 
 fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let text = stdin.to_owned();
-    let writer = std::thread::spawn(move || {
-        // The binary may refuse before it has read everything.
-        let _ = input.write_all(text.as_bytes());
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+    bin::run(Some(dir), args, stdin.as_bytes())
 }
 
 #[test]

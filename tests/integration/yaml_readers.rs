@@ -12,9 +12,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support::tools;
-
-const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
+use crate::support::{bin, tools};
 
 /// The words a YAML 1.1 reader takes for something other than a string,
 /// each placed where a spec lets a user put it.
@@ -106,20 +104,7 @@ fn same_to_both(what: &str, text: &str) -> bool {
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> String {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
+    let out = bin::run(None, args, stdin.unwrap_or_default().as_bytes());
     assert!(
         out.status.success(),
         "meshfed {args:?} failed: {}",
