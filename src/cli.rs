@@ -468,7 +468,7 @@ fn not_a_folder(dir: &std::path::Path) -> Option<ExitCode> {
             "",
             format!("-o {}: the path is a file, not a folder", dir.display())
         )
-        .hint("give -o the output folder (it is created if missing), or -o - for stdout")
+        .hint("give -o the output folder (generate creates it when missing; `generate -o -` streams to stdout)")
         .at(dir, None)
     );
     Some(ExitCode::Usage)
