@@ -20,7 +20,7 @@ if ! command -v dot >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
   else
-    echo "note: Graphviz (dot) is not installed; the DOT rendering test will be skipped" >&2
+    echo "note: Graphviz (dot) is not installed; the DOT rendering test will be skipped (and fail under CI=true)" >&2
   fi
 fi
 

@@ -1,7 +1,7 @@
 //! The command line: clap's options become plain settings at this edge, and
 //! each subcommand's result becomes an exit code. The core never sees clap.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -271,11 +271,13 @@ pub fn run() -> ExitCode {
 /// `implicit`: run because there were no arguments; then an empty stdin
 /// (a script calling `meshfed` with stdin closed) gets the usage, not MF410.
 fn krm_function(implicit: bool) -> ExitCode {
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("error[MF410]: cannot read a ResourceList from stdin: {e}");
-        return ExitCode::InvalidInput;
-    }
+    let input = match crate::load::read_text(std::io::stdin().lock()) {
+        Ok(input) => input,
+        Err(why) => {
+            eprintln!("error[MF410]: cannot read a ResourceList from stdin: {why}");
+            return ExitCode::InvalidInput;
+        }
+    };
     if implicit && input.trim().is_empty() {
         let _ = <Cli as clap::CommandFactory>::command().write_help(&mut std::io::stderr());
         return ExitCode::Usage;
@@ -485,7 +487,7 @@ fn not_a_folder(dir: &std::path::Path) -> Option<ExitCode> {
             "",
             format!("-o {}: the path is a file, not a folder", dir.display())
         )
-        .hint("give -o the output folder (it is created if missing), or -o - for stdout")
+        .hint("give -o the output folder (generate creates it when missing; `generate -o -` streams to stdout)")
         .at(dir, None)
     );
     Some(ExitCode::Usage)

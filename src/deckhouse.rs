@@ -112,11 +112,14 @@ pub fn split_hostname(host: &str) -> Option<(&str, &str, &str)> {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<T, Diagnostic> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        Diagnostic::error("MF601", "", format!("cannot read the {what} document: {e}"))
-            .at(file, None)
-            .hint("check the path")
-    })?;
+    let text = std::fs::File::open(file)
+        .map_err(|e| e.to_string())
+        .and_then(crate::load::read_text)
+        .map_err(|why| {
+            Diagnostic::error("MF601", "", format!("cannot read the {what} document: {why}"))
+                .at(file, None)
+                .hint("check the path")
+        })?;
     // serde_json stops at 128 levels by itself; the scan gives the same
     // answer (MF003) as every other entry point, as fast.
     crate::nesting::diagnose(&text, file)?;

@@ -23,7 +23,21 @@ pub const SCHEMA: &str = include_str!("../schemas/meshfederation.schema.json");
 
 /// Largest spec file we read: far beyond any real federation, small enough
 /// that a mistaken path to a disk image fails at once.
-const MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads at most [`MAX_SPEC_BYTES`] of UTF-8 text from `input`: every YAML
+/// or JSON input meshfed takes (the spec, KRM stdin, Deckhouse documents)
+/// is bounded the same way, so none can make it read without end
+/// (`/dev/zero`) or hold gigabytes. `Err` says why, for the caller's diagnostic.
+pub fn read_text(input: impl std::io::Read) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(input, MAX_SPEC_BYTES + 1), &mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(format!("it is larger than {MAX_SPEC_BYTES} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
+}
 
 /// A spec document and where it came from; relative paths in it resolve
 /// from `base_dir`.
@@ -46,14 +60,8 @@ impl SpecSource {
             return Err(unreadable(format!("{} bytes is larger than a spec can be", meta.len())));
         }
         // Devices and pipes report no size (/dev/zero never ends): read at most the limit + 1.
-        let mut bytes = Vec::new();
         let opened = std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))?;
-        std::io::Read::read_to_end(&mut std::io::Read::take(opened, MAX_SPEC_BYTES + 1), &mut bytes)
-            .map_err(|e| unreadable(e.to_string()))?;
-        if bytes.len() as u64 > MAX_SPEC_BYTES {
-            return Err(unreadable(format!("it is larger than {MAX_SPEC_BYTES} bytes")));
-        }
-        let text = String::from_utf8(bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
+        let text = read_text(opened).map_err(unreadable)?;
         let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(SpecSource {
             file: file.to_path_buf(),

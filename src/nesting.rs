@@ -12,10 +12,11 @@
 //! is structure: flow brackets, block entries (`- `, `? `) and simple keys
 //! (`key:`) with libyaml's indentation stack, quoted scalars, plain scalars
 //! and where they continue on the next line, block scalars (`|`, `>`) and
-//! their indentation, comments, anchors and tags. It never counts less
-//! nesting than libyaml will see; where in doubt (a bracket inside a tag,
-//! an indentless sequence) it counts more, by a level or two, which no real
-//! document comes near.
+//! their indentation, comments, anchors and tags, line breaks as libyaml
+//! knows them (NEL, LS, PS too). It is meant never to count less nesting
+//! than libyaml sees (a differential test against libyaml checks it on
+//! generated documents); where in doubt (a bracket inside a tag) it counts
+//! more. On real documents it counts at most two levels more.
 //!
 //! Not a parser: it finds no syntax errors (libyaml reports those) and
 //! builds nothing.
@@ -26,7 +27,7 @@ use crate::diagnostics::Diagnostic;
 
 /// Deepest nesting accepted: block and flow collections together. Istio's
 /// own CRD schemas, the deepest real documents meshfed meets (as KRM items),
-/// nest about 30 levels; serde_norway stops at 128.
+/// nest 28 levels; serde_norway stops at 128.
 pub const MAX_DEPTH: usize = 100;
 
 /// Where the nesting first went beyond the limit.
@@ -92,8 +93,20 @@ struct Scan<'a> {
     limit: usize,
 }
 
+/// The length of the line break at `i`, 0 if there is none. libyaml breaks
+/// lines at NEL, LS and PS too, so a comment ends there.
+fn break_len(s: &[u8], i: usize) -> usize {
+    match s.get(i..).unwrap_or_default() {
+        [b'\r', b'\n', ..] => 2,
+        [b'\r' | b'\n', ..] => 1,
+        [0xC2, 0x85, ..] => 2,
+        [0xE2, 0x80, 0xA8 | 0xA9, ..] => 3,
+        _ => 0,
+    }
+}
+
 fn blankz(s: &[u8], i: usize) -> bool {
-    matches!(s.get(i), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+    matches!(s.get(i), None | Some(b' ' | b'\t')) || break_len(s, i) > 0
 }
 
 fn flow_indicator(c: u8) -> bool {
@@ -135,12 +148,9 @@ impl Scan<'_> {
         self.i - self.line_start
     }
 
+    /// Past the line break at `self.i`.
     fn newline(&mut self) {
-        // At a break: '\r\n', '\r' or '\n'.
-        if self.s[self.i] == b'\r' && self.s.get(self.i + 1) == Some(&b'\n') {
-            self.i += 1;
-        }
-        self.i += 1;
+        self.i += break_len(self.s, self.i).max(1);
         self.line_start = self.i;
         if self.levels.is_empty() {
             self.key = None;
@@ -269,8 +279,10 @@ impl Scan<'_> {
         while let Some(&c) = self.s.get(self.i) {
             match c {
                 b' ' | b'\t' => self.i += 1,
-                b'\r' | b'\n' => self.newline(),
                 b'#' => self.skip_line(),
+                // libyaml skips a byte order mark at the start of any line.
+                0xEF if self.i == self.line_start && self.s[self.i..].starts_with(b"\xEF\xBB\xBF") => self.i += 3,
+                _ if break_len(self.s, self.i) > 0 => self.newline(),
                 _ => break,
             }
         }
@@ -278,11 +290,13 @@ impl Scan<'_> {
 
     /// To the break that ends this line (not past it).
     fn skip_line(&mut self) {
-        let rest = &self.s[self.i..];
-        self.i += rest
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-            .unwrap_or(rest.len());
+        while self.i < self.s.len() {
+            match self.s[self.i] {
+                b'\n' | b'\r' => return,
+                0xC2 | 0xE2 if break_len(self.s, self.i) > 0 => return,
+                _ => self.i += 1,
+            }
+        }
     }
 
     fn run(&mut self) -> Result<(), usize> {
@@ -408,7 +422,7 @@ impl Scan<'_> {
                     self.i += 1;
                     return;
                 }
-                b'\r' | b'\n' => self.newline(),
+                _ if break_len(self.s, self.i) > 0 => self.newline(),
                 _ => self.i += 1,
             }
         }
@@ -420,17 +434,17 @@ impl Scan<'_> {
             match c {
                 b'\\' => {
                     self.i += 1;
-                    match self.s.get(self.i) {
-                        Some(b'\r' | b'\n') => self.newline(),
-                        Some(_) => self.i += 1,
-                        None => {}
+                    if break_len(self.s, self.i) > 0 {
+                        self.newline();
+                    } else if self.i < self.s.len() {
+                        self.i += 1;
                     }
                 }
                 b'"' => {
                     self.i += 1;
                     return;
                 }
-                b'\r' | b'\n' => self.newline(),
+                _ if break_len(self.s, self.i) > 0 => self.newline(),
                 _ => self.i += 1,
             }
         }
@@ -443,7 +457,7 @@ impl Scan<'_> {
         loop {
             // Within a line: up to `: `, or (in flow) a flow indicator.
             while let Some(&c) = self.s.get(self.i) {
-                if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+                if blankz(self.s, self.i) {
                     break;
                 }
                 let next = self.s.get(self.i + 1).copied();
@@ -462,7 +476,7 @@ impl Scan<'_> {
             while let Some(&c) = self.s.get(self.i) {
                 match c {
                     b' ' | b'\t' => self.i += 1,
-                    b'\r' | b'\n' => {
+                    _ if break_len(self.s, self.i) > 0 => {
                         self.newline();
                         broke = true;
                     }
@@ -492,7 +506,10 @@ impl Scan<'_> {
     fn line_indent(&self) -> (usize, bool) {
         let rest = &self.s[self.i..];
         let spaces = rest.iter().take_while(|&&b| b == b' ').count();
-        (spaces, matches!(rest.get(spaces), None | Some(b'\r' | b'\n')))
+        (
+            spaces,
+            break_len(self.s, self.i + spaces) > 0 || self.i + spaces >= self.s.len(),
+        )
     }
 
     /// To the start of the next line; false at the end of the input.
@@ -534,17 +551,11 @@ impl Scan<'_> {
                 let mut deepest = 0;
                 let mut p = self.i;
                 loop {
-                    let rest = &self.s[p..];
-                    let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+                    let spaces = self.s[p..].iter().take_while(|&&b| b == b' ').count();
                     deepest = deepest.max(spaces);
-                    match rest.get(spaces) {
-                        Some(b'\r' | b'\n') => {
-                            p += spaces + 1;
-                            if rest.get(spaces) == Some(&b'\r') && rest.get(spaces + 1) == Some(&b'\n') {
-                                p += 1;
-                            }
-                        }
-                        _ => break,
+                    match break_len(self.s, p + spaces) {
+                        0 => break,
+                        n => p += spaces + n,
                     }
                 }
                 deepest.max(usize::try_from(parent + 1).unwrap_or(0).max(1))
@@ -627,6 +638,19 @@ mod tests {
         assert!(measured(&text) >= 51);
         let text = format!("- k: |\n    text\n  other: {}\n", "[".repeat(50));
         assert!(measured(&text) >= 52);
+    }
+
+    #[test]
+    fn unicode_line_breaks_and_a_bom_at_a_line_start_are_what_libyaml_says() {
+        // libyaml ends a comment at NEL, LS and PS, and skips a BOM that
+        // starts a line: the brackets after them are structure.
+        for brk in ["\u{85}", "\u{2028}", "\u{2029}"] {
+            let text = format!("# note{brk}{}\n", "[".repeat(50));
+            assert!(measured(&text) >= 50, "{brk:?}");
+        }
+        let text = format!("a: 1\n\u{FEFF}b: {}\n", "[".repeat(50));
+        assert!(measured(&text) >= 51);
+        exact("a: 1 # x\u{2028}b: [c]\n", 2);
     }
 
     #[test]

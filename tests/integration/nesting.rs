@@ -1,8 +1,9 @@
 //! Deep nesting is refused by a linear scan before libyaml sees it (whose
 //! time grows with the square of the depth), at every YAML entry point:
 //! a megabyte of nested `[` and of nested block mappings, through the real
-//! binary. No timing is asserted (`bench/nesting.sh` measures); before the
-//! scan, the `[` case alone took minutes.
+//! binary; and inputs without end stop at the 64 MiB limit. No timing is
+//! asserted (`bench/nesting.sh` measures); before the scan, the `[` case
+//! alone took minutes.
 
 use std::path::Path;
 use std::process::Output;
@@ -108,4 +109,40 @@ fn deckhouse_documents_refuse_deep_nesting() {
     );
     refused("flow", &out);
     assert!(!tmp.path().join("gamma.pem").exists());
+}
+
+#[test]
+fn endless_inputs_stop_at_the_size_limit() {
+    // Like the spec, KRM stdin and Deckhouse documents are read up to 64 MiB
+    // and no further: /dev/zero never ends.
+    if !Path::new("/dev/zero").exists() {
+        let _ = writeln!(std::io::stderr(), "SKIPPED: no /dev/zero on this system");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let zero = || Stdio::from(std::fs::File::open("/dev/zero").unwrap());
+    let krm = Command::new(BIN).arg("krm").stdin(zero()).output().unwrap();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/deckhouse/ok/public.json");
+    let deckhouse = Command::new(BIN)
+        .args([
+            "import",
+            "deckhouse",
+            "--name",
+            "gamma",
+            "--private",
+            "/dev/zero",
+            "--public",
+        ])
+        .arg(case)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    for (what, out, code) in [("krm", krm, "MF410"), ("deckhouse", deckhouse, "MF601")] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert!(
+            stderr.contains(code) && stderr.contains("larger than"),
+            "{what}: {stderr}"
+        );
+    }
 }
