@@ -5,8 +5,9 @@
 //! asserted (`bench/nesting.sh` measures); before the scan, the `[` case
 //! alone took minutes.
 
+use std::io::Write as _;
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
 
 use crate::support::bin;
 
@@ -121,9 +122,9 @@ fn endless_inputs_stop_at_the_size_limit() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let zero = || Stdio::from(std::fs::File::open("/dev/zero").unwrap());
-    let krm = Command::new(BIN).arg("krm").stdin(zero()).output().unwrap();
+    let krm = Command::new(bin::BIN).arg("krm").stdin(zero()).output().unwrap();
     let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/deckhouse/ok/public.json");
-    let deckhouse = Command::new(BIN)
+    let deckhouse = Command::new(bin::BIN)
         .args([
             "import",
             "deckhouse",
