@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
 
 /// A temporary copy of `examples/seed` (spec and certificates).
@@ -61,21 +63,7 @@ impl Seed {
 
 /// Every file below `dir`, relative, sorted.
 fn tree(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                out.push(path.strip_prefix(base).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
+    support::tree::files(dir).into_keys().collect()
 }
 
 fn code(out: &Output) -> i32 {

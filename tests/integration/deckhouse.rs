@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::golden;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -29,25 +31,13 @@ fn import(case: &str, dir: &Path) -> Output {
         .unwrap()
 }
 
-fn golden(path: &Path, actual: &str) {
-    if std::env::var_os("MESHFED_BLESS").is_some() {
-        std::fs::write(path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(path).unwrap();
-    assert!(
-        expected == actual,
-        "{}",
-        similar::TextDiff::from_lines(expected.as_str(), actual).unified_diff()
-    );
-}
-
 #[test]
 fn imports_a_cluster_entry_and_its_root() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("certs")).unwrap();
     let o = import("ok", tmp.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    golden(
+    golden::assert_file(
         &root().join("testdata/deckhouse/ok/expected.yaml"),
         &String::from_utf8(o.stdout).unwrap(),
     );

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::istio_crd;
+use crate::support::{golden, istio_crd, scenarios, tree};
 use serde_json::{json, Value};
 
 fn root() -> PathBuf {
@@ -27,15 +27,6 @@ fn meshfed(args: &[&str]) -> Output {
         .expect("meshfed runs")
 }
 
-/// (case name, spec path relative to the repo root).
-const CASES: [(&str, &str); 5] = [
-    ("seed", "examples/seed/federation.yaml"),
-    ("dns-gateway", "testdata/generate/dns-gateway/federation.yaml"),
-    ("rotation", "testdata/generate/rotation/federation.yaml"),
-    ("three-clusters", "testdata/generate/three-clusters/federation.yaml"),
-    ("authorization", "testdata/generate/authorization/federation.yaml"),
-];
-
 /// Renders `spec` into a fresh folder and returns (tempdir guard, tree).
 fn generate_tree(spec: &Path) -> (tempfile::TempDir, BTreeMap<String, String>) {
     let tmp = tempfile::tempdir().unwrap();
@@ -47,68 +38,15 @@ fn generate_tree(spec: &Path) -> (tempfile::TempDir, BTreeMap<String, String>) {
         spec.display(),
         String::from_utf8_lossy(&o.stderr)
     );
-    let tree = read_tree(&out);
+    let tree = tree::texts(&out);
     (tmp, tree)
-}
-
-fn read_tree(dir: &Path) -> BTreeMap<String, String> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                files.insert(rel, std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
-    files
-}
-
-fn diff(expected: &str, actual: &str, name: &str) -> String {
-    similar::TextDiff::from_lines(expected, actual)
-        .unified_diff()
-        .header(&format!("expected/{name}"), &format!("actual/{name}"))
-        .to_string()
-}
-
-fn compare_or_bless(expected_dir: &Path, actual: &BTreeMap<String, String>) {
-    if std::env::var_os("MESHFED_BLESS").is_some() {
-        let _ = std::fs::remove_dir_all(expected_dir);
-        for (name, text) in actual {
-            let p = expected_dir.join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        return;
-    }
-    let expected = read_tree(expected_dir);
-    let mut problems = String::new();
-    for name in expected.keys().filter(|n| !actual.contains_key(*n)) {
-        problems.push_str(&format!("missing file {name}\n"));
-    }
-    for (name, text) in actual {
-        match expected.get(name) {
-            None => problems.push_str(&format!("unexpected file {name}\n")),
-            Some(e) if e != text => problems.push_str(&diff(e, text, name)),
-            Some(_) => {}
-        }
-    }
-    assert!(
-        problems.is_empty(),
-        "output differs from {} (MESHFED_BLESS=1 to accept):\n{problems}",
-        expected_dir.display()
-    );
 }
 
 #[test]
 fn golden_outputs() {
-    for (case, spec) in CASES {
-        let (_tmp, tree) = generate_tree(&root().join(spec));
-        compare_or_bless(&root().join("testdata/generate").join(case).join("expected"), &tree);
+    for s in scenarios::all() {
+        let (_tmp, tree) = generate_tree(&s.spec);
+        golden::assert_tree(&s.dir.join("expected"), &tree);
     }
 }
 
@@ -117,12 +55,7 @@ fn stream_output_is_golden_and_annotated() {
     let o = meshfed(&["generate", "examples/seed/federation.yaml"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stream = String::from_utf8(o.stdout).unwrap();
-    let golden = root().join("testdata/generate/seed/stream.yaml");
-    if std::env::var_os("MESHFED_BLESS").is_some() {
-        std::fs::write(&golden, &stream).unwrap();
-    }
-    let expected = std::fs::read_to_string(&golden).unwrap();
-    assert!(expected == stream, "{}", diff(&expected, &stream, "stream.yaml"));
+    golden::assert_file(&scenarios::named("seed").dir.join("stream.yaml"), &stream);
     let docs = istio_crd::documents(&stream);
     assert!(docs.len() >= 6, "expected both clusters' objects, got {}", docs.len());
     for d in &docs {
@@ -137,8 +70,9 @@ fn stream_output_is_golden_and_annotated() {
 #[test]
 fn every_istio_object_validates_against_the_crds() {
     let mut checked = 0;
-    for (case, spec) in CASES {
-        let (_tmp, tree) = generate_tree(&root().join(spec));
+    for scenario in scenarios::all() {
+        let case = &scenario.name;
+        let (_tmp, tree) = generate_tree(&scenario.spec);
         for (name, text) in tree.iter().filter(|(n, _)| n.ends_with(".yaml")) {
             for doc in istio_crd::documents(text) {
                 let api = doc["apiVersion"].as_str().unwrap_or_default();
@@ -325,10 +259,10 @@ fn rotation_puts_both_roots_in_every_trust_output() {
 
 #[test]
 fn same_input_twice_gives_identical_bytes() {
-    for (_, spec) in CASES {
-        let (_t1, first) = generate_tree(&root().join(spec));
-        let (_t2, second) = generate_tree(&root().join(spec));
-        assert_eq!(first, second, "{spec}");
+    for scenario in scenarios::all() {
+        let (_t1, first) = generate_tree(&scenario.spec);
+        let (_t2, second) = generate_tree(&scenario.spec);
+        assert_eq!(first, second, "{}", scenario.name);
     }
 }
 
@@ -354,8 +288,9 @@ fn reorder(spec: &mut Value) {
 
 #[test]
 fn reordering_the_input_does_not_change_the_output() {
-    for (case, spec) in CASES {
-        let spec_path = root().join(spec);
+    for scenario in scenarios::all() {
+        let case = &scenario.name;
+        let spec_path = scenario.spec.clone();
         let mut value: Value = serde_norway::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
         reorder(&mut value);
         // In a temporary folder (tests never write into the checkout), so the
@@ -519,8 +454,9 @@ fn is_subset(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, Stri
 #[test]
 fn gateway_chart_values_label_the_pods_the_gateway_selects() {
     let mut checked = 0;
-    for (case, spec) in CASES {
-        let (_tmp, tree) = generate_tree(&root().join(spec));
+    for scenario in scenarios::all() {
+        let case = &scenario.name;
+        let (_tmp, tree) = generate_tree(&scenario.spec);
         for (name, text) in &tree {
             let Some(cluster) = name.strip_suffix("/helm-gateway-values.yaml") else {
                 continue;

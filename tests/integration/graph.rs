@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::support::{golden, scenarios};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -19,26 +21,13 @@ fn graph(spec: &str, format: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
-const CASES: [(&str, &str); 2] = [
-    ("seed", "examples/seed/federation.yaml"),
-    ("three-clusters", "testdata/generate/three-clusters/federation.yaml"),
-];
-
+/// Each scenario's graphs: `testdata/generate/<case>/graph.{mmd,dot}`.
 #[test]
 fn graphs_are_golden() {
-    for (case, spec) in CASES {
+    for scenario in scenarios::all() {
         for (format, ext) in [("mermaid", "mmd"), ("dot", "dot")] {
-            let actual = graph(spec, format);
-            let golden = root().join(format!("testdata/graph/{case}.{ext}"));
-            if std::env::var_os("MESHFED_BLESS").is_some() {
-                std::fs::write(&golden, &actual).unwrap();
-            }
-            let expected = std::fs::read_to_string(&golden).unwrap();
-            assert!(
-                expected == actual,
-                "{}",
-                similar::TextDiff::from_lines(&expected, &actual).unified_diff()
-            );
+            let actual = graph(scenario.spec.to_str().unwrap(), format);
+            golden::assert_file(&scenario.dir.join(format!("graph.{ext}")), &actual);
         }
     }
 }
@@ -67,8 +56,8 @@ fn graphviz_accepts_the_dot_output() {
     let Some(graphviz) = crate::support::tools::required("dot", "check the DOT output with Graphviz") else {
         return;
     };
-    for (_, spec) in CASES {
-        let dot = graph(spec, "dot");
+    for scenario in scenarios::all() {
+        let dot = graph(scenario.spec.to_str().unwrap(), "dot");
         let mut child = Command::new(&graphviz)
             .arg("-Tsvg")
             .stdin(std::process::Stdio::piped())

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::golden;
 use crate::support::pki::{base64_lines, CertSpec, Issued, Key, Pki};
 
 fn testdata() -> PathBuf {
@@ -254,13 +255,6 @@ fn stable(stderr: &str) -> String {
     out
 }
 
-fn diff(expected: &str, actual: &str) -> String {
-    similar::TextDiff::from_lines(expected, actual)
-        .unified_diff()
-        .header("expected.txt", "actual stderr")
-        .to_string()
-}
-
 /// Runs one case; returns a description of every failure.
 fn check_case(case: &Path) -> Vec<String> {
     let name = case.file_name().unwrap_or_default().to_string_lossy().into_owned();
@@ -289,21 +283,12 @@ fn check_case(case: &Path) -> Vec<String> {
     if generate_stderr != stderr {
         fail(format!(
             "generate and validate disagree:\n{}",
-            diff(&stderr, &generate_stderr)
+            golden::diff(&stderr, &generate_stderr, "stderr")
         ));
     }
 
-    let golden = case.join("expected.txt");
-    if std::env::var_os("MESHFED_BLESS").is_some() {
-        std::fs::write(&golden, &stderr).expect("write golden");
-    } else {
-        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
-        if expected != stderr {
-            fail(format!(
-                "stderr differs from expected.txt:\n{}",
-                diff(&expected, &stderr)
-            ));
-        }
+    if let Err(problem) = golden::check_file(&case.join("expected.txt"), &stderr) {
+        fail(problem);
     }
 
     if stderr.lines().count() == 0 {

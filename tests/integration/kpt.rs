@@ -24,7 +24,7 @@ use std::process::Command;
 
 use serde_norway::Value;
 
-use crate::support::tools;
+use crate::support::{self, tools};
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshfed");
 
@@ -33,22 +33,10 @@ const KPT_TESTS: &str = "run meshfed under kpt (kpt itself is not installed by i
 
 /// Relative path → bytes of every file under `dir`.
 fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                out.insert(
-                    path.strip_prefix(root).unwrap().to_path_buf(),
-                    std::fs::read(&path).unwrap(),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+    support::tree::files(dir)
+        .into_iter()
+        .map(|(name, bytes)| (PathBuf::from(name), bytes))
+        .collect()
 }
 
 /// Fails with the paths that differ (not the bytes of every file).

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
-use crate::support::bin;
+use crate::support::{bin, golden};
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/krm");
@@ -104,28 +104,15 @@ fn item_texts(text: &str) -> Option<Vec<String>> {
     dash.map(|_| items)
 }
 
-fn diff(expected: &str, actual: &str) -> String {
-    similar::TextDiff::from_lines(expected, actual)
-        .unified_diff()
-        .header("expected", "actual")
-        .to_string()
-}
-
 #[test]
 fn krm_cases() {
-    let bless = std::env::var_os("MESHFED_BLESS").is_some();
     let mut failures = Vec::new();
     for dir in cases() {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let input = std::fs::read_to_string(dir.join("resourcelist.yaml")).unwrap();
         let (code, stdout, stderr) = run(&dir, &input);
-        let expected_path = dir.join("expected.yaml");
-        if bless {
-            std::fs::write(&expected_path, &stdout).unwrap();
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if stdout != expected {
-            failures.push(format!("{name}: output differs\n{}", diff(&expected, &stdout)));
+        if let Err(problem) = golden::check_file(&dir.join("expected.yaml"), &stdout) {
+            failures.push(format!("{name}: {problem}"));
             continue;
         }
         let output = yaml(&stdout);
@@ -168,7 +155,7 @@ fn krm_cases() {
         if again != stdout || code2 != code {
             failures.push(format!(
                 "{name}: a re-run changed the output\n{}",
-                diff(&stdout, &again)
+                golden::diff(&stdout, &again, "output")
             ));
         }
     }

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use crate::support::{scenarios, tree};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -28,9 +30,13 @@ fn every_embedded_template_is_used_by_some_scenario() {
     // Each template name the code knows exists in templates/ and shows up in
     // the golden output of at least one scenario (fragments by file name,
     // objects by kind).
-    let goldens: String = ["seed", "dns-gateway", "rotation", "three-clusters", "authorization"]
+    let goldens: String = scenarios::all()
         .iter()
-        .flat_map(|c| walk(&root().join("testdata/generate").join(c).join("expected")))
+        .flat_map(|s| tree::texts(&s.dir.join("expected")))
+        .map(|(name, text)| {
+            let file = name.rsplit('/').next().unwrap_or_default().to_owned();
+            format!("{file}\n{text}")
+        })
         .collect();
     for (name, needle) in [
         ("serviceentry.yaml", "kind: ServiceEntry"),
@@ -51,23 +57,6 @@ fn every_embedded_template_is_used_by_some_scenario() {
         );
         assert!(goldens.contains(needle), "no scenario renders {name}");
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(format!(
-                "{}\n{}",
-                p.file_name().unwrap().to_string_lossy(),
-                std::fs::read_to_string(&p).unwrap()
-            ));
-        }
-    }
-    out
 }
 
 #[test]

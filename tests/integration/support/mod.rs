@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod golden;
 pub mod istio_crd;
 pub mod pki;
+pub mod scenarios;
 pub mod tools;
+pub mod tree;
