@@ -11,26 +11,42 @@
 // their size does not matter and boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
-pub mod certs;
-pub mod check;
-pub mod cli;
-pub mod deckhouse;
-pub mod diagnostics;
-pub mod exit_codes;
-pub mod graph;
-pub mod inspect;
-pub mod interrupt;
-pub mod krm;
-pub mod load;
-pub mod locate;
-pub mod model;
-pub mod naming;
-pub mod nesting;
-pub mod normalise;
-pub mod output;
-pub mod pipeline;
-pub mod plugin;
-pub mod render;
-pub mod resource_list;
-pub mod spec;
-pub mod yaml;
+mod certs;
+mod check;
+mod cli;
+mod deckhouse;
+mod diagnostics;
+mod exit_codes;
+mod graph;
+mod inspect;
+mod interrupt;
+mod krm;
+mod load;
+mod locate;
+mod model;
+mod naming;
+mod nesting;
+mod normalise;
+mod output;
+mod pipeline;
+mod plugin;
+mod render;
+mod resource_list;
+mod spec;
+mod yaml;
+
+pub use cli::run;
+
+/// What the fuzz targets (`fuzz/`) and the integration tests drive beside
+/// the binary; not a stable API. Everything else is private to the crate,
+/// so the compiler reports code nothing uses.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::certs::{intake, intake_spiffe_bundle, CertPolicy, SourceRef};
+    pub use crate::diagnostics::Diagnostic;
+    pub use crate::krm::process;
+    pub use crate::load::{load_spec, SpecSource};
+    pub use crate::normalise::normalise;
+    pub use crate::pipeline::RenderOptions;
+    pub use crate::yaml::to_string;
+}

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    meshfed::cli::run().into()
+    meshfed::run().into()
 }

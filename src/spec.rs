@@ -151,8 +151,12 @@ pub struct ObjectKeyRef {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MeshFederationMember {
-    pub api_version: String,
-    pub kind: String,
+    /// Read only so that `deny_unknown_fields` accepts it: callers pick this
+    /// type by `kind` before they read it.
+    #[serde(rename = "apiVersion")]
+    pub _api_version: String,
+    #[serde(rename = "kind")]
+    pub _kind: String,
     pub metadata: Metadata,
     pub spec: MemberSpec,
 }

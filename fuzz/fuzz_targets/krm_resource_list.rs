@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use meshfed::krm::process;
-use meshfed::pipeline::RenderOptions;
+use meshfed::internals::process;
+use meshfed::internals::RenderOptions;
 use serde_norway::Value;
 
 fn items(text: &str) -> Option<usize> {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meshfed::certs::{intake, CertPolicy, SourceRef};
+use meshfed::internals::{intake, CertPolicy, SourceRef};
 
 fuzz_target!(|data: &[u8]| {
     let src = SourceRef {

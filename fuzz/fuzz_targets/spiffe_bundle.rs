@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meshfed::certs::{intake_spiffe_bundle, CertPolicy, SourceRef};
+use meshfed::internals::{intake_spiffe_bundle, CertPolicy, SourceRef};
 
 fuzz_target!(|data: &[u8]| {
     let src = SourceRef {

@@ -50,6 +50,6 @@ fn every_code_in_the_source_is_documented_once() {
 #[test]
 fn the_printed_link_matches_the_heading_anchor() {
     // GitHub turns the heading `### MF208` into the anchor `#mf208`.
-    let d = meshfed::diagnostics::Diagnostic::error("MF208", "spec", "expired");
+    let d = meshfed::internals::Diagnostic::error("MF208", "spec", "expired");
     assert!(d.to_string().ends_with("[docs/diagnostics.md#mf208]"));
 }

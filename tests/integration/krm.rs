@@ -356,7 +356,7 @@ fn mutated_cases_keep_the_contract() {
             (d, text)
         })
         .collect();
-    let opts = meshfed::pipeline::RenderOptions::default();
+    let opts = meshfed::internals::RenderOptions::default();
     for round in 0..400 {
         let (dir, seed) = &seeds[below(seeds.len())];
         let mut lines: Vec<String> = seed.split_inclusive('\n').map(str::to_owned).collect();
@@ -379,7 +379,7 @@ fn mutated_cases_keep_the_contract() {
             }
         }
         let text = lines.concat();
-        let Ok(out) = meshfed::krm::process(&text, dir, &opts) else {
+        let Ok(out) = meshfed::internals::process(&text, dir, &opts) else {
             continue;
         };
         let context = || format!("round {round}\n--- input\n{text}\n--- output\n{}", out.output);
@@ -400,7 +400,7 @@ fn mutated_cases_keep_the_contract() {
             assert!(given.is_none(), "the answer is not YAML: {}", context());
         }
         if !out.failed {
-            let again = meshfed::krm::process(&out.output, dir, &opts).unwrap();
+            let again = meshfed::internals::process(&out.output, dir, &opts).unwrap();
             assert_eq!(again.output, out.output, "not a fixed point: {}", context());
         }
     }
