@@ -540,4 +540,41 @@ mod tests {
         let value: Value = serde_norway::from_str(text).unwrap();
         assert_eq!(to_string(&value).unwrap(), serde_norway::to_string(&value).unwrap());
     }
+
+    /// Random values built from the characters that decide quoting (spaces,
+    /// indicators, quotes, breaks, digits, YAML 1.1 words, non-ASCII) must
+    /// read back as themselves, as keys and as values, at any depth.
+    #[test]
+    fn random_values_read_back_as_themselves() {
+        const PIECES: [&str; 40] = [
+            "a", "Z", "0", "1", "_", ".", "-", "+", ":", ": ", " ", "  ", "#", " #", ",", "[", "]", "{", "}", "'",
+            "\"", "\\", "\n", "\n\n", "\t", "\r", "?", "!", "&", "*", "|", ">", "%", "@", "`", "yes", "0o1", "e3",
+            "\u{e9}", "\u{85}",
+        ];
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        fn text(next: &mut impl FnMut(usize) -> usize) -> String {
+            (0..next(6)).map(|_| PIECES[next(PIECES.len())]).collect()
+        }
+        fn value(next: &mut impl FnMut(usize) -> usize, depth: usize) -> serde_json::Value {
+            match if depth > 3 { 0 } else { next(5) } {
+                0 | 1 => serde_json::Value::String(text(next)),
+                2 => serde_json::Value::Array((0..next(4)).map(|_| value(next, depth + 1)).collect()),
+                3 => serde_json::Value::Object((0..next(4)).map(|_| (text(next), value(next, depth + 1))).collect()),
+                _ => serde_json::json!(next(1000)),
+            }
+        }
+        for _ in 0..20_000 {
+            let v = value(&mut next, 0);
+            let out = to_string(&v).unwrap();
+            let back: serde_json::Value =
+                serde_norway::from_str(&out).unwrap_or_else(|e| panic!("{v:?} written as {out:?} does not parse: {e}"));
+            assert_eq!(back, v, "written as {out:?}");
+        }
+    }
 }
