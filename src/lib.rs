@@ -33,4 +33,5 @@ pub mod plugin;
 pub mod render;
 pub mod resource_list;
 pub mod spec;
+pub mod suggest;
 pub mod yaml;

@@ -17,6 +17,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::locate::{self, LineIndex};
 use crate::nesting;
 use crate::spec::MeshFederation;
+use crate::suggest;
 
 /// The spec's JSON Schema, as shipped in `schemas/` and printed by `meshfed schema`.
 pub const SCHEMA: &str = include_str!("../schemas/meshfederation.schema.json");
@@ -130,12 +131,24 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
     // Line numbers are only needed for a problem: a valid spec never pays for
     // the index (6% of `generate` at 10x50).
     let index = std::cell::OnceCell::new();
+    let mut found = Vec::new();
     for err in validator().iter_errors(&value) {
-        let path = pointer_to_path(&err.instance_path().to_string());
-        for d in schema_diagnostics(err.kind(), &path, err.instance()) {
-            let line = index.get_or_init(|| LineIndex::build(&src.text)).line_of(&d.path);
-            diags.push(d.at(&src.file, line));
+        let pointer = err.instance_path().to_string();
+        let path = pointer_to_path(&pointer);
+        found.extend(schema_diagnostics(err.kind(), &path, &pointer, err.instance()));
+    }
+    // A misspelt required field is one mistake, not two: its "did you mean"
+    // says what the "missing" would.
+    let renamed: Vec<String> = found
+        .iter()
+        .filter_map(|d| d.suggested.as_ref().map(|s| locate::child(parent_of(&d.diag.path), s)))
+        .collect();
+    for f in found {
+        if f.diag.code == "MF102" && f.missing.as_ref().is_some_and(|m| renamed.contains(m)) {
+            continue;
         }
+        let line = index.get_or_init(|| LineIndex::build(&src.text)).line_of(&f.diag.path);
+        diags.push(f.diag.at(&src.file, line));
     }
     if diags.has_errors() {
         return Err(diags);
@@ -181,23 +194,74 @@ fn shown(v: &Value) -> String {
     }
 }
 
-fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, instance: &Value) -> Vec<Diagnostic> {
+/// One schema problem, with what is needed to merge a misspelt required
+/// field's "unknown" and "missing" into one diagnostic.
+struct Found {
+    diag: Diagnostic,
+    /// For MF101 with a near known field: that field's name.
+    suggested: Option<String>,
+    /// For MF102: the missing field's path.
+    missing: Option<String>,
+}
+
+impl From<Diagnostic> for Found {
+    fn from(diag: Diagnostic) -> Self {
+        Found {
+            diag,
+            suggested: None,
+            missing: None,
+        }
+    }
+}
+
+/// `spec.clusters[0].domian` → `spec.clusters[0]`.
+fn parent_of(path: &str) -> &str {
+    path.rfind('.').map_or("", |i| &path[..i])
+}
+
+fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, instance: &Value) -> Vec<Found> {
     use ValidationErrorKind as K;
-    let invalid = |msg: String, hint: &str| vec![Diagnostic::error("MF104", path, msg).hint(hint)];
+    let invalid = |msg: String, hint: &str| vec![Diagnostic::error("MF104", path, msg).hint(hint).into()];
     match kind {
-        K::AdditionalProperties { unexpected } => unexpected
-            .iter()
-            .map(|field| {
-                Diagnostic::error("MF101", locate::child(path, field), format!("unknown field `{field}`"))
-                    .hint("remove it or correct its spelling; `meshfed schema` lists every field")
-            })
-            .collect(),
+        K::AdditionalProperties { unexpected } => {
+            let known = suggest::known_fields(pointer);
+            let present: Vec<&str> = instance
+                .as_object()
+                .map(|o| o.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            unexpected
+                .iter()
+                .map(|field| {
+                    let at = locate::child(path, field);
+                    // A near name not already in use (`domian` beside `domain` is a duplicate, not a typo).
+                    let near = suggest::nearest(field, &known).filter(|k| !present.contains(&k.as_str()));
+                    if let Some(near) = near {
+                        return Found {
+                            diag: Diagnostic::error("MF101", at, format!("unknown field `{field}`"))
+                                .hint(format!("did you mean `{near}`?")),
+                            suggested: Some(near),
+                            missing: None,
+                        };
+                    }
+                    if let Some(home) = suggest::belongs_elsewhere(path, field) {
+                        return Diagnostic::error("MF101", at, format!("`{field}` does not belong at this level"))
+                            .hint(format!("it is `{home}`; move it there"))
+                            .into();
+                    }
+                    Diagnostic::error("MF101", at, format!("unknown field `{field}`"))
+                        .hint("remove it or correct its spelling; `meshfed schema` lists every field")
+                        .into()
+                })
+                .collect()
+        }
         K::Required { property } => {
             let field = property.as_str().unwrap_or_default();
-            vec![
-                Diagnostic::error("MF102", path, format!("missing required field `{field}`"))
+            vec![Found {
+                diag: Diagnostic::error("MF102", path, format!("missing required field `{field}`"))
                     .hint(format!("add `{field}`; see the spec reference in the README")),
-            ]
+                suggested: None,
+                missing: Some(locate::child(path, field)),
+            }]
         }
         K::Type { kind } => {
             let expected = match kind {
@@ -209,7 +273,11 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, instance: &Value) 
             } else {
                 "see `meshfed schema` for the expected shape"
             };
-            vec![Diagnostic::error("MF103", path, format!("expected {expected}, found {}", shown(instance))).hint(hint)]
+            vec![
+                Diagnostic::error("MF103", path, format!("expected {expected}, found {}", shown(instance)))
+                    .hint(hint)
+                    .into(),
+            ]
         }
         K::Pattern { pattern } => {
             let (what, hint) = describe_pattern(pattern);
