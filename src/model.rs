@@ -307,7 +307,10 @@ pub struct BuildOptions {
 
 /// Istio port-name prefixes and the protocol they select
 /// (https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/).
-const PROTOCOL_PREFIXES: [(&str, &str); 12] = [
+/// `udp` is not here: Istio parses it (istio/istio pkg/config/protocol/instance.go,
+/// `Parse`) but proxies no UDP ("Non-TCP based protocols, such as UDP, are not
+/// proxied", the page above), so a `udp-*` export is refused (MF129).
+const PROTOCOL_PREFIXES: [(&str, &str); 11] = [
     ("grpc-web", "GRPC"),
     ("grpc", "GRPC"),
     ("http2", "HTTP2"),
@@ -318,7 +321,6 @@ const PROTOCOL_PREFIXES: [(&str, &str); 12] = [
     ("redis", "TCP"),
     ("tcp", "TCP"),
     ("tls", "TLS"),
-    ("udp", "TCP"),
     ("h2c", "HTTP2"),
 ];
 
@@ -333,6 +335,17 @@ pub fn port_protocol(name: &str, explicit: Option<&str>) -> Option<String> {
         .iter()
         .find(|(p, _)| *p == prefix || name == *p)
         .map(|(_, proto)| (*proto).to_owned())
+}
+
+/// Whether a port name asks for UDP (`udp`, `udp-dns`), which Istio does not proxy.
+fn names_udp(name: &str) -> bool {
+    name.split('-').next() == Some("udp")
+}
+
+/// Whether an explicit protocol and the one a port's name selects disagree.
+/// gRPC runs over HTTP/2, so `grpc` with `HTTP2` (and `http2` with `GRPC`) agree.
+fn contradicts(by_name: &str, explicit: &str) -> bool {
+    by_name != explicit && !matches!((by_name, explicit), ("GRPC", "HTTP2") | ("HTTP2", "GRPC"))
 }
 
 /// `"1.30"` → 30.
@@ -1051,7 +1064,32 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
                     .hint("give each port its own name"),
                 );
             }
-            if port_protocol(&p.name, p.protocol.as_deref()).is_none() {
+            let by_name = port_protocol(&p.name, None);
+            if names_udp(&p.name) {
+                b.report(
+                    Diagnostic::error(
+                        "MF129",
+                        format!("{ep}.ports[{pi}].name"),
+                        format!("port name {} asks for UDP, which Istio does not proxy", p.name),
+                    )
+                    .hint("export only TCP-based ports through the mesh; reach a UDP service another way, or rename the port if it is TCP"),
+                );
+            } else if let (Some(named), Some(explicit)) = (&by_name, &p.protocol) {
+                if contradicts(named, explicit) {
+                    b.report(
+                        Diagnostic::warning(
+                            "MF128",
+                            format!("{ep}.ports[{pi}].protocol"),
+                            format!(
+                                "port name {} says {named} but protocol says {explicit}; {explicit} is used",
+                                p.name
+                            ),
+                        )
+                        .hint("make the name and the protocol agree: rename the port or change protocol"),
+                    );
+                }
+            }
+            if !names_udp(&p.name) && port_protocol(&p.name, p.protocol.as_deref()).is_none() {
                 b.report(
                     Diagnostic::warning(
                         "MF125",
