@@ -628,9 +628,7 @@ fn next_steps(
         .into_iter()
         .filter_map(|name| by_name.get(name))
         .map(|r| {
-            let mut addresses = r.gateway.addresses.clone();
-            addresses.sort();
-            addresses.dedup();
+            let addresses = gateway_addresses(&r.gateway.addresses);
             RemoteGatewayStep {
                 cluster: r.name.clone(),
                 addresses,
@@ -641,9 +639,7 @@ fn next_steps(
     NextSteps {
         installer: istio.installer,
         gateway: gateway.map(|gw| {
-            let mut addresses = c.gateway.addresses.clone();
-            addresses.sort();
-            addresses.dedup();
+            let addresses = gateway_addresses(&c.gateway.addresses);
             GatewayStep {
                 port: gw.port,
                 target_port: if istio.installer == InstallerKind::Istioctl {
@@ -661,6 +657,24 @@ fn next_steps(
         imported_hosts: imports.iter().map(|i| i.service.host.clone()).collect(),
         export_namespaces: export_namespaces.into_iter().collect(),
     }
+}
+
+/// An address as the output writes it: an IPv6 address in its RFC 5952 form
+/// (`2001:DB8:0:0::11` → `2001:db8::11`, what `Ipv6Addr`'s Display gives),
+/// anything else as written.
+fn normalise_address(addr: &str) -> String {
+    match addr.parse::<std::net::Ipv6Addr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => addr.to_owned(),
+    }
+}
+
+/// A gateway's addresses normalised, sorted and without duplicates.
+fn gateway_addresses(addresses: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = addresses.iter().map(|a| normalise_address(a)).collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn trust_domain(c: &ClusterSpec) -> &str {
@@ -696,9 +710,7 @@ fn service_import(
         })
         .collect();
     ports.sort_by_key(|p| p.number);
-    let mut endpoints = exporter.gateway.addresses.clone();
-    endpoints.sort();
-    endpoints.dedup();
+    let endpoints = gateway_addresses(&exporter.gateway.addresses);
     let all_ips = endpoints.iter().all(|a| a.parse::<IpAddr>().is_ok());
     let td = trust_domain(exporter);
     let mut sans: Vec<String> = e
@@ -1007,16 +1019,46 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
             .hint("list the IPs or DNS names at which peers reach its ingress gateway"),
         );
     }
+    let mut seen_addresses: BTreeMap<String, usize> = BTreeMap::new();
     for (ai, addr) in c.gateway.addresses.iter().enumerate() {
         if addr.parse::<IpAddr>().is_err() && !naming::is_dns_name(addr) {
+            let bracketed = addr
+                .strip_prefix('[')
+                .and_then(|a| a.strip_suffix(']'))
+                .filter(|a| a.parse::<std::net::Ipv6Addr>().is_ok());
+            let hint = match bracketed {
+                Some(inner) => {
+                    format!("drop the brackets: write {inner} (brackets belong only in URLs, before a port)")
+                }
+                None => "write an address such as 203.0.113.10 or gw.example.com (no scheme, no port)".to_owned(),
+            };
             b.report(
                 Diagnostic::error(
                     "MF118",
                     format!("{path}.gateway.addresses[{ai}]"),
                     format!("{addr:?} is neither an IP address nor a DNS name"),
                 )
-                .hint("write an address such as 203.0.113.10 or gw.example.com (no scheme, no port)"),
+                .hint(hint),
             );
+            continue;
+        }
+        let normal = normalise_address(addr);
+        if let Some(&first) = seen_addresses.get(&normal) {
+            let same = if &normal == addr {
+                String::new()
+            } else {
+                format!(" ({normal})")
+            };
+            b.report(
+                Diagnostic::warning(
+                    "MF131",
+                    format!("{path}.gateway.addresses[{ai}]"),
+                    format!("{addr}{same} is the same address as addresses[{first}]; it is used once"),
+                )
+                .hint("list each gateway address once"),
+            );
+        } else {
+            seen_addresses.insert(normal, ai);
         }
     }
     let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();

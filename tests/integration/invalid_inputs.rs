@@ -501,3 +501,49 @@ fn a_spiffe_bundle_is_a_root_source() {
         "cluster-b's bundle root is in only {carriers} trust value(s)"
     );
 }
+
+/// One IPv6 gateway address written two ways is one address: a warning
+/// (MF131), and the importer's ServiceEntry lists it once, in RFC 5952 form.
+#[test]
+fn an_ipv6_address_written_two_ways_is_one_endpoint_in_rfc5952_form() {
+    let mut certs = CaseCerts::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("certs")).expect("mkdir");
+    let spec = TWO_CLUSTERS
+        .replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]")
+        .replace(
+            "addresses: [203.0.113.10]",
+            "addresses: [\"2001:DB8:0:0::11\", \"2001:db8::11\"]",
+        );
+    std::fs::write(dir.join("federation.yaml"), spec).expect("spec");
+    std::fs::write(dir.join("certs/a.pem"), certs.recipes("root:cluster-a")).expect("a");
+    std::fs::write(dir.join("certs/b.pem"), certs.recipes("root:cluster-b")).expect("b");
+
+    let out = meshfed(dir, &["generate", "federation.yaml", "-o", "out"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning[MF131] spec.clusters[0].gateway.addresses[1]"),
+        "{stderr}"
+    );
+    let mut strings = Vec::new();
+    for entry in std::fs::read_dir(dir.join("out/cluster-b")).expect("cluster-b output") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("output file");
+        assert!(
+            !text.contains("2001:DB8"),
+            "{} keeps the unnormalised form",
+            path.display()
+        );
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        for doc in serde_norway::Deserializer::from_str(&text) {
+            let value: serde_json::Value = serde::Deserialize::deserialize(doc).expect("output is YAML");
+            collect_strings(&value, &mut strings);
+        }
+    }
+    let endpoints = strings.iter().filter(|s| s.as_str() == "2001:db8::11").count();
+    assert_eq!(endpoints, 1, "the address is not one endpoint: {endpoints}");
+}
