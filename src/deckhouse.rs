@@ -161,6 +161,7 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         origin: &origin,
         file: Some(&req.public),
         trust_domain: req.trust_domain.as_deref(),
+        inline_at: None,
     };
     let intake = certs::intake(public.root_ca.as_bytes(), &src, policy);
     diags.extend(intake.diagnostics);

@@ -1266,12 +1266,24 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
         ));
     }
     sources.extend(object_root_sources(b, &path, c));
+    // Inline PEM in a literal block (`pem: |`) has its own lines in the spec:
+    // a pasted key is reported at its BEGIN line, not at `pem:`.
+    let inline_first = c
+        .root_ca
+        .pem
+        .as_ref()
+        .and_then(|_| literal_block_first_line(b, &format!("{path}.pem")));
     for (fpath, origin, file, bytes) in &sources {
+        let inline_at = match (file, inline_first) {
+            (None, Some(first)) if fpath.ends_with(".pem") => Some((b.src.file.as_path(), first)),
+            _ => None,
+        };
         let src = SourceRef {
             path: fpath,
             origin,
             file: file.as_deref(),
             trust_domain: Some(td),
+            inline_at,
         };
         let got = certs::intake(bytes, &src, policy);
         merge_roots(b, fpath, origin, got, &mut roots);
@@ -1281,6 +1293,18 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
     }
     roots.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     roots
+}
+
+/// The spec line of the first line of text of a literal block scalar
+/// (`pem: |`, `pem: |-`, `pem: |2`), whose text lines stand one to one on
+/// the lines after the key; `None` for any other style (quoted, folded,
+/// flow), whose lines do not map so simply.
+fn literal_block_first_line(b: &Builder<'_>, path: &str) -> Option<usize> {
+    let key_line = b.index.get_or_init(|| LineIndex::build(&b.src.text)).line_of(path)?;
+    let key = path.rsplit('.').next()?;
+    let text = b.src.text.lines().nth(key_line.checked_sub(1)?)?;
+    let after = text.split_once(&format!("{key}:"))?.1.trim_start();
+    after.starts_with('|').then_some(key_line + 1)
 }
 
 /// `rootCA.spiffeBundle`: the X.509 roots of a SPIFFE trust bundle file.
@@ -1312,6 +1336,7 @@ fn read_spiffe_bundle(
         origin: bundle,
         file: Some(&resolved),
         trust_domain: Some(td),
+        inline_at: None,
     };
     let got = certs::intake_spiffe_bundle(&bytes, &src, policy);
     merge_roots(b, fpath, bundle, got, roots);
