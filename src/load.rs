@@ -43,6 +43,11 @@ impl SpecSource {
                 .at(file, None)
         };
         let meta = std::fs::metadata(file).map_err(|e| unreadable(e.to_string()))?;
+        if meta.is_dir() {
+            return Err(Diagnostic::error("MF001", "", "cannot read the spec: it is a folder")
+                .hint("give the spec file (the MeshFederation YAML), not its folder")
+                .at(file, None));
+        }
         if meta.len() > MAX_SPEC_BYTES {
             return Err(unreadable(format!("{} bytes is larger than a spec can be", meta.len())));
         }
@@ -54,7 +59,7 @@ impl SpecSource {
         if bytes.len() as u64 > MAX_SPEC_BYTES {
             return Err(unreadable(format!("it is larger than {MAX_SPEC_BYTES} bytes")));
         }
-        let text = String::from_utf8(bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
+        let text = String::from_utf8(bytes).map_err(|e| not_utf8(file, e.as_bytes(), e.utf8_error().valid_up_to()))?;
         let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(SpecSource {
             file: file.to_path_buf(),
@@ -62,6 +67,24 @@ impl SpecSource {
             text,
         })
     }
+}
+
+/// MF001 for text that is not UTF-8: the line, the byte's offset in the file
+/// and its value, so a Latin-1 `ü` (0xFC) is found at once.
+fn not_utf8(file: &Path, bytes: &[u8], offset: usize) -> Diagnostic {
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = offset - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+    Diagnostic::error(
+        "MF001",
+        "",
+        format!(
+            "cannot read the spec: it is not UTF-8 at line {line}: byte {column} of the line (offset {offset} in the file) is 0x{:02X}",
+            bytes[offset]
+        ),
+    )
+    .hint("save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 (Latin-1 and Windows-1252 text is not UTF-8)")
+    .at(file, Some(line))
 }
 
 fn validator() -> &'static Validator {
