@@ -253,6 +253,24 @@ fn classify_binary(bytes: &[u8]) -> Option<Binary> {
     (!text_like).then_some(Binary::Other)
 }
 
+/// Whether a text is one base64 value (line breaks allowed) that decodes to
+/// PEM: what `kubectl get secret -o jsonpath='{.data.ca\.crt}'` prints
+/// without `| base64 -d`.
+fn is_base64_of_pem(text: &str) -> bool {
+    let joined: String = text.split_ascii_whitespace().collect();
+    if joined.len() < 16 {
+        return false;
+    }
+    let decoded = data_encoding::BASE64
+        .decode(joined.as_bytes())
+        .or_else(|_| data_encoding::BASE64_NOPAD.decode(joined.trim_end_matches('=').as_bytes()));
+    decoded.is_ok_and(|d| {
+        let d = d.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&d);
+        let start = d.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(d.len());
+        d[start..].starts_with(b"-----BEGIN ")
+    })
+}
+
 /// Reads every root certificate from one source.
 pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake {
     let mut out = Intake::default();
@@ -340,6 +358,11 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
                 "MF218",
                 format!("{lead}an END line has no BEGIN line: the start of the file is cut off"),
                 "the file is truncated; export it again",
+            ),
+            None if is_base64_of_pem(&text) => (
+                "MF216",
+                format!("{what} holds no PEM block: it is PEM encoded in base64 once more"),
+                "decode it once: a Secret's data values are base64, so `kubectl get secret ... -o jsonpath=...` needs `| base64 -d`",
             ),
             None => (
                 "MF216",

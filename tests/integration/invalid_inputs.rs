@@ -100,7 +100,7 @@ impl CaseCerts {
 
     /// The bytes of one recipe:
     /// `root|leaf|intermediate|no-cert-sign|spiffe-elsewhere|expired|not-yet-valid|expiring|sha1|rsa1024|rsa2048:NAME`
-    /// give that certificate's PEM; `key|traditional-key|encrypted-key|public-key|request|der|text|crlf|truncated|cut|corrupt:NAME`
+    /// give that certificate's PEM; `key|traditional-key|encrypted-key|public-key|request|der|text|crlf|truncated|cut|corrupt|base64-pem:NAME`
     /// `bundle|bundle-expired|bundle-with-private-key:NAME` (SPIFFE bundles)
     /// derive from the root NAME; `empty`, `binary`, `notes` need no name.
     fn recipe(&mut self, recipe: &str) -> Vec<u8> {
@@ -147,6 +147,10 @@ impl CaseCerts {
                 let r = root(self);
                 self.pki.spiffe_bundle(&r, true).into_bytes()
             }
+            // What `kubectl get -o jsonpath` prints without `| base64 -d`.
+            "base64-pem" => data_encoding::BASE64
+                .encode(root(self).cert_pem.as_bytes())
+                .into_bytes(),
             "crlf" => root(self).cert_pem.replace('\n', "\r\n").into_bytes(),
             "truncated" => {
                 let pem = root(self).cert_pem;
