@@ -1241,6 +1241,7 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
         );
         return roots;
     }
+    let first_diag = b.diags.len();
     let mut sources: Vec<(String, String, Option<std::path::PathBuf>, Vec<u8>)> = Vec::new();
     for (fi, f) in c.root_ca.files.iter().enumerate() {
         let fpath = format!("{path}.files[{fi}]");
@@ -1291,8 +1292,30 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
     if let Some(bundle) = &c.root_ca.spiffe_bundle {
         read_spiffe_bundle(b, &format!("{path}.spiffeBundle"), bundle, td, policy, &mut roots);
     }
+    if rotation_under_way(&roots, policy) {
+        for d in b.diags.since_mut(first_diag).filter(|d| d.code == "MF210") {
+            d.message
+                .push_str("; the rotation is under way: a root that lasts longer is listed beside it");
+            d.hint = Some(
+                "next step: once every workload has a certificate from the new root, remove this root from rootCA and generate again"
+                    .to_owned(),
+            );
+        }
+    }
     roots.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     roots
+}
+
+/// Whether a cluster lists, beside a root that expires soon, one that
+/// outlives the warning window: its rotation has begun, so the expiry
+/// warning says what comes next rather than "start a root rotation".
+fn rotation_under_way(roots: &[RootCert], policy: &CertPolicy) -> bool {
+    let horizon = policy.now + time::Duration::days(policy.warn_expiry_days);
+    roots.len() >= 2
+        && roots.iter().any(|r| {
+            x509_parser::parse_x509_certificate(&r.der)
+                .is_ok_and(|(_, c)| c.validity().not_after.to_datetime() > horizon)
+        })
 }
 
 /// The spec line of the first line of text of a literal block scalar

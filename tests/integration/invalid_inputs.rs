@@ -568,3 +568,38 @@ fn a_folder_given_as_the_spec_is_named_a_folder() {
     );
     assert!(!stderr.contains("permission"), "{stderr}");
 }
+
+/// A root that expires soon beside one that lasts: the rotation is under
+/// way, and the warning says the next step, not "start a root rotation".
+/// Alone, the same root still says to start one.
+#[test]
+fn an_expiring_root_beside_its_successor_says_the_rotation_is_under_way() {
+    let mut certs = CaseCerts::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("certs")).expect("mkdir");
+    std::fs::write(dir.join("federation.yaml"), TWO_CLUSTERS).expect("spec");
+    std::fs::write(dir.join("certs/a.pem"), certs.recipes("expiring:cluster-a")).expect("a");
+    std::fs::write(dir.join("certs/a-next.pem"), certs.recipes("root:cluster-a")).expect("a-next");
+    std::fs::write(dir.join("certs/b.pem"), certs.recipes("expiring:cluster-b")).expect("b");
+
+    let out = meshfed(dir, &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let line = |path: &str| {
+        stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("warning[MF210] {path}")))
+            .unwrap_or_else(|| panic!("no MF210 for {path}: {stderr}"))
+            .to_owned()
+    };
+    let rotating = line("spec.clusters[0].rootCA.files[0]");
+    assert!(rotating.contains("the rotation is under way"), "{rotating}");
+    assert!(
+        rotating.contains("once every workload has a certificate from the new root, remove this root"),
+        "{rotating}"
+    );
+    assert!(!rotating.contains("start a root rotation"), "{rotating}");
+    let alone = line("spec.clusters[1].rootCA.files[0]");
+    assert!(alone.contains("start a root rotation"), "{alone}");
+}
