@@ -428,6 +428,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         );
     }
 
+    check_unused_metadata(&mut b, &spec.metadata);
     check_cluster_identities(&mut b, &s.clusters);
 
     let names: BTreeSet<&str> = s.clusters.iter().map(|c| c.name.as_str()).collect();
@@ -937,6 +938,60 @@ fn mesh_config(
         gateway_service_ports,
         gateway_selector: c.gateway.selector.clone(),
         istioctl_gateway,
+    }
+}
+
+/// Annotation prefixes the tools that read a MeshFederation use themselves
+/// (kpt and kustomize: `config.kubernetes.io/local-config`, the function
+/// annotation, `internal.config.kubernetes.io/path`...); never reported.
+const TOOL_ANNOTATION_PREFIXES: [&str; 6] = [
+    "config.kubernetes.io/",
+    "internal.config.kubernetes.io/",
+    "config.k8s.io/",
+    "kustomize.config.k8s.io/",
+    "kpt.dev/",
+    "kubectl.kubernetes.io/",
+];
+
+/// `metadata.namespace`, `labels` and `annotations` of a MeshFederation are
+/// not copied to anything meshfed writes: say so rather than ignore them.
+fn check_unused_metadata(b: &mut Builder<'_>, m: &crate::spec::Metadata) {
+    if let Some(ns) = &m.namespace {
+        b.report(
+            Diagnostic::warning(
+                "MF132",
+                "metadata.namespace",
+                format!("namespace {ns} is not used: the output's namespaces are spec.istio.namespace and spec.importNamespace"),
+            )
+            .hint("remove it, or set spec.istio.namespace / spec.importNamespace"),
+        );
+    }
+    if !m.labels.is_empty() {
+        let keys: Vec<&str> = m.labels.keys().map(String::as_str).collect();
+        b.report(
+            Diagnostic::warning(
+                "MF132",
+                "metadata.labels",
+                format!("labels {} are not copied to the generated objects", keys.join(", ")),
+            )
+            .hint("remove them; to label the output, use kustomize's `labels:` or kpt's set-labels function"),
+        );
+    }
+    let foreign: Vec<&str> = m
+        .annotations
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !TOOL_ANNOTATION_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .collect();
+    if !foreign.is_empty() {
+        b.report(
+            Diagnostic::warning(
+                "MF132",
+                "metadata.annotations",
+                format!("annotations {} are not copied to the generated objects", foreign.join(", ")),
+            )
+            .hint("remove them; to annotate the output, use kustomize's `commonAnnotations:` or kpt's set-annotations function"),
+        );
     }
 }
 

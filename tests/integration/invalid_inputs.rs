@@ -603,3 +603,51 @@ fn an_expiring_root_beside_its_successor_says_the_rotation_is_under_way() {
     let alone = line("spec.clusters[1].rootCA.files[0]");
     assert!(alone.contains("start a root rotation"), "{alone}");
 }
+
+/// Ignored input is never silent: metadata.namespace, labels and
+/// annotations (other than the tools' own) are each a warning (MF132), and
+/// `exports:` with no value is no exports, not a type error.
+#[test]
+fn unused_metadata_is_a_warning_and_an_empty_exports_is_none() {
+    let mut certs = CaseCerts::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("certs")).expect("mkdir");
+    let spec = TWO_CLUSTERS
+        .replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]")
+        .replace(
+            "  name: ok\n",
+            "  name: ok\n  namespace: mesh\n  labels: {team: net}\n  annotations:\n    \
+             config.kubernetes.io/local-config: \"true\"\n    owner: net-team\n",
+        )
+        .replace(
+            "      files: [certs/b.pem]\n",
+            "      files: [certs/b.pem]\n    exports:\n",
+        );
+    assert!(spec.contains("    exports:\n"), "{spec}");
+    std::fs::write(dir.join("federation.yaml"), spec).expect("spec");
+    std::fs::write(dir.join("certs/a.pem"), certs.recipes("root:cluster-a")).expect("a");
+    std::fs::write(dir.join("certs/b.pem"), certs.recipes("root:cluster-b")).expect("b");
+
+    let out = meshfed(dir, &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for (path, what) in [
+        ("metadata.namespace (federation.yaml:5)", "namespace mesh is not used"),
+        ("metadata.labels (federation.yaml:6)", "labels team are not copied"),
+        (
+            "metadata.annotations (federation.yaml:7)",
+            "annotations owner are not copied",
+        ),
+    ] {
+        assert!(
+            stderr.contains(&format!("warning[MF132] {path}: {what}")),
+            "no warning for {path}: {stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("local-config"),
+        "a tool's own annotation is reported: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 3, "{stderr}");
+}
