@@ -1309,7 +1309,7 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
                     fpath,
                     format!("cannot read root CA file {}: {why}", resolved.display()),
                 )
-                .hint("paths resolve from the folder of the spec file; check the name and permissions"),
+                .hint(unreadable_path_hint(f)),
             ),
         }
     }
@@ -1373,6 +1373,20 @@ fn rotation_under_way(roots: &[RootCert], policy: &CertPolicy) -> bool {
         })
 }
 
+/// What to do about a root CA path that cannot be read. A Windows-style
+/// `certs\a.pem` is one file name with a backslash in it everywhere but
+/// Windows: the hint says to write `/`, which works everywhere.
+fn unreadable_path_hint(path: &str) -> String {
+    if path.contains('\\') {
+        format!(
+            "write the path with `/` ({}): `\\` separates folders only on Windows; paths resolve from the folder of the spec file",
+            path.replace('\\', "/")
+        )
+    } else {
+        "paths resolve from the folder of the spec file; check the name and permissions".to_owned()
+    }
+}
+
 /// The spec line of the first line of text of a literal block scalar
 /// (`pem: |`, `pem: |-`, `pem: |2`), whose text lines stand one to one on
 /// the lines after the key; `None` for any other style (quoted, folded,
@@ -1404,7 +1418,7 @@ fn read_spiffe_bundle(
                     fpath,
                     format!("cannot read SPIFFE bundle {}: {why}", resolved.display()),
                 )
-                .hint("paths resolve from the folder of the spec file; check the name and permissions"),
+                .hint(unreadable_path_hint(bundle)),
             );
             return;
         }
