@@ -439,7 +439,7 @@ fn graph(spec: &std::path::Path, format: GraphFormat) -> ExitCode {
             return ExitCode::InvalidInput;
         }
     };
-    match pipeline::validate_source(&src, &RenderOptions::default()) {
+    match pipeline::validate_for_graph(&src, &RenderOptions::default()) {
         Ok((fed, diags)) => {
             let code = emit(&fedgraph::render(&fed, format));
             report(diags);

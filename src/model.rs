@@ -361,10 +361,22 @@ struct Builder<'a> {
     /// Built on the first diagnostic: a valid spec never needs it.
     index: std::cell::OnceCell<LineIndex>,
     diags: Diagnostics,
+    /// `meshfed graph` needs names, not certificates: root CA problems are
+    /// warnings and the plan is built without those roots.
+    roots_as_warnings: bool,
+}
+
+/// Codes of root CA sources and their certificates (MF116, MF2xx, the
+/// SPIFFE bundle's MF5xx), which [`build_without_roots`] reports as warnings.
+fn is_root_problem(code: &str) -> bool {
+    code == "MF116" || code.starts_with("MF2") || code.starts_with("MF5")
 }
 
 impl Builder<'_> {
-    fn report(&mut self, d: Diagnostic) {
+    fn report(&mut self, mut d: Diagnostic) {
+        if self.roots_as_warnings && d.is_error() && is_root_problem(d.code) {
+            d.severity = crate::diagnostics::Severity::Warning;
+        }
         let d = if d.location.is_none() {
             let line = self
                 .index
@@ -380,12 +392,34 @@ impl Builder<'_> {
 
 /// Turns a schema-valid spec into the plan, or the list of problems.
 pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (Option<Federation>, Diagnostics) {
+    build_with(spec, src, opts, false)
+}
+
+/// The plan for `meshfed graph`, which needs cluster names and exports, not
+/// certificates: an expired, missing or broken root is a warning, and the
+/// cluster is drawn (its roots are left out of the plan, which is never
+/// written).
+pub fn build_without_roots(
+    spec: &MeshFederation,
+    src: &SpecSource,
+    opts: &BuildOptions,
+) -> (Option<Federation>, Diagnostics) {
+    build_with(spec, src, opts, true)
+}
+
+fn build_with(
+    spec: &MeshFederation,
+    src: &SpecSource,
+    opts: &BuildOptions,
+    roots_as_warnings: bool,
+) -> (Option<Federation>, Diagnostics) {
     let mut b = Builder {
         src,
         objects: opts.objects.as_ref(),
         items_read: BTreeSet::new(),
         index: std::cell::OnceCell::new(),
         diags: Diagnostics::new(),
+        roots_as_warnings,
     };
     let fed = spec.metadata.name.clone();
     let s = &spec.spec;
@@ -1252,6 +1286,7 @@ pub fn intake_roots(value: &serde_json::Value, src: &SpecSource, opts: &BuildOpt
         items_read: BTreeSet::new(),
         index: std::cell::OnceCell::new(),
         diags: Diagnostics::new(),
+        roots_as_warnings: false,
     };
     // Another kind of document is no spec: its paths mean nothing to us.
     let field = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
