@@ -151,6 +151,10 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
             return Err(diags);
         }
     };
+    if let Some(d) = member_instead(&value, src) {
+        diags.push(d);
+        return Err(diags);
+    }
     // Line numbers are only needed for a problem: a valid spec never pays for
     // the index (6% of `generate` at 10x50).
     let index = std::cell::OnceCell::new();
@@ -185,6 +189,36 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
             Err(diags)
         }
     }
+}
+
+/// A MeshFederationMember given where a MeshFederation belongs: one
+/// diagnostic that says so and names the federation file it points at,
+/// instead of the schema's three unrelated complaints.
+fn member_instead(value: &Value, src: &SpecSource) -> Option<Diagnostic> {
+    if value.get("kind").and_then(Value::as_str) != Some(crate::spec::MEMBER_KIND) {
+        return None;
+    }
+    let cluster = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
+    let hint = match value.pointer("/spec/federation").and_then(Value::as_str) {
+        Some(fed) => {
+            let path = src.base_dir.join(fed);
+            format!(
+                "it names cluster {cluster} of the federation in {fed}; give that file instead: {}",
+                path.display()
+            )
+        }
+        None => format!("it names cluster {cluster}, but no spec.federation; give the MeshFederation file"),
+    };
+    let line = LineIndex::build(&src.text).line_of("kind");
+    Some(
+        Diagnostic::error(
+            "MF105",
+            "kind",
+            "this file is a MeshFederationMember (one cluster of a federation, for kustomize and kpt), not a MeshFederation",
+        )
+        .hint(hint)
+        .at(&src.file, line),
+    )
 }
 
 /// `/spec/clusters/1/name` → `spec.clusters[1].name`.
