@@ -463,6 +463,16 @@ fn build_with(
     }
 
     check_unused_metadata(&mut b, &spec.metadata);
+    if s.clusters.len() >= 2 && s.clusters.iter().all(|c| c.exports.is_empty()) {
+        b.report(
+            Diagnostic::warning(
+                "MF133",
+                "spec.clusters",
+                "no cluster exports anything: no cluster imports a service and no cluster trusts another",
+            )
+            .hint("list under a cluster's `exports` the services it offers to the others"),
+        );
+    }
     check_cluster_identities(&mut b, &s.clusters);
 
     let names: BTreeSet<&str> = s.clusters.iter().map(|c| c.name.as_str()).collect();

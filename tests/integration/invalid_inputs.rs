@@ -651,3 +651,32 @@ fn unused_metadata_is_a_warning_and_an_empty_exports_is_none() {
     );
     assert_eq!(stderr.lines().count(), 3, "{stderr}");
 }
+
+/// A federation where no cluster exports anything federates nothing: a
+/// warning (MF133), not a silent empty output.
+#[test]
+fn a_federation_without_exports_is_a_warning() {
+    let mut certs = CaseCerts::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("certs")).expect("mkdir");
+    let spec = TWO_CLUSTERS
+        .replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]")
+        .replace(
+            "    exports:\n    - service: foo\n      namespace: abc\n      ports:\n      - {name: http, port: 8080}\n",
+            "",
+        );
+    assert!(!spec.contains("exports"), "{spec}");
+    std::fs::write(dir.join("federation.yaml"), spec).expect("spec");
+    std::fs::write(dir.join("certs/a.pem"), certs.recipes("root:cluster-a")).expect("a");
+    std::fs::write(dir.join("certs/b.pem"), certs.recipes("root:cluster-b")).expect("b");
+
+    let out = meshfed(dir, &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        ["warning[MF133] spec.clusters (federation.yaml:6): no cluster exports anything: no cluster imports a service and no cluster trusts another; list under a cluster's `exports` the services it offers to the others [docs/diagnostics.md#mf133]"],
+        "{stderr}"
+    );
+}
