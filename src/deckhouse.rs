@@ -25,8 +25,14 @@ pub struct ImportRequest {
     pub name: String,
     pub public: PathBuf,
     pub private: PathBuf,
-    /// Where the root CA is written; also the path the entry names.
+    /// Where the root CA is written (missing folders are made); the entry
+    /// names it relative to `spec_dir`.
     pub root_out: PathBuf,
+    /// The folder of the spec the entry is pasted into: `rootCA.files`
+    /// resolve from there.
+    pub spec_dir: PathBuf,
+    /// Overwrite a different existing `root_out`.
+    pub force: bool,
     /// Overrides the domain derived from the hostnames (needed when the cluster publishes no service).
     pub domain: Option<String>,
     pub trust_domain: Option<String>,
@@ -111,7 +117,8 @@ pub fn split_hostname(host: &str) -> Option<(&str, &str, &str)> {
         .then_some((service, namespace, domain))
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<T, Diagnostic> {
+/// Reads one document; its text is kept for line numbers.
+fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T, String), Diagnostic> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         Diagnostic::error("MF601", "", format!("cannot read the {what} document: {e}"))
             .at(file, None)
@@ -120,7 +127,7 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<T,
     // serde_json stops at 128 levels by itself; the scan gives the same
     // answer (MF003) as every other entry point, as fast.
     crate::nesting::diagnose(&text, file)?;
-    serde_json::from_str(&text).map_err(|e| {
+    let value = serde_json::from_str(&text).map_err(|e| {
         Diagnostic::error(
             "MF602",
             "",
@@ -130,14 +137,49 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<T,
         .hint(format!(
             "pass the cluster's {what} federation document as published by Deckhouse"
         ))
-    })
+    })?;
+    Ok((value, text))
+}
+
+/// `path` made absolute from the working directory, `.` and `..` resolved
+/// by name (symbolic links are not followed).
+fn absolute(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `target` relative to the folder `base`, with `/` separators (as the spec
+/// writes paths): `certs/a.pem`, `../certs/a.pem`.
+pub fn relative_to(target: &Path, base: &Path) -> String {
+    let (target, base) = (absolute(target), absolute(base));
+    let t: Vec<_> = target.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); b.len() - common];
+    parts.extend(t[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.join("/")
 }
 
 /// Builds the entry and writes the root CA file. Returns the YAML to print
 /// and the warnings; on any error writes nothing.
 pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::new();
-    let (public, private) = match (
+    let ((public, _), (private, _)) = match (
         read_json::<PublicDoc>(&req.public, "public"),
         read_json::<PrivateDoc>(&req.private, "private"),
     ) {
@@ -318,21 +360,49 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
     addresses.sort();
     addresses.dedup();
 
+    let pem: String = intake.roots.iter().map(|r| r.pem.as_str()).collect();
+    // An existing root file is replaced only when it holds the same, or with --force.
+    match std::fs::read(&req.root_out) {
+        Ok(old) if old != pem.as_bytes() && !req.force => diags.push(
+            Diagnostic::error(
+                "MF613",
+                "--root-out",
+                format!("{} exists and holds something else", req.root_out.display()),
+            )
+            .at(&req.root_out, None)
+            .hint("pass --force to overwrite it, or choose another --root-out"),
+        ),
+        _ => {}
+    }
     if diags.has_errors() {
         return Err(diags);
     }
-    let pem: String = intake.roots.iter().map(|r| r.pem.as_str()).collect();
-    write_atomic(&req.root_out, pem.as_bytes()).map_err(|d| {
+    let with = |d: Diagnostic| {
         let mut all = diags.clone();
         all.push(d);
         all
-    })?;
+    };
+    if let Some(parent) = req.root_out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            with(
+                Diagnostic::error(
+                    "MF303",
+                    "",
+                    format!("cannot create the folder {}: {e}", parent.display()),
+                )
+                .hint("check that the folder of --root-out can be made")
+                .at(parent, None),
+            )
+        })?;
+    }
+    write_atomic(&req.root_out, pem.as_bytes()).map_err(with)?;
+    let root_file = relative_to(&req.root_out, &req.spec_dir);
     let entry = ClusterEntry {
         name: req.name.clone(),
         domain,
         trust_domain: req.trust_domain.clone(),
         root_ca: RootFiles {
-            files: vec![req.root_out.display().to_string()],
+            files: vec![root_file.clone()],
         },
         gateway: GatewayEntry {
             addresses,
@@ -346,8 +416,14 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         all
     })?;
     let header = format!(
-        "# {} — Deckhouse cluster {}; paste under spec.clusters\n",
-        req.name, public.cluster_uuid
+        "# {} — Deckhouse cluster {}; paste under spec.clusters\n# rootCA.files: {root_file} is relative to the spec's folder: {} (--spec-dir)\n",
+        req.name,
+        public.cluster_uuid,
+        if req.spec_dir == Path::new(".") {
+            "the working directory".to_owned()
+        } else {
+            req.spec_dir.display().to_string()
+        }
     );
     Ok((header + &yaml, diags))
 }

@@ -10,17 +10,15 @@ fn root() -> PathBuf {
 }
 
 fn import(case: &str, dir: &Path) -> Output {
+    import_with(case, dir, &["--root-out", "certs/gamma.pem"])
+}
+
+fn import_with(case: &str, dir: &Path, extra: &[&str]) -> Output {
     let case_dir = root().join("testdata/deckhouse").join(case);
     Command::new(env!("CARGO_BIN_EXE_meshfed"))
-        .args([
-            "import",
-            "deckhouse",
-            "--name",
-            "gamma",
-            "--root-out",
-            "certs/gamma.pem",
-            "--public",
-        ])
+        .args(["import", "deckhouse", "--name", "gamma"])
+        .args(extra)
+        .arg("--public")
         .arg(case_dir.join("public.json"))
         .arg("--private")
         .arg(case_dir.join("private.json"))
@@ -124,4 +122,51 @@ fn the_imported_entry_federates_with_a_meshfed_cluster() {
     // One gateway address is a DNS name, so the import resolves by DNS.
     assert!(stream.contains("resolution: DNS"), "{stream}");
     assert!(stream.contains("address: gw.gamma.example.com"), "{stream}");
+}
+
+/// `--root-out` makes missing folders; the entry names it relative to
+/// `--spec-dir` and says so; an existing different file is refused (MF613)
+/// and left as it was unless `--force`; the same content is no conflict.
+#[test]
+fn root_out_makes_folders_names_the_file_from_the_spec_dir_and_never_clobbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["--root-out", "fed/certs/gamma.pem", "--spec-dir", "fed"];
+    let o = import_with("ok", tmp.path(), &args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let entry = String::from_utf8(o.stdout).unwrap();
+    assert!(entry.contains("\n    - certs/gamma.pem\n"), "{entry}");
+    assert!(
+        entry.contains("# rootCA.files: certs/gamma.pem is relative to the spec's folder: fed (--spec-dir)"),
+        "{entry}"
+    );
+    let written = tmp.path().join("fed/certs/gamma.pem");
+    let root_pem = std::fs::read_to_string(root().join("testdata/certs/gamma.example.pem")).unwrap();
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), root_pem);
+
+    // The same content again: fine.
+    assert!(import_with("ok", tmp.path(), &args).status.success());
+
+    // Something else there: refused and untouched, nothing printed.
+    std::fs::write(&written, "my notes\n").unwrap();
+    let o = import_with("ok", tmp.path(), &args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(o.stdout.is_empty());
+    assert!(stderr.contains("error[MF613] --root-out"), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), "my notes\n");
+
+    let forced: Vec<&str> = args.iter().copied().chain(["--force"]).collect();
+    assert!(import_with("ok", tmp.path(), &forced).status.success());
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), root_pem);
+
+    // Without --spec-dir the working directory is the spec folder.
+    let o = import_with("ok", tmp.path(), &["--root-out", "fed/certs/gamma.pem"]);
+    let entry = String::from_utf8(o.stdout).unwrap();
+    assert!(entry.contains("\n    - fed/certs/gamma.pem\n"), "{entry}");
+    assert!(
+        entry.contains("the spec's folder: the working directory (--spec-dir)"),
+        "{entry}"
+    );
 }
