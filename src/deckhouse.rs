@@ -415,8 +415,10 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         all.push(Diagnostic::error("MF302", "", format!("cannot write the entry: {e}")));
         all
     })?;
-    let header = format!(
-        "# {} — Deckhouse cluster {}; paste under spec.clusters\n# rootCA.files: {root_file} is relative to the spec's folder: {} (--spec-dir)\n",
+    // Indented as an item of `spec.clusters` (two spaces, as the README's
+    // spec writes it), so it pastes as is.
+    let mut out = format!(
+        "  # {} — Deckhouse cluster {}; paste under spec.clusters: as is\n  # rootCA.files: {root_file} is relative to the spec's folder: {} (--spec-dir)\n",
         req.name,
         public.cluster_uuid,
         if req.spec_dir == Path::new(".") {
@@ -425,7 +427,12 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
             req.spec_dir.display().to_string()
         }
     );
-    Ok((header + &yaml, diags))
+    for line in yaml.lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok((out, diags))
 }
 
 #[cfg(test)]

@@ -105,10 +105,10 @@ fn the_imported_entry_federates_with_a_meshfed_cluster() {
         tmp.path().join("certs/cluster-a.pem"),
     )
     .unwrap();
-    let indented: String = entry.lines().map(|l| format!("  {l}\n")).collect();
+    // Pasted as is: the entry comes indented as an item of spec.clusters.
     let spec = format!(
         "apiVersion: meshfed.io/v1alpha1\nkind: MeshFederation\nmetadata:\n  name: mixed\nspec:\n  clusters:\n  \
-         - name: cluster-a\n    domain: cluster-a.local\n    rootCA:\n      files: [certs/cluster-a.pem]\n{indented}"
+         - name: cluster-a\n    domain: cluster-a.local\n    rootCA:\n      files: [certs/cluster-a.pem]\n{entry}"
     );
     std::fs::write(tmp.path().join("federation.yaml"), spec).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_meshfed"))
@@ -135,7 +135,7 @@ fn root_out_makes_folders_names_the_file_from_the_spec_dir_and_never_clobbers() 
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     let entry = String::from_utf8(o.stdout).unwrap();
-    assert!(entry.contains("\n    - certs/gamma.pem\n"), "{entry}");
+    assert!(entry.contains("\n      - certs/gamma.pem\n"), "{entry}");
     assert!(
         entry.contains("# rootCA.files: certs/gamma.pem is relative to the spec's folder: fed (--spec-dir)"),
         "{entry}"
@@ -164,7 +164,7 @@ fn root_out_makes_folders_names_the_file_from_the_spec_dir_and_never_clobbers() 
     // Without --spec-dir the working directory is the spec folder.
     let o = import_with("ok", tmp.path(), &["--root-out", "fed/certs/gamma.pem"]);
     let entry = String::from_utf8(o.stdout).unwrap();
-    assert!(entry.contains("\n    - fed/certs/gamma.pem\n"), "{entry}");
+    assert!(entry.contains("\n      - fed/certs/gamma.pem\n"), "{entry}");
     assert!(
         entry.contains("the spec's folder: the working directory (--spec-dir)"),
         "{entry}"
