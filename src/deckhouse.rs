@@ -117,6 +117,10 @@ pub fn split_hostname(host: &str) -> Option<(&str, &str, &str)> {
         .then_some((service, namespace, domain))
 }
 
+/// The top-level fields that only one of the two documents has.
+const PUBLIC_ONLY: [&str; 3] = ["clusterUUID", "rootCA", "authnKeyPub"];
+const PRIVATE_ONLY: [&str; 2] = ["ingressGateways", "publicServices"];
+
 /// Reads one document; its text is kept for line numbers.
 fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T, String), Diagnostic> {
     let text = std::fs::read_to_string(file).map_err(|e| {
@@ -127,6 +131,26 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T
     // serde_json stops at 128 levels by itself; the scan gives the same
     // answer (MF003) as every other entry point, as fast.
     crate::nesting::diagnose(&text, file)?;
+    // The other document given here (--public and --private swapped): say so.
+    if let Ok(serde_json::Value::Object(top)) = serde_json::from_str::<serde_json::Value>(&text) {
+        let (mine, theirs, other) = if what == "public" {
+            (&PUBLIC_ONLY[..], &PRIVATE_ONLY[..], "private")
+        } else {
+            (&PRIVATE_ONLY[..], &PUBLIC_ONLY[..], "public")
+        };
+        let has = |keys: &[&str]| keys.iter().any(|k| top.contains_key(*k));
+        if !has(mine) && has(theirs) {
+            let line = crate::locate::LineIndex::build(&text)
+                .line_of(theirs.iter().find(|k| top.contains_key(**k)).copied().unwrap_or(""));
+            return Err(Diagnostic::error(
+                "MF611",
+                "",
+                format!("this looks like the {other} federation document, given as --{what}"),
+            )
+            .at(file, line)
+            .hint("swap the files of --public and --private"));
+        }
+    }
     let value = serde_json::from_str(&text).map_err(|e| {
         Diagnostic::error(
             "MF602",
@@ -179,7 +203,7 @@ pub fn relative_to(target: &Path, base: &Path) -> String {
 /// and the warnings; on any error writes nothing.
 pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::new();
-    let ((public, _), (private, _)) = match (
+    let ((public, _), (private, private_text)) = match (
         read_json::<PublicDoc>(&req.public, "public"),
         read_json::<PrivateDoc>(&req.private, "private"),
     ) {
@@ -356,9 +380,33 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
             String::new()
         }
     };
+    if domain == "cluster.local" {
+        diags.push(
+            Diagnostic::warning(
+                "MF612",
+                "publicServices",
+                "the cluster uses cluster.local, every cluster's default domain: remote names would collide with local ones",
+            )
+            .at(&req.private, None)
+            .hint(format!(
+                "give the cluster its own domain, e.g. {}.local, as its kubelet clusterDomain and CoreDNS zone, then export the documents again (the spec will refuse cluster.local: MF115)",
+                req.name
+            )),
+        );
+    }
     exports.sort_by(|a, b| (&a.namespace, &a.service).cmp(&(&b.namespace, &b.service)));
     addresses.sort();
     addresses.dedup();
+
+    // Every problem in the private document at the line of its field.
+    let index = crate::locate::LineIndex::build(&private_text);
+    for d in diags.since_mut(0) {
+        if let Some(loc) = d.location.as_mut() {
+            if loc.file == req.private && loc.line.is_none() && !d.path.is_empty() {
+                loc.line = index.line_of(&d.path);
+            }
+        }
+    }
 
     let pem: String = intake.roots.iter().map(|r| r.pem.as_str()).collect();
     // An existing root file is replaced only when it holds the same, or with --force.

@@ -72,7 +72,15 @@ fn import_fails(case: &str) -> String {
 #[test]
 fn a_hostname_that_does_not_parse_is_named_and_nothing_is_written() {
     let stderr = import_fails("bad-hostname");
-    assert!(stderr.contains("error[MF607] publicServices[2].hostname"), "{stderr}");
+    // At the line of the field in the private document.
+    let private = root().join("testdata/deckhouse/bad-hostname/private.json");
+    assert!(
+        stderr.contains(&format!(
+            "error[MF607] publicServices[2].hostname ({}:36)",
+            private.display()
+        )),
+        "{stderr}"
+    );
     assert!(stderr.contains("legacy.svc.gamma.example"), "{stderr}");
 }
 
@@ -169,4 +177,54 @@ fn root_out_makes_folders_names_the_file_from_the_spec_dir_and_never_clobbers() 
         entry.contains("the spec's folder: the working directory (--spec-dir)"),
         "{entry}"
     );
+}
+
+/// Swapped `--public` and `--private` are named as such, at the line of
+/// the field that gave them away.
+#[test]
+fn swapped_documents_are_recognised() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case_dir = root().join("testdata/deckhouse/ok");
+    let o = Command::new(env!("CARGO_BIN_EXE_meshfed"))
+        .args(["import", "deckhouse", "--name", "gamma", "--public"])
+        .arg(case_dir.join("private.json"))
+        .arg("--private")
+        .arg(case_dir.join("public.json"))
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let private = case_dir.join("private.json");
+    assert!(
+        stderr.contains(&format!(
+            "error[MF611] ({}:2): this looks like the private federation document, given as --public; swap the files of --public and --private",
+            private.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("this looks like the public federation document, given as --private"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("MF602"), "{stderr}");
+}
+
+/// A cluster that uses cluster.local imports, with a warning carrying
+/// MF115's advice (the spec will refuse it).
+#[test]
+fn a_cluster_local_domain_is_a_warning_at_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = import("cluster-local", tmp.path());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("warning[MF612] publicServices"))
+        .unwrap_or_else(|| panic!("no MF612: {stderr}"));
+    assert!(
+        line.contains("give the cluster its own domain, e.g. gamma.local"),
+        "{line}"
+    );
+    assert!(line.contains("MF115"), "{line}");
 }
