@@ -203,7 +203,7 @@ pub fn relative_to(target: &Path, base: &Path) -> String {
 /// and the warnings; on any error writes nothing.
 pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::new();
-    let ((public, _), (private, private_text)) = match (
+    let ((public, public_text), (private, private_text)) = match (
         read_json::<PublicDoc>(&req.public, "public"),
         read_json::<PrivateDoc>(&req.private, "private"),
     ) {
@@ -221,16 +221,18 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         );
     }
 
-    let origin = req.public.display().to_string();
+    // The PEM is one JSON string: its own line numbers mean nothing in the
+    // file, so its problems stand at the line of `rootCA`.
     let src = SourceRef {
         path: "rootCA",
-        origin: &origin,
-        file: Some(&req.public),
+        origin: "the published root CA",
+        file: None,
         trust_domain: req.trust_domain.as_deref(),
         inline_at: None,
     };
     let intake = certs::intake(public.root_ca.as_bytes(), &src, policy);
-    diags.extend(intake.diagnostics);
+    let root_line = crate::locate::LineIndex::build(&public_text).line_of("rootCA");
+    diags.extend(intake.diagnostics.into_iter().map(|d| d.at(&req.public, root_line)));
 
     let mut ports = BTreeSet::new();
     let mut addresses = Vec::new();

@@ -228,3 +228,35 @@ fn a_cluster_local_domain_is_a_warning_at_import() {
     );
     assert!(line.contains("MF115"), "{line}");
 }
+
+/// A problem with the published root CA stands at the line of `rootCA` in
+/// the public document (the PEM's own lines mean nothing there).
+#[test]
+fn a_root_ca_problem_carries_the_line_of_root_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let public = std::fs::read_to_string(root().join("testdata/deckhouse/ok/public.json")).unwrap();
+    let start = public.find("\"rootCA\": \"").unwrap() + "\"rootCA\": \"".len();
+    let end = start + public[start..].find('"').unwrap();
+    let broken = format!("{}not a certificate{}", &public[..start], &public[end..]);
+    std::fs::write(tmp.path().join("public.json"), broken).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_meshfed"))
+        .args([
+            "import",
+            "deckhouse",
+            "--name",
+            "gamma",
+            "--public",
+            "public.json",
+            "--private",
+        ])
+        .arg(root().join("testdata/deckhouse/ok/private.json"))
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[MF216] rootCA (public.json:3): the published root CA holds no PEM block"),
+        "{stderr}"
+    );
+}
