@@ -72,6 +72,24 @@ pub struct SourceRef<'a> {
     pub file: Option<&'a std::path::Path>,
     /// The cluster's SPIFFE trust domain, if known.
     pub trust_domain: Option<&'a str>,
+    /// For inline PEM (no `file`): the spec file and the line its first
+    /// line of text stands on, so a block is reported at its own line.
+    pub inline_at: Option<(&'a std::path::Path, usize)>,
+}
+
+impl SourceRef<'_> {
+    /// Places a diagnostic at `line` of the source: of its file, or of the
+    /// spec for inline text that knows where it stands.
+    fn place(&self, d: Diagnostic, line: Option<usize>) -> Diagnostic {
+        match (self.file, self.inline_at) {
+            (Some(f), _) => d.at(f, line),
+            (None, Some((spec, first))) => match line {
+                Some(l) => d.at(spec, Some(first + l - 1)),
+                None => d,
+            },
+            (None, None) => d,
+        }
+    }
 }
 
 /// A certificate found in a source, whether or not it passed the checks
@@ -235,13 +253,28 @@ fn classify_binary(bytes: &[u8]) -> Option<Binary> {
     (!text_like).then_some(Binary::Other)
 }
 
+/// Whether a text is one base64 value (line breaks allowed) that decodes to
+/// PEM: what `kubectl get secret -o jsonpath='{.data.ca\.crt}'` prints
+/// without `| base64 -d`.
+fn is_base64_of_pem(text: &str) -> bool {
+    let joined: String = text.split_ascii_whitespace().collect();
+    if joined.len() < 16 {
+        return false;
+    }
+    let decoded = data_encoding::BASE64
+        .decode(joined.as_bytes())
+        .or_else(|_| data_encoding::BASE64_NOPAD.decode(joined.trim_end_matches('=').as_bytes()));
+    decoded.is_ok_and(|d| {
+        let d = d.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&d);
+        let start = d.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(d.len());
+        d[start..].starts_with(b"-----BEGIN ")
+    })
+}
+
 /// Reads every root certificate from one source.
 pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake {
     let mut out = Intake::default();
-    let diag_at = |d: Diagnostic, line: Option<usize>| match src.file {
-        Some(f) => d.at(f, line),
-        None => d,
-    };
+    let diag_at = |d: Diagnostic, line: Option<usize>| src.place(d, line);
     // With a file, the location names it; inline PEM says what it is.
     let lead = if src.file.is_some() {
         String::new()
@@ -325,6 +358,11 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
                 "MF218",
                 format!("{lead}an END line has no BEGIN line: the start of the file is cut off"),
                 "the file is truncated; export it again",
+            ),
+            None if is_base64_of_pem(&text) => (
+                "MF216",
+                format!("{what} holds no PEM block: it is PEM encoded in base64 once more"),
+                "decode it once: a Secret's data values are base64, so `kubectl get secret ... -o jsonpath=...` needs `| base64 -d`",
             ),
             None => (
                 "MF216",
@@ -425,10 +463,7 @@ struct Place<'a> {
 
 /// Checks one decoded certificate and, if it passes, adds it to the roots.
 fn take_certificate(out: &mut Intake, der: Vec<u8>, place: &Place<'_>, src: &SourceRef<'_>, policy: &CertPolicy) {
-    let here = |d: Diagnostic| match src.file {
-        Some(f) => d.at(f, place.line),
-        None => d,
-    };
+    let here = |d: Diagnostic| src.place(d, place.line);
     let error = |code: &'static str, msg: String, hint: &str| here(Diagnostic::error(code, src.path, msg).hint(hint));
     if der.first() == Some(&0x30) && der_claimed_len(&der).is_some_and(|claimed| claimed > der.len()) {
         out.diagnostics.push(error(
@@ -898,6 +933,7 @@ mod tests {
             origin: "certs/a.pem",
             file: Some(Path::new("certs/a.pem")),
             trust_domain: Some("cluster-a.local"),
+            inline_at: None,
         };
         intake(bytes, &src, policy)
     }
@@ -1148,6 +1184,7 @@ mod tests {
             origin: "inline PEM",
             file: None,
             trust_domain: None,
+            inline_at: None,
         };
         let got = intake(f.leaf.cert_pem.as_bytes(), &src, &policy());
         assert!(messages(&got).contains("inline PEM: block 1"), "{}", messages(&got));
@@ -1183,6 +1220,7 @@ mod tests {
             origin: "bundle.json",
             file: Some(Path::new("bundle.json")),
             trust_domain: Some("cluster-a.local"),
+            inline_at: None,
         };
         intake_spiffe_bundle(json.as_bytes(), &src, &policy())
     }

@@ -136,9 +136,15 @@ enum ImportCommand {
         /// The cluster's private federation document (ingressGateways, publicServices).
         #[arg(long, value_name = "FILE")]
         private: PathBuf,
-        /// Where to write the root CA; the entry names this path [default: NAME.pem].
+        /// Where to write the root CA (missing folders are made); the entry names this path [default: NAME.pem].
         #[arg(long, value_name = "FILE")]
         root_out: Option<PathBuf>,
+        /// The folder of the spec the entry goes into: the entry names --root-out relative to it [default: the working directory].
+        #[arg(long, value_name = "DIR")]
+        spec_dir: Option<PathBuf>,
+        /// Overwrite an existing --root-out that holds something else.
+        #[arg(long)]
+        force: bool,
         /// Cluster domain, when it cannot be derived from the published hostnames.
         #[arg(long)]
         domain: Option<String>,
@@ -221,6 +227,8 @@ pub fn run() -> ExitCode {
             public,
             private,
             root_out,
+            spec_dir,
+            force,
             domain,
             trust_domain,
             checks,
@@ -231,6 +239,8 @@ pub fn run() -> ExitCode {
                 public,
                 private,
                 root_out,
+                spec_dir: spec_dir.unwrap_or_else(|| PathBuf::from(".")),
+                force,
                 domain,
                 trust_domain,
             };
@@ -441,7 +451,7 @@ fn graph(spec: &std::path::Path, format: GraphFormat) -> ExitCode {
             return ExitCode::InvalidInput;
         }
     };
-    match pipeline::validate_source(&src, &RenderOptions::default()) {
+    match pipeline::validate_for_graph(&src, &RenderOptions::default()) {
         Ok((fed, diags)) => {
             let code = emit(&fedgraph::render(&fed, format));
             report(diags);

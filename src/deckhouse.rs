@@ -25,8 +25,14 @@ pub struct ImportRequest {
     pub name: String,
     pub public: PathBuf,
     pub private: PathBuf,
-    /// Where the root CA is written; also the path the entry names.
+    /// Where the root CA is written (missing folders are made); the entry
+    /// names it relative to `spec_dir`.
     pub root_out: PathBuf,
+    /// The folder of the spec the entry is pasted into: `rootCA.files`
+    /// resolve from there.
+    pub spec_dir: PathBuf,
+    /// Overwrite a different existing `root_out`.
+    pub force: bool,
     /// Overrides the domain derived from the hostnames (needed when the cluster publishes no service).
     pub domain: Option<String>,
     pub trust_domain: Option<String>,
@@ -111,7 +117,12 @@ pub fn split_hostname(host: &str) -> Option<(&str, &str, &str)> {
         .then_some((service, namespace, domain))
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<T, Diagnostic> {
+/// The top-level fields that only one of the two documents has.
+const PUBLIC_ONLY: [&str; 3] = ["clusterUUID", "rootCA", "authnKeyPub"];
+const PRIVATE_ONLY: [&str; 2] = ["ingressGateways", "publicServices"];
+
+/// Reads one document (bounded, like every input); its text is kept for line numbers.
+fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T, String), Diagnostic> {
     let text = std::fs::File::open(file)
         .map_err(|e| e.to_string())
         .and_then(crate::load::read_text)
@@ -123,7 +134,27 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<T,
     // serde_json stops at 128 levels by itself; the scan gives the same
     // answer (MF003) as every other entry point, as fast.
     crate::nesting::diagnose(&text, file)?;
-    serde_json::from_str(&text).map_err(|e| {
+    // The other document given here (--public and --private swapped): say so.
+    if let Ok(serde_json::Value::Object(top)) = serde_json::from_str::<serde_json::Value>(&text) {
+        let (mine, theirs, other) = if what == "public" {
+            (&PUBLIC_ONLY[..], &PRIVATE_ONLY[..], "private")
+        } else {
+            (&PRIVATE_ONLY[..], &PUBLIC_ONLY[..], "public")
+        };
+        let has = |keys: &[&str]| keys.iter().any(|k| top.contains_key(*k));
+        if !has(mine) && has(theirs) {
+            let line = crate::locate::LineIndex::build(&text)
+                .line_of(theirs.iter().find(|k| top.contains_key(**k)).copied().unwrap_or(""));
+            return Err(Diagnostic::error(
+                "MF611",
+                "",
+                format!("this looks like the {other} federation document, given as --{what}"),
+            )
+            .at(file, line)
+            .hint("swap the files of --public and --private"));
+        }
+    }
+    let value = serde_json::from_str(&text).map_err(|e| {
         Diagnostic::error(
             "MF602",
             "",
@@ -133,14 +164,49 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<T,
         .hint(format!(
             "pass the cluster's {what} federation document as published by Deckhouse"
         ))
-    })
+    })?;
+    Ok((value, text))
+}
+
+/// `path` made absolute from the working directory, `.` and `..` resolved
+/// by name (symbolic links are not followed).
+fn absolute(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `target` relative to the folder `base`, with `/` separators (as the spec
+/// writes paths): `certs/a.pem`, `../certs/a.pem`.
+pub fn relative_to(target: &Path, base: &Path) -> String {
+    let (target, base) = (absolute(target), absolute(base));
+    let t: Vec<_> = target.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); b.len() - common];
+    parts.extend(t[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.join("/")
 }
 
 /// Builds the entry and writes the root CA file. Returns the YAML to print
 /// and the warnings; on any error writes nothing.
 pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::new();
-    let (public, private) = match (
+    let ((public, public_text), (private, private_text)) = match (
         read_json::<PublicDoc>(&req.public, "public"),
         read_json::<PrivateDoc>(&req.private, "private"),
     ) {
@@ -158,15 +224,18 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         );
     }
 
-    let origin = req.public.display().to_string();
+    // The PEM is one JSON string: its own line numbers mean nothing in the
+    // file, so its problems stand at the line of `rootCA`.
     let src = SourceRef {
         path: "rootCA",
-        origin: &origin,
-        file: Some(&req.public),
+        origin: "the published root CA",
+        file: None,
         trust_domain: req.trust_domain.as_deref(),
+        inline_at: None,
     };
     let intake = certs::intake(public.root_ca.as_bytes(), &src, policy);
-    diags.extend(intake.diagnostics);
+    let root_line = crate::locate::LineIndex::build(&public_text).line_of("rootCA");
+    diags.extend(intake.diagnostics.into_iter().map(|d| d.at(&req.public, root_line)));
 
     let mut ports = BTreeSet::new();
     let mut addresses = Vec::new();
@@ -316,25 +385,77 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
             String::new()
         }
     };
+    if domain == "cluster.local" {
+        diags.push(
+            Diagnostic::warning(
+                "MF612",
+                "publicServices",
+                "the cluster uses cluster.local, every cluster's default domain: remote names would collide with local ones",
+            )
+            .at(&req.private, None)
+            .hint(format!(
+                "give the cluster its own domain, e.g. {}.local, as its kubelet clusterDomain and CoreDNS zone, then export the documents again (the spec will refuse cluster.local: MF115)",
+                req.name
+            )),
+        );
+    }
     exports.sort_by(|a, b| (&a.namespace, &a.service).cmp(&(&b.namespace, &b.service)));
     addresses.sort();
     addresses.dedup();
 
+    // Every problem in the private document at the line of its field.
+    let index = crate::locate::LineIndex::build(&private_text);
+    for d in diags.since_mut(0) {
+        if let Some(loc) = d.location.as_mut() {
+            if loc.file == req.private && loc.line.is_none() && !d.path.is_empty() {
+                loc.line = index.line_of(&d.path);
+            }
+        }
+    }
+
+    let pem: String = intake.roots.iter().map(|r| r.pem.as_str()).collect();
+    // An existing root file is replaced only when it holds the same, or with --force.
+    match std::fs::read(&req.root_out) {
+        Ok(old) if old != pem.as_bytes() && !req.force => diags.push(
+            Diagnostic::error(
+                "MF613",
+                "--root-out",
+                format!("{} exists and holds something else", req.root_out.display()),
+            )
+            .at(&req.root_out, None)
+            .hint("pass --force to overwrite it, or choose another --root-out"),
+        ),
+        _ => {}
+    }
     if diags.has_errors() {
         return Err(diags);
     }
-    let pem: String = intake.roots.iter().map(|r| r.pem.as_str()).collect();
-    write_atomic(&req.root_out, pem.as_bytes()).map_err(|d| {
+    let with = |d: Diagnostic| {
         let mut all = diags.clone();
         all.push(d);
         all
-    })?;
+    };
+    if let Some(parent) = req.root_out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            with(
+                Diagnostic::error(
+                    "MF303",
+                    "",
+                    format!("cannot create the folder {}: {e}", parent.display()),
+                )
+                .hint("check that the folder of --root-out can be made")
+                .at(parent, None),
+            )
+        })?;
+    }
+    write_atomic(&req.root_out, pem.as_bytes()).map_err(with)?;
+    let root_file = relative_to(&req.root_out, &req.spec_dir);
     let entry = ClusterEntry {
         name: req.name.clone(),
         domain,
         trust_domain: req.trust_domain.clone(),
         root_ca: RootFiles {
-            files: vec![req.root_out.display().to_string()],
+            files: vec![root_file.clone()],
         },
         gateway: GatewayEntry {
             addresses,
@@ -347,11 +468,24 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         all.push(Diagnostic::error("MF302", "", format!("cannot write the entry: {e}")));
         all
     })?;
-    let header = format!(
-        "# {} — Deckhouse cluster {}; paste under spec.clusters\n",
-        req.name, public.cluster_uuid
+    // Indented as an item of `spec.clusters` (two spaces, as the README's
+    // spec writes it), so it pastes as is.
+    let mut out = format!(
+        "  # {} — Deckhouse cluster {}; paste under spec.clusters: as is\n  # rootCA.files: {root_file} is relative to the spec's folder: {} (--spec-dir)\n",
+        req.name,
+        public.cluster_uuid,
+        if req.spec_dir == Path::new(".") {
+            "the working directory".to_owned()
+        } else {
+            req.spec_dir.display().to_string()
+        }
     );
-    Ok((header + &yaml, diags))
+    for line in yaml.lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok((out, diags))
 }
 
 #[cfg(test)]

@@ -139,6 +139,15 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The diagnostics pushed since there were `start`, to be reworded.
+    pub fn since_mut(&mut self, start: usize) -> impl Iterator<Item = &mut Diagnostic> {
+        self.items.iter_mut().skip(start)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter()
     }

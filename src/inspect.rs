@@ -57,6 +57,7 @@ fn inspect_file(file: &Path, policy: &CertPolicy, report: &mut Report) {
         origin: &shown,
         file: Some(file),
         trust_domain: None,
+        inline_at: None,
     };
     // A SPIFFE bundle is a JSON object; everything else is PEM (or DER).
     let intake: Intake = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {

@@ -33,6 +33,7 @@ mod plugin;
 mod render;
 mod resource_list;
 mod spec;
+mod suggest;
 mod yaml;
 
 pub use cli::run;

@@ -17,6 +17,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::locate::{self, LineIndex};
 use crate::nesting;
 use crate::spec::MeshFederation;
+use crate::suggest;
 
 /// The spec's JSON Schema, as shipped in `schemas/` and printed by `meshfed schema`.
 pub const SCHEMA: &str = include_str!("../schemas/meshfederation.schema.json");
@@ -30,13 +31,18 @@ pub const MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
 /// is bounded the same way, so none can make it read without end
 /// (`/dev/zero`) or hold gigabytes. `Err` says why, for the caller's diagnostic.
 pub fn read_text(input: impl std::io::Read) -> Result<String, String> {
+    String::from_utf8(read_bytes(input)?).map_err(|_| "it is not UTF-8 text".to_owned())
+}
+
+/// At most the size limit of `input`'s bytes (see `read_text`).
+pub fn read_bytes(input: impl std::io::Read) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(input, MAX_SPEC_BYTES + 1), &mut bytes)
         .map_err(|e| e.to_string())?;
     if bytes.len() as u64 > MAX_SPEC_BYTES {
         return Err(format!("it is larger than {MAX_SPEC_BYTES} bytes"));
     }
-    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
+    Ok(bytes)
 }
 
 /// A spec document and where it came from; relative paths in it resolve
@@ -56,12 +62,18 @@ impl SpecSource {
                 .at(file, None)
         };
         let meta = std::fs::metadata(file).map_err(|e| unreadable(e.to_string()))?;
+        if meta.is_dir() {
+            return Err(Diagnostic::error("MF001", "", "cannot read the spec: it is a folder")
+                .hint("give the spec file (the MeshFederation YAML), not its folder")
+                .at(file, None));
+        }
         if meta.len() > MAX_SPEC_BYTES {
             return Err(unreadable(format!("{} bytes is larger than a spec can be", meta.len())));
         }
         // Devices and pipes report no size (/dev/zero never ends): read at most the limit + 1.
         let opened = std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))?;
-        let text = read_text(opened).map_err(unreadable)?;
+        let bytes = read_bytes(opened).map_err(unreadable)?;
+        let text = String::from_utf8(bytes).map_err(|e| not_utf8(file, e.as_bytes(), e.utf8_error().valid_up_to()))?;
         let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(SpecSource {
             file: file.to_path_buf(),
@@ -69,6 +81,24 @@ impl SpecSource {
             text,
         })
     }
+}
+
+/// MF001 for text that is not UTF-8: the line, the byte's offset in the file
+/// and its value, so a Latin-1 `ü` (0xFC) is found at once.
+fn not_utf8(file: &Path, bytes: &[u8], offset: usize) -> Diagnostic {
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = offset - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+    Diagnostic::error(
+        "MF001",
+        "",
+        format!(
+            "cannot read the spec: it is not UTF-8 at line {line}: byte {column} of the line (offset {offset} in the file) is 0x{:02X}",
+            bytes[offset]
+        ),
+    )
+    .hint("save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 (Latin-1 and Windows-1252 text is not UTF-8)")
+    .at(file, Some(line))
 }
 
 fn validator() -> &'static Validator {
@@ -135,15 +165,31 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
             return Err(diags);
         }
     };
+    if let Some(d) = member_instead(&value, src) {
+        diags.push(d);
+        return Err(diags);
+    }
     // Line numbers are only needed for a problem: a valid spec never pays for
     // the index (6% of `generate` at 10x50).
     let index = std::cell::OnceCell::new();
+    let mut found = Vec::new();
     for err in validator().iter_errors(&value) {
-        let path = pointer_to_path(&err.instance_path().to_string());
-        for d in schema_diagnostics(err.kind(), &path, err.instance()) {
-            let line = index.get_or_init(|| LineIndex::build(&src.text)).line_of(&d.path);
-            diags.push(d.at(&src.file, line));
+        let pointer = err.instance_path().to_string();
+        let path = pointer_to_path(&pointer);
+        found.extend(schema_diagnostics(err.kind(), &path, &pointer, err.instance()));
+    }
+    // A misspelt required field is one mistake, not two: its "did you mean"
+    // says what the "missing" would.
+    let renamed: Vec<String> = found
+        .iter()
+        .filter_map(|d| d.suggested.as_ref().map(|s| locate::child(parent_of(&d.diag.path), s)))
+        .collect();
+    for f in found {
+        if f.diag.code == "MF102" && f.missing.as_ref().is_some_and(|m| renamed.contains(m)) {
+            continue;
         }
+        let line = index.get_or_init(|| LineIndex::build(&src.text)).line_of(&f.diag.path);
+        diags.push(f.diag.at(&src.file, line));
     }
     if diags.has_errors() {
         return Err(diags);
@@ -157,6 +203,36 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
             Err(diags)
         }
     }
+}
+
+/// A MeshFederationMember given where a MeshFederation belongs: one
+/// diagnostic that says so and names the federation file it points at,
+/// instead of the schema's three unrelated complaints.
+fn member_instead(value: &Value, src: &SpecSource) -> Option<Diagnostic> {
+    if value.get("kind").and_then(Value::as_str) != Some(crate::spec::MEMBER_KIND) {
+        return None;
+    }
+    let cluster = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
+    let hint = match value.pointer("/spec/federation").and_then(Value::as_str) {
+        Some(fed) => {
+            let path = src.base_dir.join(fed);
+            format!(
+                "it names cluster {cluster} of the federation in {fed}; give that file instead: {}",
+                path.display()
+            )
+        }
+        None => format!("it names cluster {cluster}, but no spec.federation; give the MeshFederation file"),
+    };
+    let line = LineIndex::build(&src.text).line_of("kind");
+    Some(
+        Diagnostic::error(
+            "MF105",
+            "kind",
+            "this file is a MeshFederationMember (one cluster of a federation, for kustomize and kpt), not a MeshFederation",
+        )
+        .hint(hint)
+        .at(&src.file, line),
+    )
 }
 
 /// `/spec/clusters/1/name` → `spec.clusters[1].name`.
@@ -189,23 +265,74 @@ fn shown(v: &Value) -> String {
     }
 }
 
-fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, instance: &Value) -> Vec<Diagnostic> {
+/// One schema problem, with what is needed to merge a misspelt required
+/// field's "unknown" and "missing" into one diagnostic.
+struct Found {
+    diag: Diagnostic,
+    /// For MF101 with a near known field: that field's name.
+    suggested: Option<String>,
+    /// For MF102: the missing field's path.
+    missing: Option<String>,
+}
+
+impl From<Diagnostic> for Found {
+    fn from(diag: Diagnostic) -> Self {
+        Found {
+            diag,
+            suggested: None,
+            missing: None,
+        }
+    }
+}
+
+/// `spec.clusters[0].domian` → `spec.clusters[0]`.
+fn parent_of(path: &str) -> &str {
+    path.rfind('.').map_or("", |i| &path[..i])
+}
+
+fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, instance: &Value) -> Vec<Found> {
     use ValidationErrorKind as K;
-    let invalid = |msg: String, hint: &str| vec![Diagnostic::error("MF104", path, msg).hint(hint)];
+    let invalid = |msg: String, hint: &str| vec![Diagnostic::error("MF104", path, msg).hint(hint).into()];
     match kind {
-        K::AdditionalProperties { unexpected } => unexpected
-            .iter()
-            .map(|field| {
-                Diagnostic::error("MF101", locate::child(path, field), format!("unknown field `{field}`"))
-                    .hint("remove it or correct its spelling; `meshfed schema` lists every field")
-            })
-            .collect(),
+        K::AdditionalProperties { unexpected } => {
+            let known = suggest::known_fields(pointer);
+            let present: Vec<&str> = instance
+                .as_object()
+                .map(|o| o.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            unexpected
+                .iter()
+                .map(|field| {
+                    let at = locate::child(path, field);
+                    // A near name not already in use (`domian` beside `domain` is a duplicate, not a typo).
+                    let near = suggest::nearest(field, &known).filter(|k| !present.contains(&k.as_str()));
+                    if let Some(near) = near {
+                        return Found {
+                            diag: Diagnostic::error("MF101", at, format!("unknown field `{field}`"))
+                                .hint(format!("did you mean `{near}`?")),
+                            suggested: Some(near),
+                            missing: None,
+                        };
+                    }
+                    if let Some(home) = suggest::belongs_elsewhere(path, field) {
+                        return Diagnostic::error("MF101", at, format!("`{field}` does not belong at this level"))
+                            .hint(format!("it is `{home}`; move it there"))
+                            .into();
+                    }
+                    Diagnostic::error("MF101", at, format!("unknown field `{field}`"))
+                        .hint("remove it or correct its spelling; `meshfed schema` lists every field")
+                        .into()
+                })
+                .collect()
+        }
         K::Required { property } => {
             let field = property.as_str().unwrap_or_default();
-            vec![
-                Diagnostic::error("MF102", path, format!("missing required field `{field}`"))
+            vec![Found {
+                diag: Diagnostic::error("MF102", path, format!("missing required field `{field}`"))
                     .hint(format!("add `{field}`; see the spec reference in the README")),
-            ]
+                suggested: None,
+                missing: Some(locate::child(path, field)),
+            }]
         }
         K::Type { kind } => {
             let expected = match kind {
@@ -217,7 +344,11 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, instance: &Value) 
             } else {
                 "see `meshfed schema` for the expected shape"
             };
-            vec![Diagnostic::error("MF103", path, format!("expected {expected}, found {}", shown(instance))).hint(hint)]
+            vec![
+                Diagnostic::error("MF103", path, format!("expected {expected}, found {}", shown(instance)))
+                    .hint(hint)
+                    .into(),
+            ]
         }
         K::Pattern { pattern } => {
             let (what, hint) = describe_pattern(pattern);

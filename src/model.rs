@@ -307,7 +307,10 @@ pub struct BuildOptions {
 
 /// Istio port-name prefixes and the protocol they select
 /// (https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/).
-const PROTOCOL_PREFIXES: [(&str, &str); 12] = [
+/// `udp` is not here: Istio parses it (istio/istio pkg/config/protocol/instance.go,
+/// `Parse`) but proxies no UDP ("Non-TCP based protocols, such as UDP, are not
+/// proxied", the page above), so a `udp-*` export is refused (MF129).
+const PROTOCOL_PREFIXES: [(&str, &str); 11] = [
     ("grpc-web", "GRPC"),
     ("grpc", "GRPC"),
     ("http2", "HTTP2"),
@@ -318,7 +321,6 @@ const PROTOCOL_PREFIXES: [(&str, &str); 12] = [
     ("redis", "TCP"),
     ("tcp", "TCP"),
     ("tls", "TLS"),
-    ("udp", "TCP"),
     ("h2c", "HTTP2"),
 ];
 
@@ -335,6 +337,17 @@ pub fn port_protocol(name: &str, explicit: Option<&str>) -> Option<String> {
         .map(|(_, proto)| (*proto).to_owned())
 }
 
+/// Whether a port name asks for UDP (`udp`, `udp-dns`), which Istio does not proxy.
+fn names_udp(name: &str) -> bool {
+    name.split('-').next() == Some("udp")
+}
+
+/// Whether an explicit protocol and the one a port's name selects disagree.
+/// gRPC runs over HTTP/2, so `grpc` with `HTTP2` (and `http2` with `GRPC`) agree.
+fn contradicts(by_name: &str, explicit: &str) -> bool {
+    by_name != explicit && !matches!((by_name, explicit), ("GRPC", "HTTP2") | ("HTTP2", "GRPC"))
+}
+
 /// `"1.30"` → 30.
 fn istio_minor(version: &str) -> Option<u32> {
     version.strip_prefix("1.")?.parse().ok()
@@ -348,10 +361,22 @@ struct Builder<'a> {
     /// Built on the first diagnostic: a valid spec never needs it.
     index: std::cell::OnceCell<LineIndex>,
     diags: Diagnostics,
+    /// `meshfed graph` needs names, not certificates: root CA problems are
+    /// warnings and the plan is built without those roots.
+    roots_as_warnings: bool,
+}
+
+/// Codes of root CA sources and their certificates (MF116, MF2xx, the
+/// SPIFFE bundle's MF5xx), which [`build_without_roots`] reports as warnings.
+fn is_root_problem(code: &str) -> bool {
+    code == "MF116" || code.starts_with("MF2") || code.starts_with("MF5")
 }
 
 impl Builder<'_> {
-    fn report(&mut self, d: Diagnostic) {
+    fn report(&mut self, mut d: Diagnostic) {
+        if self.roots_as_warnings && d.is_error() && is_root_problem(d.code) {
+            d.severity = crate::diagnostics::Severity::Warning;
+        }
         let d = if d.location.is_none() {
             let line = self
                 .index
@@ -367,12 +392,34 @@ impl Builder<'_> {
 
 /// Turns a schema-valid spec into the plan, or the list of problems.
 pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (Option<Federation>, Diagnostics) {
+    build_with(spec, src, opts, false)
+}
+
+/// The plan for `meshfed graph`, which needs cluster names and exports, not
+/// certificates: an expired, missing or broken root is a warning, and the
+/// cluster is drawn (its roots are left out of the plan, which is never
+/// written).
+pub fn build_without_roots(
+    spec: &MeshFederation,
+    src: &SpecSource,
+    opts: &BuildOptions,
+) -> (Option<Federation>, Diagnostics) {
+    build_with(spec, src, opts, true)
+}
+
+fn build_with(
+    spec: &MeshFederation,
+    src: &SpecSource,
+    opts: &BuildOptions,
+    roots_as_warnings: bool,
+) -> (Option<Federation>, Diagnostics) {
     let mut b = Builder {
         src,
         objects: opts.objects.as_ref(),
         items_read: BTreeSet::new(),
         index: std::cell::OnceCell::new(),
         diags: Diagnostics::new(),
+        roots_as_warnings,
     };
     let fed = spec.metadata.name.clone();
     let s = &spec.spec;
@@ -415,6 +462,17 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         );
     }
 
+    check_unused_metadata(&mut b, &spec.metadata);
+    if s.clusters.len() >= 2 && s.clusters.iter().all(|c| c.exports.is_empty()) {
+        b.report(
+            Diagnostic::warning(
+                "MF133",
+                "spec.clusters",
+                "no cluster exports anything: no cluster imports a service and no cluster trusts another",
+            )
+            .hint("list under a cluster's `exports` the services it offers to the others"),
+        );
+    }
     check_cluster_identities(&mut b, &s.clusters);
 
     let names: BTreeSet<&str> = s.clusters.iter().map(|c| c.name.as_str()).collect();
@@ -615,9 +673,7 @@ fn next_steps(
         .into_iter()
         .filter_map(|name| by_name.get(name))
         .map(|r| {
-            let mut addresses = r.gateway.addresses.clone();
-            addresses.sort();
-            addresses.dedup();
+            let addresses = gateway_addresses(&r.gateway.addresses);
             RemoteGatewayStep {
                 cluster: r.name.clone(),
                 addresses,
@@ -628,9 +684,7 @@ fn next_steps(
     NextSteps {
         installer: istio.installer,
         gateway: gateway.map(|gw| {
-            let mut addresses = c.gateway.addresses.clone();
-            addresses.sort();
-            addresses.dedup();
+            let addresses = gateway_addresses(&c.gateway.addresses);
             GatewayStep {
                 port: gw.port,
                 target_port: if istio.installer == InstallerKind::Istioctl {
@@ -648,6 +702,24 @@ fn next_steps(
         imported_hosts: imports.iter().map(|i| i.service.host.clone()).collect(),
         export_namespaces: export_namespaces.into_iter().collect(),
     }
+}
+
+/// An address as the output writes it: an IPv6 address in its RFC 5952 form
+/// (`2001:DB8:0:0::11` → `2001:db8::11`, what `Ipv6Addr`'s Display gives),
+/// anything else as written.
+fn normalise_address(addr: &str) -> String {
+    match addr.parse::<std::net::Ipv6Addr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => addr.to_owned(),
+    }
+}
+
+/// A gateway's addresses normalised, sorted and without duplicates.
+fn gateway_addresses(addresses: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = addresses.iter().map(|a| normalise_address(a)).collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn trust_domain(c: &ClusterSpec) -> &str {
@@ -683,9 +755,7 @@ fn service_import(
         })
         .collect();
     ports.sort_by_key(|p| p.number);
-    let mut endpoints = exporter.gateway.addresses.clone();
-    endpoints.sort();
-    endpoints.dedup();
+    let endpoints = gateway_addresses(&exporter.gateway.addresses);
     let all_ips = endpoints.iter().all(|a| a.parse::<IpAddr>().is_ok());
     let td = trust_domain(exporter);
     let mut sans: Vec<String> = e
@@ -915,6 +985,60 @@ fn mesh_config(
     }
 }
 
+/// Annotation prefixes the tools that read a MeshFederation use themselves
+/// (kpt and kustomize: `config.kubernetes.io/local-config`, the function
+/// annotation, `internal.config.kubernetes.io/path`...); never reported.
+const TOOL_ANNOTATION_PREFIXES: [&str; 6] = [
+    "config.kubernetes.io/",
+    "internal.config.kubernetes.io/",
+    "config.k8s.io/",
+    "kustomize.config.k8s.io/",
+    "kpt.dev/",
+    "kubectl.kubernetes.io/",
+];
+
+/// `metadata.namespace`, `labels` and `annotations` of a MeshFederation are
+/// not copied to anything meshfed writes: say so rather than ignore them.
+fn check_unused_metadata(b: &mut Builder<'_>, m: &crate::spec::Metadata) {
+    if let Some(ns) = &m.namespace {
+        b.report(
+            Diagnostic::warning(
+                "MF132",
+                "metadata.namespace",
+                format!("namespace {ns} is not used: the output's namespaces are spec.istio.namespace and spec.importNamespace"),
+            )
+            .hint("remove it, or set spec.istio.namespace / spec.importNamespace"),
+        );
+    }
+    if !m.labels.is_empty() {
+        let keys: Vec<&str> = m.labels.keys().map(String::as_str).collect();
+        b.report(
+            Diagnostic::warning(
+                "MF132",
+                "metadata.labels",
+                format!("labels {} are not copied to the generated objects", keys.join(", ")),
+            )
+            .hint("remove them; to label the output, use kustomize's `labels:` or kpt's set-labels function"),
+        );
+    }
+    let foreign: Vec<&str> = m
+        .annotations
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !TOOL_ANNOTATION_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .collect();
+    if !foreign.is_empty() {
+        b.report(
+            Diagnostic::warning(
+                "MF132",
+                "metadata.annotations",
+                format!("annotations {} are not copied to the generated objects", foreign.join(", ")),
+            )
+            .hint("remove them; to annotate the output, use kustomize's `commonAnnotations:` or kpt's set-annotations function"),
+        );
+    }
+}
+
 fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut domains: BTreeMap<&str, usize> = BTreeMap::new();
@@ -994,16 +1118,46 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
             .hint("list the IPs or DNS names at which peers reach its ingress gateway"),
         );
     }
+    let mut seen_addresses: BTreeMap<String, usize> = BTreeMap::new();
     for (ai, addr) in c.gateway.addresses.iter().enumerate() {
         if addr.parse::<IpAddr>().is_err() && !naming::is_dns_name(addr) {
+            let bracketed = addr
+                .strip_prefix('[')
+                .and_then(|a| a.strip_suffix(']'))
+                .filter(|a| a.parse::<std::net::Ipv6Addr>().is_ok());
+            let hint = match bracketed {
+                Some(inner) => {
+                    format!("drop the brackets: write {inner} (brackets belong only in URLs, before a port)")
+                }
+                None => "write an address such as 203.0.113.10 or gw.example.com (no scheme, no port)".to_owned(),
+            };
             b.report(
                 Diagnostic::error(
                     "MF118",
                     format!("{path}.gateway.addresses[{ai}]"),
                     format!("{addr:?} is neither an IP address nor a DNS name"),
                 )
-                .hint("write an address such as 203.0.113.10 or gw.example.com (no scheme, no port)"),
+                .hint(hint),
             );
+            continue;
+        }
+        let normal = normalise_address(addr);
+        if let Some(&first) = seen_addresses.get(&normal) {
+            let same = if &normal == addr {
+                String::new()
+            } else {
+                format!(" ({normal})")
+            };
+            b.report(
+                Diagnostic::warning(
+                    "MF131",
+                    format!("{path}.gateway.addresses[{ai}]"),
+                    format!("{addr}{same} is the same address as addresses[{first}]; it is used once"),
+                )
+                .hint("list each gateway address once"),
+            );
+        } else {
+            seen_addresses.insert(normal, ai);
         }
     }
     let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
@@ -1051,7 +1205,32 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
                     .hint("give each port its own name"),
                 );
             }
-            if port_protocol(&p.name, p.protocol.as_deref()).is_none() {
+            let by_name = port_protocol(&p.name, None);
+            if names_udp(&p.name) {
+                b.report(
+                    Diagnostic::error(
+                        "MF129",
+                        format!("{ep}.ports[{pi}].name"),
+                        format!("port name {} asks for UDP, which Istio does not proxy", p.name),
+                    )
+                    .hint("export only TCP-based ports through the mesh; reach a UDP service another way, or rename the port if it is TCP"),
+                );
+            } else if let (Some(named), Some(explicit)) = (&by_name, &p.protocol) {
+                if contradicts(named, explicit) {
+                    b.report(
+                        Diagnostic::warning(
+                            "MF128",
+                            format!("{ep}.ports[{pi}].protocol"),
+                            format!(
+                                "port name {} says {named} but protocol says {explicit}; {explicit} is used",
+                                p.name
+                            ),
+                        )
+                        .hint("make the name and the protocol agree: rename the port or change protocol"),
+                    );
+                }
+            }
+            if !names_udp(&p.name) && port_protocol(&p.name, p.protocol.as_deref()).is_none() {
                 b.report(
                     Diagnostic::warning(
                         "MF125",
@@ -1117,6 +1296,7 @@ pub fn intake_roots(value: &serde_json::Value, src: &SpecSource, opts: &BuildOpt
         items_read: BTreeSet::new(),
         index: std::cell::OnceCell::new(),
         diags: Diagnostics::new(),
+        roots_as_warnings: false,
     };
     // Another kind of document is no spec: its paths mean nothing to us.
     let field = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
@@ -1161,6 +1341,7 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
         );
         return roots;
     }
+    let first_diag = b.diags.len();
     let mut sources: Vec<(String, String, Option<std::path::PathBuf>, Vec<u8>)> = Vec::new();
     for (fi, f) in c.root_ca.files.iter().enumerate() {
         let fpath = format!("{path}.files[{fi}]");
@@ -1173,7 +1354,7 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
                     fpath,
                     format!("cannot read root CA file {}: {why}", resolved.display()),
                 )
-                .hint("paths resolve from the folder of the spec file; check the name and permissions"),
+                .hint(unreadable_path_hint(f)),
             ),
         }
     }
@@ -1186,12 +1367,24 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
         ));
     }
     sources.extend(object_root_sources(b, &path, c));
+    // Inline PEM in a literal block (`pem: |`) has its own lines in the spec:
+    // a pasted key is reported at its BEGIN line, not at `pem:`.
+    let inline_first = c
+        .root_ca
+        .pem
+        .as_ref()
+        .and_then(|_| literal_block_first_line(b, &format!("{path}.pem")));
     for (fpath, origin, file, bytes) in &sources {
+        let inline_at = match (file, inline_first) {
+            (None, Some(first)) if fpath.ends_with(".pem") => Some((b.src.file.as_path(), first)),
+            _ => None,
+        };
         let src = SourceRef {
             path: fpath,
             origin,
             file: file.as_deref(),
             trust_domain: Some(td),
+            inline_at,
         };
         let got = certs::intake(bytes, &src, policy);
         merge_roots(b, fpath, origin, got, &mut roots);
@@ -1199,8 +1392,56 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
     if let Some(bundle) = &c.root_ca.spiffe_bundle {
         read_spiffe_bundle(b, &format!("{path}.spiffeBundle"), bundle, td, policy, &mut roots);
     }
+    if rotation_under_way(&roots, policy) {
+        for d in b.diags.since_mut(first_diag).filter(|d| d.code == "MF210") {
+            d.message
+                .push_str("; the rotation is under way: a root that lasts longer is listed beside it");
+            d.hint = Some(
+                "next step: once every workload has a certificate from the new root, remove this root from rootCA and generate again"
+                    .to_owned(),
+            );
+        }
+    }
     roots.sort_by(|a, b| a.sha256.cmp(&b.sha256));
     roots
+}
+
+/// Whether a cluster lists, beside a root that expires soon, one that
+/// outlives the warning window: its rotation has begun, so the expiry
+/// warning says what comes next rather than "start a root rotation".
+fn rotation_under_way(roots: &[RootCert], policy: &CertPolicy) -> bool {
+    let horizon = policy.now + time::Duration::days(policy.warn_expiry_days);
+    roots.len() >= 2
+        && roots.iter().any(|r| {
+            x509_parser::parse_x509_certificate(&r.der)
+                .is_ok_and(|(_, c)| c.validity().not_after.to_datetime() > horizon)
+        })
+}
+
+/// What to do about a root CA path that cannot be read. A Windows-style
+/// `certs\a.pem` is one file name with a backslash in it everywhere but
+/// Windows: the hint says to write `/`, which works everywhere.
+fn unreadable_path_hint(path: &str) -> String {
+    if path.contains('\\') {
+        format!(
+            "write the path with `/` ({}): `\\` separates folders only on Windows; paths resolve from the folder of the spec file",
+            path.replace('\\', "/")
+        )
+    } else {
+        "paths resolve from the folder of the spec file; check the name and permissions".to_owned()
+    }
+}
+
+/// The spec line of the first line of text of a literal block scalar
+/// (`pem: |`, `pem: |-`, `pem: |2`), whose text lines stand one to one on
+/// the lines after the key; `None` for any other style (quoted, folded,
+/// flow), whose lines do not map so simply.
+fn literal_block_first_line(b: &Builder<'_>, path: &str) -> Option<usize> {
+    let key_line = b.index.get_or_init(|| LineIndex::build(&b.src.text)).line_of(path)?;
+    let key = path.rsplit('.').next()?;
+    let text = b.src.text.lines().nth(key_line.checked_sub(1)?)?;
+    let after = text.split_once(&format!("{key}:"))?.1.trim_start();
+    after.starts_with('|').then_some(key_line + 1)
 }
 
 /// `rootCA.spiffeBundle`: the X.509 roots of a SPIFFE trust bundle file.
@@ -1222,7 +1463,7 @@ fn read_spiffe_bundle(
                     fpath,
                     format!("cannot read SPIFFE bundle {}: {why}", resolved.display()),
                 )
-                .hint("paths resolve from the folder of the spec file; check the name and permissions"),
+                .hint(unreadable_path_hint(bundle)),
             );
             return;
         }
@@ -1232,6 +1473,7 @@ fn read_spiffe_bundle(
         origin: bundle,
         file: Some(&resolved),
         trust_domain: Some(td),
+        inline_at: None,
     };
     let got = certs::intake_spiffe_bundle(&bytes, &src, policy);
     merge_roots(b, fpath, bundle, got, roots);

@@ -104,7 +104,8 @@ pub struct ClusterSpec {
     pub root_ca: RootCaSpec,
     #[serde(default)]
     pub gateway: GatewaySpec,
-    #[serde(default)]
+    /// `exports:` with no value (null) is no exports, like an absent field.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub exports: Vec<ExportSpec>,
 }
 
@@ -234,4 +235,13 @@ fn default_gateway_port() -> u16 {
 
 fn default_gateway_selector() -> BTreeMap<String, String> {
     BTreeMap::from([("istio".to_owned(), "ingressgateway".to_owned())])
+}
+
+/// A list that YAML leaves null (`exports:` with nothing after it) is empty.
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }

@@ -75,3 +75,58 @@ fn graphviz_accepts_the_dot_output() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"), "no SVG came out");
     }
 }
+
+/// `graph` needs names, not certificates: with one root expired and one
+/// missing it still draws every cluster and edge (the same as with good
+/// roots), and prints the certificate problems as warnings, exit 0.
+#[test]
+fn a_federation_with_expired_and_missing_roots_is_still_drawn() {
+    use crate::support::pki::{CertSpec, Pki};
+    let tmp = tempfile::tempdir().unwrap();
+    let spec_dir = tmp.path().join("a/b");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::create_dir_all(tmp.path().join("certs")).unwrap();
+    std::fs::copy(
+        root().join("testdata/generate/three-clusters/federation.yaml"),
+        spec_dir.join("federation.yaml"),
+    )
+    .unwrap();
+    // east: expired; north: missing; gamma: good.
+    let mut pki = Pki::new();
+    let mut expired = CertSpec::root("east expired");
+    expired.start = "20000101000000Z".into();
+    expired.end = Some("20010101000000Z".into());
+    std::fs::write(
+        tmp.path().join("certs/east.example.pem"),
+        pki.issue(&expired, None).cert_pem,
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("testdata/certs/gamma.example.pem"),
+        tmp.path().join("certs/gamma.example.pem"),
+    )
+    .unwrap();
+
+    let o = Command::new(env!("CARGO_BIN_EXE_meshfed"))
+        .args(["graph", "federation.yaml", "--format", "dot"])
+        .current_dir(&spec_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning[MF208] spec.clusters[0].rootCA.files[0]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning[MF201] spec.clusters[1].rootCA.files[0]"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error["), "{stderr}");
+    let dot = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        dot,
+        graph("testdata/generate/three-clusters/federation.yaml", "dot"),
+        "the drawing differs from the one with good roots"
+    );
+}

@@ -101,7 +101,7 @@ impl CaseCerts {
 
     /// The bytes of one recipe:
     /// `root|leaf|intermediate|no-cert-sign|spiffe-elsewhere|expired|not-yet-valid|expiring|sha1|rsa1024|rsa2048:NAME`
-    /// give that certificate's PEM; `key|traditional-key|encrypted-key|public-key|request|der|text|crlf|truncated|cut|corrupt:NAME`
+    /// give that certificate's PEM; `key|traditional-key|encrypted-key|public-key|request|der|text|crlf|truncated|cut|corrupt|base64-pem:NAME`
     /// `bundle|bundle-expired|bundle-with-private-key:NAME` (SPIFFE bundles)
     /// derive from the root NAME; `empty`, `binary`, `notes` need no name.
     fn recipe(&mut self, recipe: &str) -> Vec<u8> {
@@ -148,6 +148,10 @@ impl CaseCerts {
                 let r = root(self);
                 self.pki.spiffe_bundle(&r, true).into_bytes()
             }
+            // What `kubectl get -o jsonpath` prints without `| base64 -d`.
+            "base64-pem" => data_encoding::BASE64
+                .encode(root(self).cert_pem.as_bytes())
+                .into_bytes(),
             "crlf" => root(self).cert_pem.replace('\n', "\r\n").into_bytes(),
             "truncated" => {
                 let pem = root(self).cert_pem;
@@ -204,7 +208,8 @@ fn prepare(case: &Path, certs: &mut CaseCerts) -> tempfile::TempDir {
         }
     }
     let spec_path = tmp.path().join("federation.yaml");
-    let spec = std::fs::read_to_string(&spec_path).expect("federation.yaml");
+    // A spec that is not UTF-8 on purpose holds no markers.
+    let spec = std::fs::read_to_string(&spec_path).unwrap_or_default();
     if spec.contains("@INLINE ") {
         let mut out = String::new();
         for line in spec.lines() {
@@ -484,5 +489,179 @@ fn a_spiffe_bundle_is_a_root_source() {
     assert!(
         carriers >= 3,
         "cluster-b's bundle root is in only {carriers} trust value(s)"
+    );
+}
+
+/// One IPv6 gateway address written two ways is one address: a warning
+/// (MF131), and the importer's ServiceEntry lists it once, in RFC 5952 form.
+#[test]
+fn an_ipv6_address_written_two_ways_is_one_endpoint_in_rfc5952_form() {
+    let mut certs = CaseCerts::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("certs")).expect("mkdir");
+    let spec = TWO_CLUSTERS
+        .replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]")
+        .replace(
+            "addresses: [203.0.113.10]",
+            "addresses: [\"2001:DB8:0:0::11\", \"2001:db8::11\"]",
+        );
+    std::fs::write(dir.join("federation.yaml"), spec).expect("spec");
+    std::fs::write(dir.join("certs/a.pem"), certs.recipes("root:cluster-a")).expect("a");
+    std::fs::write(dir.join("certs/b.pem"), certs.recipes("root:cluster-b")).expect("b");
+
+    let out = meshfed(dir, &["generate", "federation.yaml", "-o", "out"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning[MF131] spec.clusters[0].gateway.addresses[1]"),
+        "{stderr}"
+    );
+    let mut strings = Vec::new();
+    for entry in std::fs::read_dir(dir.join("out/cluster-b")).expect("cluster-b output") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("output file");
+        assert!(
+            !text.contains("2001:DB8"),
+            "{} keeps the unnormalised form",
+            path.display()
+        );
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        for doc in serde_norway::Deserializer::from_str(&text) {
+            let value: serde_json::Value = serde::Deserialize::deserialize(doc).expect("output is YAML");
+            collect_strings(&value, &mut strings);
+        }
+    }
+    let endpoints = strings.iter().filter(|s| s.as_str() == "2001:db8::11").count();
+    assert_eq!(endpoints, 1, "the address is not one endpoint: {endpoints}");
+}
+
+/// A folder given as the spec says it is a folder (MF001), not "check the
+/// permissions".
+#[test]
+fn a_folder_given_as_the_spec_is_named_a_folder() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(tmp.path().join("federation")).expect("mkdir");
+    let out = meshfed(tmp.path(), &["validate", "federation"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error[MF001] (federation): cannot read the spec: it is a folder; give the spec file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("permission"), "{stderr}");
+}
+
+/// A root that expires soon beside one that lasts: the rotation is under
+/// way, and the warning says the next step, not "start a root rotation".
+/// Alone, the same root still says to start one.
+#[test]
+fn an_expiring_root_beside_its_successor_says_the_rotation_is_under_way() {
+    let mut certs = CaseCerts::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("certs")).expect("mkdir");
+    std::fs::write(dir.join("federation.yaml"), TWO_CLUSTERS).expect("spec");
+    std::fs::write(dir.join("certs/a.pem"), certs.recipes("expiring:cluster-a")).expect("a");
+    std::fs::write(dir.join("certs/a-next.pem"), certs.recipes("root:cluster-a")).expect("a-next");
+    std::fs::write(dir.join("certs/b.pem"), certs.recipes("expiring:cluster-b")).expect("b");
+
+    let out = meshfed(dir, &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let line = |path: &str| {
+        stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("warning[MF210] {path}")))
+            .unwrap_or_else(|| panic!("no MF210 for {path}: {stderr}"))
+            .to_owned()
+    };
+    let rotating = line("spec.clusters[0].rootCA.files[0]");
+    assert!(rotating.contains("the rotation is under way"), "{rotating}");
+    assert!(
+        rotating.contains("once every workload has a certificate from the new root, remove this root"),
+        "{rotating}"
+    );
+    assert!(!rotating.contains("start a root rotation"), "{rotating}");
+    let alone = line("spec.clusters[1].rootCA.files[0]");
+    assert!(alone.contains("start a root rotation"), "{alone}");
+}
+
+/// Ignored input is never silent: metadata.namespace, labels and
+/// annotations (other than the tools' own) are each a warning (MF132), and
+/// `exports:` with no value is no exports, not a type error.
+#[test]
+fn unused_metadata_is_a_warning_and_an_empty_exports_is_none() {
+    let mut certs = CaseCerts::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("certs")).expect("mkdir");
+    let spec = TWO_CLUSTERS
+        .replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]")
+        .replace(
+            "  name: ok\n",
+            "  name: ok\n  namespace: mesh\n  labels: {team: net}\n  annotations:\n    \
+             config.kubernetes.io/local-config: \"true\"\n    owner: net-team\n",
+        )
+        .replace(
+            "      files: [certs/b.pem]\n",
+            "      files: [certs/b.pem]\n    exports:\n",
+        );
+    assert!(spec.contains("    exports:\n"), "{spec}");
+    std::fs::write(dir.join("federation.yaml"), spec).expect("spec");
+    std::fs::write(dir.join("certs/a.pem"), certs.recipes("root:cluster-a")).expect("a");
+    std::fs::write(dir.join("certs/b.pem"), certs.recipes("root:cluster-b")).expect("b");
+
+    let out = meshfed(dir, &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for (path, what) in [
+        ("metadata.namespace (federation.yaml:5)", "namespace mesh is not used"),
+        ("metadata.labels (federation.yaml:6)", "labels team are not copied"),
+        (
+            "metadata.annotations (federation.yaml:7)",
+            "annotations owner are not copied",
+        ),
+    ] {
+        assert!(
+            stderr.contains(&format!("warning[MF132] {path}: {what}")),
+            "no warning for {path}: {stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("local-config"),
+        "a tool's own annotation is reported: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 3, "{stderr}");
+}
+
+/// A federation where no cluster exports anything federates nothing: a
+/// warning (MF133), not a silent empty output.
+#[test]
+fn a_federation_without_exports_is_a_warning() {
+    let mut certs = CaseCerts::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("certs")).expect("mkdir");
+    let spec = TWO_CLUSTERS
+        .replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]")
+        .replace(
+            "    exports:\n    - service: foo\n      namespace: abc\n      ports:\n      - {name: http, port: 8080}\n",
+            "",
+        );
+    assert!(!spec.contains("exports"), "{spec}");
+    std::fs::write(dir.join("federation.yaml"), spec).expect("spec");
+    std::fs::write(dir.join("certs/a.pem"), certs.recipes("root:cluster-a")).expect("a");
+    std::fs::write(dir.join("certs/b.pem"), certs.recipes("root:cluster-b")).expect("b");
+
+    let out = meshfed(dir, &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        ["warning[MF133] spec.clusters (federation.yaml:6): no cluster exports anything: no cluster imports a service and no cluster trusts another; list under a cluster's `exports` the services it offers to the others [docs/diagnostics.md#mf133]"],
+        "{stderr}"
     );
 }
