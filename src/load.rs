@@ -23,7 +23,7 @@ pub const SCHEMA: &str = include_str!("../schemas/meshfederation.schema.json");
 
 /// Largest spec file we read: far beyond any real federation, small enough
 /// that a mistaken path to a disk image fails at once.
-const MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A spec document and where it came from; relative paths in it resolve
 /// from `base_dir`.
