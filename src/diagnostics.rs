@@ -3,8 +3,9 @@
 //! same problems can be shown to a person (`render_human`) or handed to a
 //! KRM pipeline as `results`.
 //!
-//! Every code is documented once, in `docs/diagnostics.md`; the human line
-//! links to its anchor.
+//! Every code is documented once, in `docs/diagnostics.md`, which is built
+//! into the binary; the human line ends with `(meshfed explain MFnnn)`, which
+//! prints that entry with only the binary at hand.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -85,7 +86,7 @@ impl Diagnostic {
     }
 
     /// The one-line human form:
-    /// `error[MF104] spec.clusters[1].domain (federation.yaml:14): message; hint (docs/diagnostics.md#mf104)`
+    /// `error[MF104] spec.clusters[1].domain (federation.yaml:14): message; hint (meshfed explain MF104)`
     pub fn render_human(&self) -> String {
         self.to_string()
     }
@@ -190,7 +191,7 @@ impl fmt::Display for Diagnostic {
         if let Some(hint) = &self.hint {
             write!(f, "; {hint}")?;
         }
-        write!(f, " [docs/diagnostics.md#{}]", self.code.to_ascii_lowercase())
+        write!(f, " (meshfed explain {})", self.code)
     }
 }
 

@@ -327,6 +327,19 @@ fn explain_prints_the_built_in_entry() {
 }
 
 #[test]
+fn every_diagnostic_points_to_explain() {
+    let tmp = tempfile::tempdir().unwrap();
+    broken_spec(tmp.path());
+    let o = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let err = text(&o.stderr);
+    assert!(!err.is_empty());
+    for line in err.lines() {
+        let code = &line[line.find("[MF").unwrap() + 1..][..5];
+        assert!(line.ends_with(&format!(" (meshfed explain {code})")), "{line}");
+    }
+}
+
+#[test]
 fn a_spec_given_as_the_plugin_argument_suggests_generate() {
     let dir = root().join("examples/seed");
     let o = meshfed(&dir, &["federation.yaml"]);
