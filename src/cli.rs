@@ -491,7 +491,11 @@ fn spec_given_as_plugin_argument(args: &[std::ffi::OsString]) -> Option<ExitCode
 fn krm_function(implicit: bool) -> ExitCode {
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("error[MF410]: cannot read a ResourceList from stdin: {e}");
+        report_one(Diagnostic::error(
+            "MF410",
+            "",
+            format!("cannot read a ResourceList from stdin: {e}"),
+        ));
         return ExitCode::InvalidInput;
     }
     if implicit && input.trim().is_empty() {
@@ -527,7 +531,10 @@ fn kustomize_plugin(file: &std::path::Path) -> ExitCode {
 
 fn plugin_install(copy: bool) -> ExitCode {
     let Some(home) = plugin::config_home() else {
-        eprintln!("error[MF430]: neither XDG_CONFIG_HOME nor HOME is set; set XDG_CONFIG_HOME");
+        report_one(
+            Diagnostic::error("MF430", "", "neither XDG_CONFIG_HOME nor HOME is set")
+                .hint("set XDG_CONFIG_HOME (or HOME)"),
+        );
         return ExitCode::InvalidInput;
     };
     match plugin::install(&home, copy) {
@@ -573,6 +580,22 @@ fn report_one(d: Diagnostic) {
     let mut diags = Diagnostics::new();
     diags.push(d);
     report(diags);
+}
+
+/// `check`'s closing line on drift (no code: the diff is the detail), in the
+/// `--format` asked for, so a JSON or GitHub reader sees it too; printed
+/// even with `--quiet`, as it says why the exit code is 3.
+fn drift_summary(text: &str) {
+    let line = match style().format {
+        DiagFormat::Human => text.to_owned(),
+        DiagFormat::Json => serde_json::json!({"severity": "error", "message": text}).to_string(),
+        DiagFormat::Github => format!(
+            "::error title={}::{}",
+            crate::diagnostics::github_property("meshfed check"),
+            crate::diagnostics::github_data(text)
+        ),
+    };
+    eprintln!("{line}");
 }
 
 /// A remark that is not a problem with the input (no code): `note: …` on
@@ -698,12 +721,12 @@ fn check(spec: &std::path::Path, dir: &std::path::Path, require_tracked: bool, o
                     failed => failed,
                 };
             }
-            eprintln!(
+            drift_summary(&format!(
                 "{} is out of date with {}; run `{}`",
                 dir.display(),
                 spec.display(),
                 regenerate_command(spec, dir, opts)
-            );
+            ));
             match code {
                 ExitCode::Success => ExitCode::Drift,
                 failed => failed,

@@ -428,3 +428,28 @@ fn the_all_cluster_stream_is_noted_when_piped() {
     let quiet = meshfed(tmp.path(), &["generate", spec, "-q"]);
     assert_eq!(text(&quiet.stderr), "");
 }
+
+#[test]
+fn checks_drift_line_follows_the_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = seed();
+    let spec = spec.to_str().unwrap();
+    // An empty output folder: drift, exit 3.
+    std::fs::create_dir(tmp.path().join("out")).unwrap();
+    let o = meshfed(tmp.path(), &["check", spec, "-o", "out", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = text(&o.stderr);
+    assert!(err.contains("out is out of date with"), "{err}");
+    for line in err.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    let o = meshfed(tmp.path(), &["check", spec, "-o", "out", "--format", "github", "-q"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = text(&o.stderr);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("::error title=meshfed check::out is out of date")),
+        "{err}"
+    );
+    assert!(err.lines().all(|l| l.starts_with("::error ")), "{err}");
+}
