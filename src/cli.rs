@@ -72,8 +72,9 @@ enum DiagFormat {
     Github,
 }
 
-/// `--format`: accepted before the subcommand and after it (for every
-/// subcommand but `graph`, whose `--format` picks the drawing).
+/// `--format`: accepted before the subcommand and after the ones that print
+/// diagnostics (not after `graph`, whose `--format` picks the drawing, nor
+/// `inspect`, whose report on stdout holds its diagnostics).
 #[derive(clap::Args, Debug)]
 struct StyleArgs {
     /// How diagnostics are printed on stderr.
@@ -86,8 +87,6 @@ struct CheckArgs {
     /// Warn about roots expiring within this many days.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     warn_expiry: i64,
-    #[command(flatten)]
-    style: StyleArgs,
 }
 
 /// How this run prints diagnostics: set once, from the command line.
@@ -122,6 +121,8 @@ struct RenderArgs {
     templates: Option<PathBuf>,
     #[command(flatten)]
     checks: CheckArgs,
+    #[command(flatten)]
+    style: StyleArgs,
 }
 
 impl RenderArgs {
@@ -167,6 +168,8 @@ enum Command {
         spec: PathBuf,
         #[command(flatten)]
         checks: CheckArgs,
+        #[command(flatten)]
+        style: StyleArgs,
     },
     /// Print the JSON Schema of the MeshFederation spec.
     Schema,
@@ -236,6 +239,8 @@ enum ImportCommand {
         trust_domain: Option<String>,
         #[command(flatten)]
         checks: CheckArgs,
+        #[command(flatten)]
+        style: StyleArgs,
     },
 }
 
@@ -282,10 +287,8 @@ pub fn run() -> ExitCode {
         }
     };
     let format = match &cli.command {
-        Command::Generate { render, .. } | Command::Check { render, .. } => render.checks.style.format,
-        Command::Validate { checks, .. }
-        | Command::Inspect { checks, .. }
-        | Command::Import(ImportCommand::Deckhouse { checks, .. }) => checks.style.format,
+        Command::Generate { render, .. } | Command::Check { render, .. } => render.style.format,
+        Command::Validate { style, .. } | Command::Import(ImportCommand::Deckhouse { style, .. }) => style.format,
         _ => None,
     };
     let _ = STYLE.set(Style {
@@ -313,7 +316,7 @@ pub fn run() -> ExitCode {
             }
             check(&spec, &output, require_tracked, &render.options())
         }
-        Command::Validate { spec, checks } => {
+        Command::Validate { spec, checks, .. } => {
             let opts = RenderOptions {
                 build: build_options(&checks),
                 ..Default::default()
@@ -328,6 +331,7 @@ pub fn run() -> ExitCode {
             domain,
             trust_domain,
             checks,
+            ..
         }) => {
             let root_out = root_out.unwrap_or_else(|| PathBuf::from(format!("{name}.pem")));
             let req = deckhouse::ImportRequest {

@@ -149,6 +149,10 @@ fn json_diagnostics_are_one_object_per_line() {
         assert!(mf120["message"].as_str().unwrap().contains("cluster-z"));
     }
     let _ = spec;
+    // Not after `inspect`, whose report (diagnostics included) is on stdout:
+    // refused rather than ignored.
+    let o = meshfed(tmp.path(), &["inspect", "certs/cluster-a.pem", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
 
 #[test]
