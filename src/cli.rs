@@ -2,14 +2,15 @@
 //! each subcommand's result becomes an exit code. The core never sees clap.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use clap::{Parser, Subcommand};
 
 use crate::certs::CertPolicy;
 use crate::check;
 use crate::deckhouse;
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::exit_codes::ExitCode;
 use crate::graph::{self as fedgraph, GraphFormat};
 use crate::krm;
@@ -19,15 +20,66 @@ use crate::output;
 use crate::pipeline::{self, RenderOptions};
 use crate::plugin;
 
+/// What `--help` says after the options: the exit codes, the forms without
+/// a subcommand, and `-` for stdin.
+const AFTER_HELP: &str = "\
+SPEC is a MeshFederation file, or `-` to read it from stdin; relative paths in
+it (rootCA files) resolve from the spec's folder, or from the working
+directory when it comes from stdin.
+
+Without a subcommand:
+  meshfed MEMBER_FILE    kustomize exec plugin: render the cluster a
+                         MeshFederationMember file names
+  meshfed < list.yaml    KRM function (as `meshfed krm`), when stdin is not
+                         a terminal
+
+Exit codes:
+  0  success (warnings may be printed)
+  1  invalid input: diagnostics on stderr, nothing written
+  2  the command line is wrong
+  3  `check` found the output folder out of date
+
+Diagnostics go to stderr, one per line; `meshfed explain MFnnn` prints what a
+code means and what to do. `--format json|github` prints them for tools and
+GitHub Actions annotations (before the subcommand for `graph`).";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "meshfed",
     version,
-    about = "Offline generator of Istio multi-cluster federation manifests"
+    about = "Offline generator of Istio multi-cluster federation manifests",
+    after_help = AFTER_HELP
 )]
 struct Cli {
+    #[command(flatten)]
+    style: StyleArgs,
+    /// Print errors only: no warnings, notes or summaries.
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How diagnostics are printed on stderr.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum DiagFormat {
+    /// One line each, coloured on a terminal (not with NO_COLOR).
+    #[default]
+    Human,
+    /// One JSON object per line: severity, code, path, file, line, message, hint.
+    Json,
+    /// GitHub Actions workflow commands (`::error file=F,line=N::message`): annotations.
+    Github,
+}
+
+/// `--format`: accepted before the subcommand and after the ones that print
+/// diagnostics (not after `graph`, whose `--format` picks the drawing, nor
+/// `inspect`, whose report on stdout holds its diagnostics).
+#[derive(clap::Args, Debug)]
+struct StyleArgs {
+    /// How diagnostics are printed on stderr.
+    #[arg(long = "format", value_enum, value_name = "FORMAT")]
+    format: Option<DiagFormat>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -35,6 +87,27 @@ struct CheckArgs {
     /// Warn about roots expiring within this many days.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     warn_expiry: i64,
+}
+
+/// How this run prints diagnostics: set once, from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+struct Style {
+    format: DiagFormat,
+    quiet: bool,
+    colour: bool,
+}
+
+static STYLE: OnceLock<Style> = OnceLock::new();
+
+fn style() -> Style {
+    STYLE.get().copied().unwrap_or_default()
+}
+
+/// Colour only for a person at a terminal: stderr is a tty, `NO_COLOR` is
+/// unset or empty (no-color.org), and the terminal is not `dumb`.
+fn colour_wanted() -> bool {
+    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    std::io::stderr().is_terminal() && !set("NO_COLOR") && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
 }
 
 /// What `generate` and `check` share: which clusters, which templates, which checks.
@@ -48,6 +121,8 @@ struct RenderArgs {
     templates: Option<PathBuf>,
     #[command(flatten)]
     checks: CheckArgs,
+    #[command(flatten)]
+    style: StyleArgs,
 }
 
 impl RenderArgs {
@@ -64,7 +139,7 @@ impl RenderArgs {
 enum Command {
     /// Render every cluster's manifests.
     Generate {
-        /// The MeshFederation spec file.
+        /// The MeshFederation spec file (`-`: stdin).
         spec: PathBuf,
         /// Write DIR/<cluster>/ folders instead of one stream on stdout.
         /// (`-o -` is stdout, the same as no `-o`.)
@@ -75,7 +150,7 @@ enum Command {
     },
     /// Compare DIR with what `generate -o DIR` would write; exit 3 with a diff on drift.
     Check {
-        /// The MeshFederation spec file.
+        /// The MeshFederation spec file (`-`: stdin).
         spec: PathBuf,
         /// The output folder to compare.
         #[arg(short, long, value_name = "DIR")]
@@ -89,9 +164,12 @@ enum Command {
     },
     /// Run every check and print the diagnostics; write nothing.
     Validate {
+        /// The MeshFederation spec file (`-`: stdin).
         spec: PathBuf,
         #[command(flatten)]
         checks: CheckArgs,
+        #[command(flatten)]
+        style: StyleArgs,
     },
     /// Print the JSON Schema of the MeshFederation spec.
     Schema,
@@ -108,6 +186,7 @@ enum Command {
     Import(ImportCommand),
     /// Draw who imports what from whom, and who trusts whom.
     Graph {
+        /// The MeshFederation spec file (`-`: stdin).
         spec: PathBuf,
         #[arg(long, value_enum, default_value_t = GraphFormatArg::Mermaid)]
         format: GraphFormatArg,
@@ -121,6 +200,19 @@ enum Command {
         #[command(subcommand)]
         action: PluginAction,
     },
+    /// Print what a diagnostic code means and what to do (docs/diagnostics.md,
+    /// built in); without CODE, list every code.
+    Explain {
+        /// A code such as MF208.
+        code: Option<String>,
+    },
+    /// Print a shell completion script: `meshfed completions bash > /etc/bash_completion.d/meshfed`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `meshfed man > meshfed.1; man -l meshfed.1`.
+    Man,
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,6 +245,8 @@ enum ImportCommand {
         trust_domain: Option<String>,
         #[command(flatten)]
         checks: CheckArgs,
+        #[command(flatten)]
+        style: StyleArgs,
     },
 }
 
@@ -184,6 +278,9 @@ pub fn run() -> ExitCode {
         [arg] if plugin::is_member_file(arg) => return kustomize_plugin(std::path::Path::new(arg)),
         _ => {}
     }
+    if let Some(code) = spec_given_as_plugin_argument(&args) {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -195,6 +292,16 @@ pub fn run() -> ExitCode {
             };
         }
     };
+    let format = match &cli.command {
+        Command::Generate { render, .. } | Command::Check { render, .. } => render.style.format,
+        Command::Validate { style, .. } | Command::Import(ImportCommand::Deckhouse { style, .. }) => style.format,
+        _ => None,
+    };
+    let _ = STYLE.set(Style {
+        format: format.or(cli.style.format).unwrap_or_default(),
+        quiet: cli.quiet,
+        colour: colour_wanted(),
+    });
     match cli.command {
         Command::Generate { spec, output, render } => {
             // `-o -` is stdout, as for most tools, never a folder named `-`.
@@ -215,7 +322,7 @@ pub fn run() -> ExitCode {
             }
             check(&spec, &output, require_tracked, &render.options())
         }
-        Command::Validate { spec, checks } => {
+        Command::Validate { spec, checks, .. } => {
             let opts = RenderOptions {
                 build: build_options(&checks),
                 ..Default::default()
@@ -232,6 +339,7 @@ pub fn run() -> ExitCode {
             domain,
             trust_domain,
             checks,
+            ..
         }) => {
             let root_out = root_out.unwrap_or_else(|| PathBuf::from(format!("{name}.pem")));
             let req = deckhouse::ImportRequest {
@@ -275,7 +383,121 @@ pub fn run() -> ExitCode {
         Command::Plugin {
             action: PluginAction::Install { copy },
         } => plugin_install(copy),
+        Command::Explain { code } => explain(code.as_deref()),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "meshfed",
+                &mut script,
+            );
+            emit(&String::from_utf8_lossy(&script))
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page) {
+                Ok(()) => emit(&String::from_utf8_lossy(&page)),
+                Err(e) => {
+                    report_one(Diagnostic::error(
+                        "MF451",
+                        "",
+                        format!("cannot write the manual page: {e}"),
+                    ));
+                    ExitCode::InvalidInput
+                }
+            }
+        }
     }
+}
+
+/// docs/diagnostics.md, built in, so `meshfed explain` works with only the binary.
+const DIAGNOSTICS_DOC: &str = include_str!("../docs/diagnostics.md");
+
+/// Every `### MFnnn` entry of the built-in docs: its code and its text up to
+/// the next heading.
+fn doc_entries() -> Vec<(&'static str, &'static str)> {
+    let mut entries = Vec::new();
+    let mut rest = DIAGNOSTICS_DOC;
+    while let Some(start) = rest.find("\n### MF") {
+        let body = &rest[start + 5..];
+        let (code, after) = body.split_once('\n').unwrap_or((body, ""));
+        let end = after.find("\n#").unwrap_or(after.len());
+        entries.push((code.trim(), after[..end].trim()));
+        rest = &after[end..];
+    }
+    entries
+}
+
+/// `meshfed explain [CODE]`: the code's entry, or the list of codes with
+/// their first sentence.
+fn explain(code: Option<&str>) -> ExitCode {
+    let entries = doc_entries();
+    let Some(code) = code else {
+        let list: String = entries
+            .iter()
+            .map(|(code, text)| {
+                let summary = text.lines().next().unwrap_or("").trim_start_matches("**");
+                let summary = summary.split("**").next().unwrap_or(summary);
+                format!("{code}  {summary}\n")
+            })
+            .collect();
+        return emit(&list);
+    };
+    let wanted = code.trim().to_ascii_uppercase();
+    let wanted = if wanted.starts_with("MF") {
+        wanted
+    } else {
+        format!("MF{wanted}")
+    };
+    match entries.iter().find(|(c, _)| *c == wanted) {
+        Some((c, text)) => emit(&format!("{c}\n\n{text}\n")),
+        None => {
+            report_one(
+                Diagnostic::error("MF460", "", format!("{code} is not a meshfed diagnostic code"))
+                    .hint("`meshfed explain` lists every code; codes look like MF208"),
+            );
+            ExitCode::Usage
+        }
+    }
+}
+
+/// `meshfed federation.yaml`: a MeshFederation spec where kustomize's plugin
+/// form expects a MeshFederationMember file. Say which command was meant
+/// (MF461, exit 2) instead of clap's "unrecognized subcommand".
+fn spec_given_as_plugin_argument(args: &[std::ffi::OsString]) -> Option<ExitCode> {
+    let first = args.first()?;
+    let command = <Cli as clap::CommandFactory>::command();
+    if first
+        .to_str()
+        .is_some_and(|a| a.starts_with('-') || command.find_subcommand(a).is_some())
+    {
+        return None;
+    }
+    let path = Path::new(first);
+    let small_file = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= 1024 * 1024);
+    let text = small_file.then(|| std::fs::read_to_string(path).ok()).flatten()?;
+    let kind = crate::load::parse_yaml(&text, path)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))?;
+    if kind != "MeshFederation" {
+        return None;
+    }
+    let mut words = vec!["meshfed".to_owned(), "generate".to_owned()];
+    words.extend(args.iter().map(|a| shell_word(&a.to_string_lossy())));
+    report_one(
+        Diagnostic::error(
+            "MF461",
+            "",
+            format!(
+                "{} is a MeshFederation spec, not a MeshFederationMember file (the kustomize plugin form)",
+                path.display()
+            ),
+        )
+        .hint(format!("did you mean `{}`?", words.join(" ")))
+        .at(path, None),
+    );
+    Some(ExitCode::Usage)
 }
 
 /// `implicit`: run because there were no arguments; then an empty stdin
@@ -284,7 +506,11 @@ fn krm_function(implicit: bool) -> ExitCode {
     let input = match crate::load::read_text(std::io::stdin().lock()) {
         Ok(input) => input,
         Err(why) => {
-            eprintln!("error[MF410]: cannot read a ResourceList from stdin: {why}");
+            report_one(Diagnostic::error(
+                "MF410",
+                "",
+                format!("cannot read a ResourceList from stdin: {why}"),
+            ));
             return ExitCode::InvalidInput;
         }
     };
@@ -299,7 +525,7 @@ fn krm_function(implicit: bool) -> ExitCode {
             code => code,
         },
         Err(d) => {
-            eprintln!("{d}");
+            report_one(d);
             ExitCode::InvalidInput
         }
     }
@@ -321,13 +547,16 @@ fn kustomize_plugin(file: &std::path::Path) -> ExitCode {
 
 fn plugin_install(copy: bool) -> ExitCode {
     let Some(home) = plugin::config_home() else {
-        eprintln!("error[MF430]: neither XDG_CONFIG_HOME nor HOME is set; set XDG_CONFIG_HOME");
+        report_one(
+            Diagnostic::error("MF430", "", "neither XDG_CONFIG_HOME nor HOME is set")
+                .hint("set XDG_CONFIG_HOME (or HOME)"),
+        );
         return ExitCode::InvalidInput;
     };
     match plugin::install(&home, copy) {
         Ok(path) => emit(&format!("{}\n", path.display())),
         Err(d) => {
-            eprintln!("{d}");
+            report_one(d);
             ExitCode::InvalidInput
         }
     }
@@ -343,18 +572,103 @@ fn build_options(checks: &CheckArgs) -> BuildOptions {
     }
 }
 
-/// Prints diagnostics to stderr, one line each, in a stable order.
+/// Prints diagnostics to stderr, one line each, in a stable order, in the
+/// `--format` asked for; with `--quiet`, errors only.
 pub fn report(diags: Diagnostics) {
+    let style = style();
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
     for d in diags.sorted() {
-        let _ = writeln!(err, "{d}");
+        if style.quiet && !d.is_error() {
+            continue;
+        }
+        let line = match style.format {
+            DiagFormat::Human if style.colour => d.render_colour(),
+            DiagFormat::Human => d.render_human(),
+            DiagFormat::Json => d.render_json(),
+            DiagFormat::Github => d.render_github(),
+        };
+        let _ = writeln!(err, "{line}");
     }
+}
+
+fn report_one(d: Diagnostic) {
+    let mut diags = Diagnostics::new();
+    diags.push(d);
+    report(diags);
+}
+
+/// `check`'s closing line on drift (no code: the diff is the detail), in the
+/// `--format` asked for, so a JSON or GitHub reader sees it too; printed
+/// even with `--quiet`, as it says why the exit code is 3.
+fn drift_summary(text: &str) {
+    let line = match style().format {
+        DiagFormat::Human => text.to_owned(),
+        DiagFormat::Json => serde_json::json!({"severity": "error", "message": text}).to_string(),
+        DiagFormat::Github => format!(
+            "::error title={}::{}",
+            crate::diagnostics::github_property("meshfed check"),
+            crate::diagnostics::github_data(text)
+        ),
+    };
+    eprintln!("{line}");
+}
+
+/// A remark that is not a problem with the input (no code): `note: …` on
+/// stderr, a `"severity":"note"` object, or a GitHub `::notice::`. Not with `--quiet`.
+fn note(text: &str) {
+    let style = style();
+    if style.quiet {
+        return;
+    }
+    let line = match style.format {
+        DiagFormat::Human if style.colour => format!("\x1b[1;36mnote\x1b[0m: {text}"),
+        DiagFormat::Human => format!("note: {text}"),
+        DiagFormat::Json => serde_json::json!({"severity": "note", "message": text}).to_string(),
+        DiagFormat::Github => format!("::notice::{}", crate::diagnostics::github_data(text)),
+    };
+    eprintln!("{line}");
+}
+
+/// The spec: the file, or stdin for `-`. From stdin, relative paths in it
+/// resolve from the working directory, and diagnostics name it `<stdin>`.
+fn read_spec(spec: &Path) -> Result<SpecSource, Diagnostic> {
+    if spec.as_os_str() != "-" {
+        return SpecSource::read(spec);
+    }
+    let unreadable = |why: String| {
+        Diagnostic::error("MF001", "", format!("cannot read the spec from stdin: {why}"))
+            .hint("pipe the MeshFederation spec into `meshfed … -`, as UTF-8 text")
+            .at("<stdin>", None)
+    };
+    // The same bound as every other input (`load::read_text`).
+    let text = crate::load::read_text(std::io::stdin().lock()).map_err(unreadable)?;
+    Ok(SpecSource {
+        file: PathBuf::from("<stdin>"),
+        base_dir: PathBuf::new(),
+        text,
+    })
+}
+
+fn render_spec(spec: &Path, opts: &RenderOptions) -> Result<pipeline::Rendered, Diagnostics> {
+    let src = read_spec(spec).map_err(|d| {
+        let mut diags = Diagnostics::new();
+        diags.push(d);
+        diags
+    })?;
+    pipeline::render_source(&src, opts)
 }
 
 fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &RenderOptions) -> ExitCode {
     if let Some(dir) = out {
-        return match output::generate_tree(spec, dir, opts) {
+        let src = match read_spec(spec) {
+            Ok(src) => src,
+            Err(d) => {
+                report_one(d);
+                return ExitCode::InvalidInput;
+            }
+        };
+        return match output::generate_tree(&src, dir, opts) {
             Ok(warnings) => {
                 report(warnings);
                 ExitCode::Success
@@ -365,7 +679,7 @@ fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &Render
             }
         };
     }
-    let rendered = match pipeline::render_file(spec, opts) {
+    let rendered = match render_spec(spec, opts) {
         Ok(r) => r,
         Err(diags) => {
             report(diags);
@@ -374,11 +688,20 @@ fn generate(spec: &std::path::Path, out: Option<&std::path::Path>, opts: &Render
     };
     let code = emit(&pipeline::stream(&rendered));
     report(rendered.diagnostics);
+    if opts.clusters.is_empty() && rendered.clusters.len() > 1 && !std::io::stdout().is_terminal() {
+        let names: Vec<&str> = rendered.clusters.keys().map(String::as_str).collect();
+        note(&format!(
+            "stdout holds the objects of {} clusters ({}), some under the same names in each; \
+             apply one cluster's with --cluster NAME, or write a folder per cluster with -o DIR",
+            names.len(),
+            names.join(", ")
+        ));
+    }
     code
 }
 
 fn check(spec: &std::path::Path, dir: &std::path::Path, require_tracked: bool, opts: &RenderOptions) -> ExitCode {
-    let rendered = match pipeline::render_file(spec, opts) {
+    let rendered = match render_spec(spec, opts) {
         Ok(r) => r,
         Err(diags) => {
             report(diags);
@@ -403,12 +726,12 @@ fn check(spec: &std::path::Path, dir: &std::path::Path, require_tracked: bool, o
                     failed => failed,
                 };
             }
-            eprintln!(
+            drift_summary(&format!(
                 "{} is out of date with {}; run `{}`",
                 dir.display(),
                 spec.display(),
                 regenerate_command(spec, dir, opts)
-            );
+            ));
             match code {
                 ExitCode::Success => ExitCode::Drift,
                 failed => failed,
@@ -424,17 +747,28 @@ fn check(spec: &std::path::Path, dir: &std::path::Path, require_tracked: bool, o
 }
 
 fn validate(spec: &std::path::Path, opts: &RenderOptions) -> ExitCode {
-    let src = match SpecSource::read(spec) {
+    let src = match read_spec(spec) {
         Ok(s) => s,
         Err(d) => {
-            eprintln!("{d}");
+            report_one(d);
             return ExitCode::InvalidInput;
         }
     };
     match pipeline::validate_source(&src, opts) {
-        Ok((_, diags)) => {
+        Ok((fed, diags)) => {
+            let warnings = diags.clone().sorted().iter().filter(|d| !d.is_error()).count();
             report(diags);
-            ExitCode::Success
+            if style().quiet {
+                return ExitCode::Success;
+            }
+            let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+            emit(&format!(
+                "{}: {}, {}, 0 errors, {}\n",
+                src.file.display(),
+                plural(fed.clusters.len(), "cluster"),
+                plural(fed.exports, "export"),
+                plural(warnings, "warning")
+            ))
         }
         Err(diags) => {
             report(diags);
@@ -444,10 +778,10 @@ fn validate(spec: &std::path::Path, opts: &RenderOptions) -> ExitCode {
 }
 
 fn graph(spec: &std::path::Path, format: GraphFormat) -> ExitCode {
-    let src = match SpecSource::read(spec) {
+    let src = match read_spec(spec) {
         Ok(s) => s,
         Err(d) => {
-            eprintln!("{d}");
+            report_one(d);
             return ExitCode::InvalidInput;
         }
     };
@@ -474,10 +808,9 @@ fn emit(text: &str) -> ExitCode {
         Ok(()) => ExitCode::Success,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Success,
         Err(e) => {
-            eprintln!(
-                "{}",
-                crate::diagnostics::Diagnostic::error("MF451", "", format!("cannot write the output to stdout: {e}"))
-                    .hint("check where stdout goes (a full disk, a closed pipe or file)")
+            report_one(
+                Diagnostic::error("MF451", "", format!("cannot write the output to stdout: {e}"))
+                    .hint("check where stdout goes (a full disk, a closed pipe or file)"),
             );
             ExitCode::InvalidInput
         }
@@ -490,15 +823,14 @@ fn not_a_folder(dir: &std::path::Path) -> Option<ExitCode> {
     if !dir.exists() || dir.is_dir() {
         return None;
     }
-    eprintln!(
-        "{}",
-        crate::diagnostics::Diagnostic::error(
+    report_one(
+        Diagnostic::error(
             "MF450",
             "",
-            format!("-o {}: the path is a file, not a folder", dir.display())
+            format!("-o {}: the path is a file, not a folder", dir.display()),
         )
         .hint("give -o the output folder (generate creates it when missing; `generate -o -` streams to stdout)")
-        .at(dir, None)
+        .at(dir, None),
     );
     Some(ExitCode::Usage)
 }

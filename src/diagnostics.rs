@@ -3,8 +3,9 @@
 //! same problems can be shown to a person (`render_human`) or handed to a
 //! KRM pipeline as `results`.
 //!
-//! Every code is documented once, in `docs/diagnostics.md`; the human line
-//! links to its anchor.
+//! Every code is documented once, in `docs/diagnostics.md`, which is built
+//! into the binary; the human line ends with `(meshfed explain MFnnn)`, which
+//! prints that entry with only the binary at hand.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -85,10 +86,92 @@ impl Diagnostic {
     }
 
     /// The one-line human form:
-    /// `error[MF104] spec.clusters[1].domain (federation.yaml:14): message; hint (docs/diagnostics.md#mf104)`
+    /// `error[MF104] spec.clusters[1].domain (federation.yaml:14): message; hint (meshfed explain MF104)`
     pub fn render_human(&self) -> String {
         self.to_string()
     }
+
+    /// The human form with the `error[MFnnn]` / `warning[MFnnn]` prefix in
+    /// bold red / bold yellow ANSI colour, for a terminal.
+    pub fn render_colour(&self) -> String {
+        let plain = self.to_string();
+        let prefix = format!("{}[{}]", self.severity.as_str(), self.code);
+        let colour = match self.severity {
+            Severity::Error => "\x1b[1;31m",
+            Severity::Warning => "\x1b[1;33m",
+        };
+        format!("{colour}{prefix}\x1b[0m{}", &plain[prefix.len()..])
+    }
+
+    /// One JSON object on one line, fields in a fixed order: `severity`,
+    /// `code`, `path`, `file`, `line`, `message`, `hint` (`null` where
+    /// unknown), for tools reading `--format json`.
+    pub fn render_json(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Json<'a> {
+            severity: &'a str,
+            code: &'a str,
+            path: Option<&'a str>,
+            file: Option<String>,
+            line: Option<usize>,
+            message: &'a str,
+            hint: Option<&'a str>,
+        }
+        serde_json::to_string(&Json {
+            severity: self.severity.as_str(),
+            code: self.code,
+            path: Some(self.path.as_str()).filter(|p| !p.is_empty()),
+            file: self.location.as_ref().map(|l| l.file.display().to_string()),
+            line: self.location.as_ref().and_then(|l| l.line),
+            message: &self.message,
+            hint: self.hint.as_deref(),
+        })
+        .unwrap_or_default()
+    }
+
+    /// A GitHub Actions workflow command, which the runner turns into an
+    /// annotation on the file and line:
+    /// `::error file=federation.yaml,line=14,title=MF104::spec.clusters[1].domain: message; hint`.
+    pub fn render_github(&self) -> String {
+        let mut props = Vec::new();
+        if let Some(loc) = &self.location {
+            props.push(format!("file={}", github_property(&loc.file.display().to_string())));
+            if let Some(line) = loc.line {
+                props.push(format!("line={line}"));
+            }
+        }
+        props.push(format!("title={}", github_property(self.code)));
+        let mut message = String::new();
+        if !self.path.is_empty() {
+            message.push_str(&self.path);
+            message.push_str(": ");
+        }
+        message.push_str(&self.message);
+        if let Some(hint) = &self.hint {
+            message.push_str("; ");
+            message.push_str(hint);
+        }
+        message.push_str(&format!(" (meshfed explain {})", self.code));
+        format!(
+            "::{} {}::{}",
+            self.severity.as_str(),
+            props.join(","),
+            github_data(&message)
+        )
+    }
+}
+
+/// A workflow command's message, escaped as the runner unescapes it
+/// (actions/toolkit packages/core/src/command.ts, `escapeData`): `%`, CR, LF.
+pub fn github_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// A workflow command's property value (`file=`, `title=`), escaped as
+/// `escapeProperty` in the same file: the data escapes plus `:` and `,`,
+/// which would otherwise end the value.
+pub fn github_property(s: &str) -> String {
+    github_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 impl fmt::Display for Diagnostic {
@@ -108,7 +191,7 @@ impl fmt::Display for Diagnostic {
         if let Some(hint) = &self.hint {
             write!(f, "; {hint}")?;
         }
-        write!(f, " [docs/diagnostics.md#{}]", self.code.to_ascii_lowercase())
+        write!(f, " (meshfed explain {})", self.code)
     }
 }
 

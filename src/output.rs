@@ -300,7 +300,7 @@ fn lists_only_meshfeds(text: &str, cluster_dir: &Path, federation: &str, files: 
 /// `TreeWriter`. The warnings on success; every problem otherwise, with
 /// nothing written. Takes over SIGINT, SIGTERM and SIGHUP for the rest of
 /// the process (`interrupt::install`), to clean up on them.
-pub fn generate_tree(spec: &Path, dir: &Path, opts: &RenderOptions) -> Result<Diagnostics, Diagnostics> {
+pub fn generate_tree(src: &SpecSource, dir: &Path, opts: &RenderOptions) -> Result<Diagnostics, Diagnostics> {
     let one = |d: Diagnostic| {
         let mut diags = Diagnostics::new();
         diags.push(d);
@@ -308,9 +308,8 @@ pub fn generate_tree(spec: &Path, dir: &Path, opts: &RenderOptions) -> Result<Di
     };
     // Before any thread starts: they inherit the blocked signals.
     crate::interrupt::install(interrupted);
-    let src = SpecSource::read(spec).map_err(one)?;
     let writer = TreeWriter::new(dir).map_err(one)?;
-    let staged = pipeline::render_each(&src, opts, |federation, cluster, files| {
+    let staged = pipeline::render_each(src, opts, |federation, cluster, files| {
         writer.stage(federation, cluster, &files)
     });
     match staged {

@@ -607,7 +607,7 @@ fn a_lost_manifest_still_never_takes_someone_elses_file() {
             && stderr.contains("cluster-b/kustomization.yaml"),
         "{stderr}"
     );
-    assert_eq!(stderr.matches("MF401").count(), 2, "{stderr}");
+    assert_eq!(stderr.matches("error[MF401]").count(), 2, "{stderr}");
     assert_eq!(std::fs::read_to_string(&gw).unwrap(), other);
     assert_eq!(std::fs::read_to_string(&kustomization).unwrap(), mine);
 }

@@ -661,7 +661,7 @@ fn a_federation_without_exports_is_a_warning() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(
         stderr.lines().collect::<Vec<_>>(),
-        ["warning[MF133] spec.clusters (federation.yaml:6): no cluster exports anything: no cluster imports a service and no cluster trusts another; list under a cluster's `exports` the services it offers to the others [docs/diagnostics.md#mf133]"],
+        ["warning[MF133] spec.clusters (federation.yaml:6): no cluster exports anything: no cluster imports a service and no cluster trusts another; list under a cluster's `exports` the services it offers to the others (meshfed explain MF133)"],
         "{stderr}"
     );
 }

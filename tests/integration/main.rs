@@ -8,6 +8,8 @@ mod arguments;
 /// `generate -o` record keeping, atomic writes, the folder lock, signals,
 /// adoption after a lost manifest, and `check` drift detection.
 mod check;
+/// Completions, man page, diagnostic formats, colour, `explain`, stdin, help.
+mod cli_habits;
 /// `meshfed import deckhouse`.
 mod deckhouse;
 /// Every diagnostic code is documented once in docs/diagnostics.md.
