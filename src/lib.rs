@@ -26,7 +26,6 @@ pub mod locate;
 pub mod model;
 pub mod naming;
 pub mod nesting;
-pub mod normalise;
 pub mod output;
 pub mod pipeline;
 pub mod plugin;

@@ -1,7 +1,7 @@
 //! The one YAML writer: every YAML text meshfed prints (generated objects,
 //! installer fragments, `kustomization.yaml`, the stdout stream, KRM
-//! answers, `import deckhouse`) is written here or by the fast path in
-//! `normalise`, which asks this module how to write each scalar.
+//! answers, `import deckhouse`) is written here; the embedded templates'
+//! values are written by `render::canonical` with this module's writers.
 //!
 //! The layout is the block style libyaml writes (two-space mappings,
 //! sequences not indented under their key, `|` blocks for multi-line text).
@@ -68,7 +68,7 @@ fn write_entries(m: &serde_norway::Mapping, indent: usize, inline: bool, out: &m
 }
 
 /// A mapping value after its `key:`.
-fn write_value(value: &Value, indent: usize, out: &mut String) {
+pub(crate) fn write_value(value: &Value, indent: usize, out: &mut String) {
     match value {
         Value::Mapping(m) if !m.is_empty() => {
             out.push('\n');
@@ -101,7 +101,7 @@ fn write_items(items: &[Value], indent: usize, out: &mut String) {
 
 /// A node after a `-`, `?` or `:` indicator at `indent`: a collection
 /// continues on the same line, a scalar follows a space.
-fn write_after_indicator(value: &Value, indent: usize, out: &mut String) {
+pub(crate) fn write_after_indicator(value: &Value, indent: usize, out: &mut String) {
     match value {
         Value::Mapping(m) if !m.is_empty() => {
             out.push(' ');
@@ -195,6 +195,9 @@ pub enum Style {
 /// The style meshfed writes `s` in, as a mapping key when `key` (keys stay
 /// on one line).
 pub fn style(s: &str, key: bool) -> Style {
+    if is_plain_word(s) {
+        return Style::Plain;
+    }
     if s.bytes().any(|b| b == b'\n') {
         return if !key && literal_allowed(s) {
             Style::Literal
@@ -210,6 +213,23 @@ pub fn style(s: &str, key: bool) -> Style {
     } else {
         Style::SingleQuoted
     }
+}
+
+/// The quick answer for most strings meshfed writes (names, hosts,
+/// namespaces, SPIFFE IDs): a letter, then letters, digits and `-._/`, or
+/// `:` not at the end, and not one of YAML 1.1's words. Such a string
+/// is plain by the full rules too (`fast_path_agrees_with_the_full_rules`).
+fn is_plain_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some((&first, rest)) = b.split_first() else {
+        return false;
+    };
+    first.is_ascii_alphabetic()
+        && rest
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'/' | b':'))
+        && b.last() != Some(&b':')
+        && (b.len() > 5 || reads_as_string_everywhere(s))
 }
 
 /// Writes one string scalar in its style.
@@ -491,6 +511,40 @@ mod tests {
         ] {
             assert_eq!(style(s, false), Style::Plain, "{s:?}");
         }
+    }
+
+    /// `is_plain_word` only ever answers what the full rules answer.
+    #[test]
+    fn fast_path_agrees_with_the_full_rules() {
+        let full = |s: &str| plain_allowed(s) && reads_as_string_everywhere(s) && s.chars().all(printable);
+        let alphabet = [
+            "a", "Y", "n", "o", "e", "s", "1", "0", "-", ".", "_", "/", ":", "x", "f", "N", "O",
+        ];
+        let mut words = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = words
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            words.extend(longer);
+        }
+        words.extend(
+            [
+                "spiffe://cluster-a.local/ns/x/sa/y",
+                "yes",
+                "Off",
+                "null",
+                "NULL",
+                "true",
+            ]
+            .map(String::from),
+        );
+        for w in &words {
+            if is_plain_word(w) {
+                assert!(full(w), "{w:?}");
+            }
+        }
+        assert!(!is_plain_word("yes") && !is_plain_word("x:") && is_plain_word("on-call"));
     }
 
     #[test]
