@@ -195,9 +195,18 @@ pub enum Style {
 /// The style meshfed writes `s` in, as a mapping key when `key` (keys stay
 /// on one line).
 pub fn style(s: &str, key: bool) -> Style {
-    if is_plain_word(s) {
-        return Style::Plain;
+    if is_word(s) {
+        return if reads_as_string_everywhere(s) {
+            Style::Plain
+        } else {
+            Style::SingleQuoted
+        };
     }
+    full_style(s, key)
+}
+
+/// [`style`] by the full rules.
+fn full_style(s: &str, key: bool) -> Style {
     if s.bytes().any(|b| b == b'\n') {
         return if !key && literal_allowed(s) {
             Style::Literal
@@ -215,21 +224,27 @@ pub fn style(s: &str, key: bool) -> Style {
     }
 }
 
-/// The quick answer for most strings meshfed writes (names, hosts,
-/// namespaces, SPIFFE IDs): a letter, then letters, digits and `-._/`, or
-/// `:` not at the end, and not one of YAML 1.1's words. Such a string
-/// is plain by the full rules too (`fast_path_agrees_with_the_full_rules`).
-fn is_plain_word(s: &str) -> bool {
+/// Most strings meshfed writes (names, hosts, namespaces, addresses,
+/// SPIFFE IDs): a letter or digit, then letters, digits and `-._/`, or `:`
+/// not at the end. For these only `reads_as_string_everywhere` decides the
+/// style: one line, printable, no indicator (`fast_path_agrees_with_the_full_rules`).
+fn is_word(s: &str) -> bool {
     let b = s.as_bytes();
     let Some((&first, rest)) = b.split_first() else {
         return false;
     };
-    first.is_ascii_alphabetic()
-        && rest
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'/' | b':'))
-        && b.last() != Some(&b':')
-        && (b.len() > 5 || reads_as_string_everywhere(s))
+    // One table look-up per byte.
+    const WORD_BYTE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let c = i as u8;
+            table[i] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'/' | b':');
+            i += 1;
+        }
+        table
+    };
+    first.is_ascii_alphanumeric() && rest.iter().all(|&c| WORD_BYTE[c as usize]) && b.last() != Some(&b':')
 }
 
 /// Writes one string scalar in its style.
@@ -338,11 +353,43 @@ fn plain_allowed(s: &str) -> bool {
 /// (PyYAML, go-yaml v2 as kubectl and kustomize use it) — reads the plain
 /// scalar `s` as the string `s`.
 pub fn reads_as_string_everywhere(s: &str) -> bool {
-    const WORDS: [&str; 30] = [
-        "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "y", "Y", "yes", "Yes", "YES",
-        "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "=", "<<", ".nan", ".NaN",
-    ];
-    if s.is_empty() || WORDS.contains(&s) || s == ".NAN" {
+    // YAML 1.1 and 1.2 booleans and nulls, `=` (1.1's value key), `<<`
+    // (merge key), not-a-number.
+    let word = matches!(
+        s,
+        "" | "~"
+            | "null"
+            | "Null"
+            | "NULL"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "y"
+            | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+            | "="
+            | "<<"
+            | ".nan"
+            | ".NaN"
+            | ".NAN"
+    );
+    if word {
         return false;
     }
     let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
@@ -513,12 +560,11 @@ mod tests {
         }
     }
 
-    /// `is_plain_word` only ever answers what the full rules answer.
+    /// `style`'s quick answer for words is the full rules' answer.
     #[test]
     fn fast_path_agrees_with_the_full_rules() {
-        let full = |s: &str| plain_allowed(s) && reads_as_string_everywhere(s) && s.chars().all(printable);
         let alphabet = [
-            "a", "Y", "n", "o", "e", "s", "1", "0", "-", ".", "_", "/", ":", "x", "f", "N", "O",
+            "a", "Y", "n", "o", "e", "s", "1", "0", "-", ".", "_", "/", ":", "x", "f", "N", "O", "2",
         ];
         let mut words = vec![String::new()];
         for _ in 0..4 {
@@ -528,23 +574,26 @@ mod tests {
                 .collect();
             words.extend(longer);
         }
-        words.extend(
-            [
-                "spiffe://cluster-a.local/ns/x/sa/y",
-                "yes",
-                "Off",
-                "null",
-                "NULL",
-                "true",
-            ]
-            .map(String::from),
-        );
+        let more = [
+            "spiffe://cluster-a.local/ns/x/sa/y",
+            "false",
+            "FALSE",
+            "10.0.1.10",
+            "2001-12-14",
+            "1_000",
+            "0x1F",
+            "0o17",
+            "190:20:30.15",
+            "2001:db8::11",
+        ];
+        words.extend(more.map(String::from));
+        let mut quick = 0;
         for w in &words {
-            if is_plain_word(w) {
-                assert!(full(w), "{w:?}");
-            }
+            quick += usize::from(is_word(w));
+            assert_eq!(style(w, false), full_style(w, false), "{w:?}");
         }
-        assert!(!is_plain_word("yes") && !is_plain_word("x:") && is_plain_word("on-call"));
+        assert!(quick > words.len() / 2, "most take the quick path");
+        assert!(is_word("yes") && !is_word("x:") && !is_word("a b") && !is_word("-x"));
     }
 
     #[test]
