@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a set time: scripts/fuzz.sh TARGET SECONDS [RUNS]
-# Targets: pem_intake, spiffe_bundle, spec_parse, krm_resource_list,
-# normalise_differential (see fuzz/fuzz_targets/).
+# Targets: pem_intake, spiffe_bundle, spec_parse, krm_resource_list
+# (see fuzz/fuzz_targets/).
 # Needs the nightly toolchain and cargo-fuzz (cargo install cargo-fuzz).
 # Stops at RUNS executions (default 10000000) or SECONDS, whichever comes
 # first; libFuzzer prints the executions reached ("#N DONE" / "stat::number_of_executed_units").
@@ -20,7 +20,6 @@ case "$target" in
   spec_parse) seeds=(../examples/seed) ;;
   spiffe_bundle) ;;
   krm_resource_list) seeds=(../testdata/krm/*) ;;
-  normalise_differential) seeds=(../testdata/generate/seed/expected/*) ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 # Seed the corpus once with real inputs (files only; libFuzzer reads a folder).

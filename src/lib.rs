@@ -26,7 +26,6 @@ mod locate;
 mod model;
 mod naming;
 mod nesting;
-mod normalise;
 mod output;
 mod pipeline;
 mod plugin;
@@ -47,7 +46,5 @@ pub mod internals {
     pub use crate::diagnostics::Diagnostic;
     pub use crate::krm::process;
     pub use crate::load::{load_spec, SpecSource};
-    pub use crate::normalise::normalise;
     pub use crate::pipeline::RenderOptions;
-    pub use crate::yaml::to_string;
 }

@@ -251,7 +251,7 @@ mod tests {
         let mut clusters = std::collections::BTreeSet::new();
         for c in &federation.clusters {
             for i in &c.imports {
-                let annotations = renderer.with_json(Value::from(Serde(&*i.annotations)));
+                let annotations = Value::from(Serde(&*i.annotations));
                 let built = renderer.import_value(i, annotations);
                 let plain = Value::from(Serde(i));
                 // What templates write, read and loop over is the same.

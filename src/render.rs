@@ -1,9 +1,11 @@
 //! Templates in, checked YAML out.
 //!
-//! Each object is rendered from its minijinja template (embedded, or from
-//! `--templates DIR`), parsed back and re-emitted, so a broken template is
-//! a clear error and the output is normalised YAML whatever the template's
-//! spacing. Rendered files go into a sorted map, so output order never
+//! Each object is rendered from its minijinja template. An embedded
+//! template writes its object once, in canonical YAML (`canonical`). A
+//! template from `--templates DIR` takes the general path: its values are
+//! written as JSON, the text is parsed back and re-emitted by `yaml.rs`, so
+//! a broken template is a clear error and the output is the same canonical
+//! YAML whatever the template's spacing. Rendered files go into a sorted map, so output order never
 //! depends on the order of work. `NEXT-STEPS.md` is the one file that is
 //! prose: rendered from `next-steps.md` and written as it comes.
 
@@ -14,11 +16,13 @@ use std::path::{Path, PathBuf};
 use data_encoding::BASE64;
 use std::sync::{Arc, OnceLock};
 
-use minijinja::value::{Enumerator, Object, ObjectRepr, Serde, ValueKind};
+use minijinja::value::{Enumerator, Object, Serde, ValueKind};
 use minijinja::{context, AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
+
+mod canonical;
 use crate::model::{ClusterPlan, Federation, ImportedService, InstallerKind, ServiceImport};
 
 /// Every template meshfed uses, embedded at build time.
@@ -70,7 +74,11 @@ pub struct OutputFile {
 pub type ClusterOutput = BTreeMap<String, OutputFile>;
 
 pub struct Renderer {
+    /// Every template, values written as JSON: the general path.
     env: Environment<'static>,
+    /// The embedded templates not overridden, values written in canonical
+    /// YAML (`canonical::format`).
+    canonical: Environment<'static>,
     /// Where each template came from, for diagnostics.
     origins: BTreeMap<&'static str, PathBuf>,
     /// Each export's shared import as a template value, made on first use
@@ -129,11 +137,17 @@ impl Renderer {
     /// `overrides` where there is one, for a federation of `exports` exports
     /// (`Federation::exports`).
     pub fn new(overrides: Option<&Path>, exports: usize) -> Result<Self, Diagnostic> {
-        let mut env = Environment::new();
-        let mut origins = BTreeMap::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.add_filter("b64encode", |s: String| BASE64.encode(s.as_bytes()));
+        let new_env = || {
+            let mut env = Environment::new();
+            env.set_undefined_behavior(UndefinedBehavior::Strict);
+            env.add_filter("b64encode", |s: String| BASE64.encode(s.as_bytes()));
+            env
+        };
+        let mut env = new_env();
         env.set_formatter(format_value);
+        let mut canonical = new_env();
+        canonical.set_formatter(canonical::format);
+        let mut origins = BTreeMap::new();
         if let Some(dir) = overrides {
             check_overrides(dir)?;
         }
@@ -147,7 +161,12 @@ impl Renderer {
                     })?;
                     (path, text)
                 }
-                None => (PathBuf::from("templates").join(name), embedded.to_owned()),
+                None => {
+                    canonical
+                        .add_template(name, embedded)
+                        .map_err(|e| template_error(Path::new(name), &e))?;
+                    (PathBuf::from("templates").join(name), embedded.to_owned())
+                }
             };
             env.add_template_owned(name.to_owned(), source)
                 .map_err(|e| template_error(&origin, &e))?;
@@ -155,20 +174,53 @@ impl Renderer {
         }
         Ok(Renderer {
             env,
+            canonical,
             origins,
             imports: (0..exports).map(|_| OnceLock::new()).collect(),
         })
     }
 
-    /// Renders one object's template and returns it as normalised YAML.
+    /// Renders one object's template and returns it as canonical YAML.
     fn object(&self, template: &str, ctx: Value) -> Result<String, Diagnostic> {
+        let origin = &self.origins[template];
+        if let Ok(embedded) = self.canonical.get_template(template) {
+            canonical::start();
+            let text = embedded.render(ctx.clone()).map_err(|e| template_error(origin, &e))?;
+            if let Some(yaml) = canonical::finish(&text) {
+                // Debug builds (every test run) check it against the general path.
+                #[cfg(debug_assertions)]
+                self.assert_general_agrees(template, ctx, &yaml);
+                return Ok(yaml);
+            }
+        }
+        self.general(template, ctx)
+    }
+
+    /// The general path: rendered with JSON values, parsed back, emitted.
+    fn general(&self, template: &str, ctx: Value) -> Result<String, Diagnostic> {
         let origin = &self.origins[template];
         let text = self
             .env
             .get_template(template)
             .and_then(|t| t.render(ctx))
             .map_err(|e| template_error(origin, &e))?;
-        normalise(origin, &text)
+        parse_back(origin, &text)
+    }
+
+    /// Panics unless `yaml`, an embedded template's canonical output, is
+    /// what the general path gives and what re-emitting it gives.
+    #[cfg(debug_assertions)]
+    fn assert_general_agrees(&self, template: &str, ctx: Value, yaml: &str) {
+        let general = self.general(template, ctx);
+        assert!(
+            matches!(&general, Ok(g) if g == yaml),
+            "{template}: canonical output\n{yaml}\ndiffers from the general path's\n{general:?}"
+        );
+        let again = serde_norway::from_str::<serde_norway::Value>(yaml).map(|v| to_yaml(&v));
+        assert!(
+            matches!(&again, Ok(Ok(y)) if y == yaml),
+            "{template}: canonical output is not its own re-emit:\n{yaml}"
+        );
     }
 
     /// Every file of one cluster.
@@ -202,7 +254,7 @@ impl Renderer {
             );
         }
         // Imports differ from cluster to cluster only in their annotations.
-        let annotations = |i: &ServiceImport| self.with_json(Value::from(Serde(&*i.annotations)));
+        let annotations = |i: &ServiceImport| Value::from(Serde(&*i.annotations));
         let shared = cluster.imports.first().map(|i| (i.annotations.clone(), annotations(i)));
         for import in &cluster.imports {
             let annotations = match &shared {
@@ -295,7 +347,7 @@ impl Renderer {
 impl Renderer {
     /// `import` as its template value: the export's shared value, made once,
     /// with `meta.annotations` replaced by this cluster's (`annotations`,
-    /// best made once per cluster with [`Renderer::with_json`]).
+    /// best made once per cluster).
     pub(crate) fn import_value(&self, import: &ServiceImport, annotations: Value) -> Value {
         let cached = self
             .imports
@@ -313,28 +365,9 @@ impl Renderer {
         ))
     }
 
-    /// The part of an import every importer shares, its label map and SAN
-    /// list carrying their JSON text.
+    /// The part of an import every importer shares.
     fn shared_import(&self, import: &ServiceImport) -> Value {
-        let raw = Value::from(Serde(&*import.service));
-        let meta = raw.get_attr("meta").unwrap_or_default();
-        let labels = self.with_json(meta.get_attr("labels").unwrap_or_default());
-        let sans = self.with_json(raw.get_attr("subject_alt_names").unwrap_or_default());
-        let meta = Overlay::value(meta, [("labels", labels)]);
-        Overlay::value(raw, [("meta", meta), ("subject_alt_names", sans)])
-    }
-
-    /// `value` with the text `{{ value }}` writes in a `.yaml` template, made
-    /// now: a label map shared by thousands of objects is escaped once, not
-    /// once per object. Falls back to `value` itself if it cannot be written.
-    pub(crate) fn with_json(&self, value: Value) -> Value {
-        match self
-            .env
-            .render_named_str("json.yaml", "{{ value }}", context! { value => value.clone() })
-        {
-            Ok(json) => Value::from_object(WithJson { value, json }),
-            Err(_) => value,
-        }
+        Value::from(Serde(&*import.service))
     }
 }
 
@@ -382,32 +415,6 @@ impl Object for Overlay {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         match self.base.try_iter() {
             Ok(keys) => Enumerator::Values(keys.collect()),
-            Err(_) => Enumerator::Empty,
-        }
-    }
-}
-
-/// A map or list together with the JSON text a `.yaml` template writes for
-/// it (see [`Renderer::with_json`]): templates see the value, `format_value`
-/// writes the text.
-#[derive(Debug)]
-struct WithJson {
-    value: Value,
-    json: String,
-}
-
-impl Object for WithJson {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        self.value.as_object().map_or(ObjectRepr::Plain, |o| o.repr())
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.value.get_item(key).ok().filter(|v| !v.is_undefined())
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        match self.value.try_iter() {
-            Ok(items) => Enumerator::Values(items.collect()),
             Err(_) => Enumerator::Empty,
         }
     }
@@ -461,13 +468,6 @@ fn fed_context(fed: &Federation) -> FedContext<'_> {
 /// writes for them, without building a JSON string first; everything else
 /// through minijinja's own formatter.
 fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
-    if let Some(with_json) = value.downcast_object_ref::<WithJson>() {
-        if matches!(state.auto_escape(), AutoEscape::Json) {
-            out.write_str(&with_json.json)?;
-            return Ok(());
-        }
-        return minijinja::escape_formatter(out, state, &with_json.value);
-    }
     if matches!(state.auto_escape(), AutoEscape::Json) && !value.is_safe() {
         match value.kind() {
             ValueKind::String => {
@@ -507,8 +507,8 @@ fn template_error(file: &Path, e: &minijinja::Error) -> Diagnostic {
         .at(file, e.line())
 }
 
-/// Parses a rendered document and emits it again as plain YAML.
-fn normalise(origin: &Path, text: &str) -> Result<String, Diagnostic> {
+/// Parses a rendered document and emits it again as canonical YAML.
+fn parse_back(origin: &Path, text: &str) -> Result<String, Diagnostic> {
     let broken = |why: String| {
         let name = origin.file_name().unwrap_or_default().to_string_lossy();
         Diagnostic::error("MF302", "", format!("template {name} rendered invalid output: {why}"))
@@ -522,24 +522,6 @@ fn normalise(origin: &Path, text: &str) -> Result<String, Diagnostic> {
             .map(|_| ())
             .map_err(|e| broken(format!("not a valid Secret: {e}")))
     };
-    // The fast path reads what templates usually render; anything else takes
-    // the general path, which is also the one that explains what is wrong.
-    if let Some(fast) = crate::normalise::normalise(text) {
-        // Debug builds (every test run) check the fast path against the general one.
-        #[cfg(debug_assertions)]
-        {
-            let general = serde_norway::from_str::<serde_norway::Value>(text).map(|v| to_yaml(&v));
-            assert!(
-                matches!(&general, Ok(Ok(yaml)) if *yaml == fast.yaml),
-                "fast and general normalisation differ for {}:\n{text}",
-                origin.display()
-            );
-        }
-        if fast.kind() == Some("Secret") {
-            check_secret(fast.to_json())?;
-        }
-        return Ok(fast.yaml);
-    }
     let value: serde_norway::Value = serde_norway::from_str(text).map_err(|e| broken(e.to_string()))?;
     if !value.is_mapping() {
         return Err(broken("not a mapping".into()));

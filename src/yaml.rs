@@ -1,7 +1,7 @@
 //! The one YAML writer: every YAML text meshfed prints (generated objects,
 //! installer fragments, `kustomization.yaml`, the stdout stream, KRM
-//! answers, `import deckhouse`) is written here or by the fast path in
-//! `normalise`, which asks this module how to write each scalar.
+//! answers, `import deckhouse`) is written here; the embedded templates'
+//! values are written by `render::canonical` with this module's writers.
 //!
 //! The layout is the block style libyaml writes (two-space mappings,
 //! sequences not indented under their key, `|` blocks for multi-line text).
@@ -68,7 +68,7 @@ fn write_entries(m: &serde_norway::Mapping, indent: usize, inline: bool, out: &m
 }
 
 /// A mapping value after its `key:`.
-fn write_value(value: &Value, indent: usize, out: &mut String) {
+pub(crate) fn write_value(value: &Value, indent: usize, out: &mut String) {
     match value {
         Value::Mapping(m) if !m.is_empty() => {
             out.push('\n');
@@ -101,7 +101,7 @@ fn write_items(items: &[Value], indent: usize, out: &mut String) {
 
 /// A node after a `-`, `?` or `:` indicator at `indent`: a collection
 /// continues on the same line, a scalar follows a space.
-fn write_after_indicator(value: &Value, indent: usize, out: &mut String) {
+pub(crate) fn write_after_indicator(value: &Value, indent: usize, out: &mut String) {
     match value {
         Value::Mapping(m) if !m.is_empty() => {
             out.push(' ');
@@ -195,6 +195,18 @@ pub enum Style {
 /// The style meshfed writes `s` in, as a mapping key when `key` (keys stay
 /// on one line).
 pub fn style(s: &str, key: bool) -> Style {
+    if is_word(s) {
+        return if reads_as_string_everywhere(s) {
+            Style::Plain
+        } else {
+            Style::SingleQuoted
+        };
+    }
+    full_style(s, key)
+}
+
+/// [`style`] by the full rules.
+fn full_style(s: &str, key: bool) -> Style {
     if s.bytes().any(|b| b == b'\n') {
         return if !key && literal_allowed(s) {
             Style::Literal
@@ -210,6 +222,29 @@ pub fn style(s: &str, key: bool) -> Style {
     } else {
         Style::SingleQuoted
     }
+}
+
+/// Most strings meshfed writes (names, hosts, namespaces, addresses,
+/// SPIFFE IDs): a letter or digit, then letters, digits and `-._/`, or `:`
+/// not at the end. For these only `reads_as_string_everywhere` decides the
+/// style: one line, printable, no indicator (`fast_path_agrees_with_the_full_rules`).
+fn is_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some((&first, rest)) = b.split_first() else {
+        return false;
+    };
+    // One table look-up per byte.
+    const WORD_BYTE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let c = i as u8;
+            table[i] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'/' | b':');
+            i += 1;
+        }
+        table
+    };
+    first.is_ascii_alphanumeric() && rest.iter().all(|&c| WORD_BYTE[c as usize]) && b.last() != Some(&b':')
 }
 
 /// Writes one string scalar in its style.
@@ -318,11 +353,43 @@ fn plain_allowed(s: &str) -> bool {
 /// (PyYAML, go-yaml v2 as kubectl and kustomize use it) — reads the plain
 /// scalar `s` as the string `s`.
 pub fn reads_as_string_everywhere(s: &str) -> bool {
-    const WORDS: [&str; 30] = [
-        "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "y", "Y", "yes", "Yes", "YES",
-        "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "=", "<<", ".nan", ".NaN",
-    ];
-    if s.is_empty() || WORDS.contains(&s) || s == ".NAN" {
+    // YAML 1.1 and 1.2 booleans and nulls, `=` (1.1's value key), `<<`
+    // (merge key), not-a-number.
+    let word = matches!(
+        s,
+        "" | "~"
+            | "null"
+            | "Null"
+            | "NULL"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "y"
+            | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+            | "="
+            | "<<"
+            | ".nan"
+            | ".NaN"
+            | ".NAN"
+    );
+    if word {
         return false;
     }
     let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
@@ -491,6 +558,42 @@ mod tests {
         ] {
             assert_eq!(style(s, false), Style::Plain, "{s:?}");
         }
+    }
+
+    /// `style`'s quick answer for words is the full rules' answer.
+    #[test]
+    fn fast_path_agrees_with_the_full_rules() {
+        let alphabet = [
+            "a", "Y", "n", "o", "e", "s", "1", "0", "-", ".", "_", "/", ":", "x", "f", "N", "O", "2",
+        ];
+        let mut words = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = words
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            words.extend(longer);
+        }
+        let more = [
+            "spiffe://cluster-a.local/ns/x/sa/y",
+            "false",
+            "FALSE",
+            "10.0.1.10",
+            "2001-12-14",
+            "1_000",
+            "0x1F",
+            "0o17",
+            "190:20:30.15",
+            "2001:db8::11",
+        ];
+        words.extend(more.map(String::from));
+        let mut quick = 0;
+        for w in &words {
+            quick += usize::from(is_word(w));
+            assert_eq!(style(w, false), full_style(w, false), "{w:?}");
+        }
+        assert!(quick > words.len() / 2, "most take the quick path");
+        assert!(is_word("yes") && !is_word("x:") && !is_word("a b") && !is_word("-x"));
     }
 
     #[test]
