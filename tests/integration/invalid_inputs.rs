@@ -492,23 +492,31 @@ fn a_spiffe_bundle_is_a_root_source() {
     );
 }
 
-/// One IPv6 gateway address written two ways is one address: a warning
-/// (MF131), and the importer's ServiceEntry lists it once, in RFC 5952 form.
-#[test]
-fn an_ipv6_address_written_two_ways_is_one_endpoint_in_rfc5952_form() {
+/// A temporary tree with `TWO_CLUSTERS` as `federation.yaml` (one valid root
+/// file per cluster), the spec changed by `edit` first.
+fn two_valid_clusters(edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
     let mut certs = CaseCerts::new();
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
     std::fs::create_dir(dir.join("certs")).expect("mkdir");
-    let spec = TWO_CLUSTERS
-        .replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]")
-        .replace(
-            "addresses: [203.0.113.10]",
-            "addresses: [\"2001:DB8:0:0::11\", \"2001:db8::11\"]",
-        );
-    std::fs::write(dir.join("federation.yaml"), spec).expect("spec");
+    let spec = TWO_CLUSTERS.replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]");
+    std::fs::write(dir.join("federation.yaml"), edit(spec)).expect("spec");
     std::fs::write(dir.join("certs/a.pem"), certs.recipes("root:cluster-a")).expect("a");
     std::fs::write(dir.join("certs/b.pem"), certs.recipes("root:cluster-b")).expect("b");
+    tmp
+}
+
+/// One IPv6 gateway address written two ways is one address: a warning
+/// (MF131), and the importer's ServiceEntry lists it once, in RFC 5952 form.
+#[test]
+fn an_ipv6_address_written_two_ways_is_one_endpoint_in_rfc5952_form() {
+    let tmp = two_valid_clusters(|spec| {
+        spec.replace(
+            "addresses: [203.0.113.10]",
+            "addresses: [\"2001:DB8:0:0::11\", \"2001:db8::11\"]",
+        )
+    });
+    let dir = tmp.path();
 
     let out = meshfed(dir, &["generate", "federation.yaml", "-o", "out"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -594,25 +602,21 @@ fn an_expiring_root_beside_its_successor_says_the_rotation_is_under_way() {
 /// `exports:` with no value is no exports, not a type error.
 #[test]
 fn unused_metadata_is_a_warning_and_an_empty_exports_is_none() {
-    let mut certs = CaseCerts::new();
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let dir = tmp.path();
-    std::fs::create_dir(dir.join("certs")).expect("mkdir");
-    let spec = TWO_CLUSTERS
-        .replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]")
-        .replace(
-            "  name: ok\n",
-            "  name: ok\n  namespace: mesh\n  labels: {team: net}\n  annotations:\n    \
+    let tmp = two_valid_clusters(|spec| {
+        let spec = spec
+            .replace(
+                "  name: ok\n",
+                "  name: ok\n  namespace: mesh\n  labels: {team: net}\n  annotations:\n    \
              config.kubernetes.io/local-config: \"true\"\n    owner: net-team\n",
-        )
-        .replace(
-            "      files: [certs/b.pem]\n",
-            "      files: [certs/b.pem]\n    exports:\n",
-        );
-    assert!(spec.contains("    exports:\n"), "{spec}");
-    std::fs::write(dir.join("federation.yaml"), spec).expect("spec");
-    std::fs::write(dir.join("certs/a.pem"), certs.recipes("root:cluster-a")).expect("a");
-    std::fs::write(dir.join("certs/b.pem"), certs.recipes("root:cluster-b")).expect("b");
+            )
+            .replace(
+                "      files: [certs/b.pem]\n",
+                "      files: [certs/b.pem]\n    exports:\n",
+            );
+        assert!(spec.contains("    exports:\n"), "{spec}");
+        spec
+    });
+    let dir = tmp.path();
 
     let out = meshfed(dir, &["validate", "federation.yaml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -641,20 +645,15 @@ fn unused_metadata_is_a_warning_and_an_empty_exports_is_none() {
 /// warning (MF133), not a silent empty output.
 #[test]
 fn a_federation_without_exports_is_a_warning() {
-    let mut certs = CaseCerts::new();
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let dir = tmp.path();
-    std::fs::create_dir(dir.join("certs")).expect("mkdir");
-    let spec = TWO_CLUSTERS
-        .replace("files: [certs/a.pem, certs/a-next.pem]", "files: [certs/a.pem]")
-        .replace(
+    let tmp = two_valid_clusters(|spec| {
+        let spec = spec.replace(
             "    exports:\n    - service: foo\n      namespace: abc\n      ports:\n      - {name: http, port: 8080}\n",
             "",
         );
-    assert!(!spec.contains("exports"), "{spec}");
-    std::fs::write(dir.join("federation.yaml"), spec).expect("spec");
-    std::fs::write(dir.join("certs/a.pem"), certs.recipes("root:cluster-a")).expect("a");
-    std::fs::write(dir.join("certs/b.pem"), certs.recipes("root:cluster-b")).expect("b");
+        assert!(!spec.contains("exports"), "{spec}");
+        spec
+    });
+    let dir = tmp.path();
 
     let out = meshfed(dir, &["validate", "federation.yaml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
