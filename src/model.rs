@@ -172,7 +172,8 @@ pub struct ServicePort {
 /// and differs only in the cluster annotation, so a 20 x 100 federation holds
 /// 2,000 of them, not 38,000. It serializes (for templates) as one object:
 /// `meta` (with this cluster's annotations), `host`, `source_cluster`,
-/// `ports`, `resolution`, `endpoints`, `gateway_port`, `subject_alt_names`.
+/// `ports`, `resolution`, `endpoints`, `gateway_port`, `subject_alt_names`,
+/// `export_to`.
 #[derive(Debug, Clone)]
 pub struct ServiceImport {
     pub service: Arc<ImportedService>,
@@ -195,6 +196,9 @@ pub struct ImportedService {
     pub endpoints: Vec<String>,
     pub gateway_port: u16,
     pub subject_alt_names: Vec<String>,
+    /// `exportTo` of the ServiceEntry and DestinationRule: the export's
+    /// `consumers`, sorted and deduplicated; empty: visible mesh-wide.
+    pub export_to: Vec<String>,
 }
 
 impl Serialize for ServiceImport {
@@ -205,7 +209,7 @@ impl Serialize for ServiceImport {
             annotations: self.annotations.clone(),
             ..s.meta.clone()
         };
-        let mut out = serializer.serialize_struct("ServiceImport", 8)?;
+        let mut out = serializer.serialize_struct("ServiceImport", 9)?;
         out.serialize_field("meta", &meta)?;
         out.serialize_field("host", &s.host)?;
         out.serialize_field("source_cluster", &s.source_cluster)?;
@@ -214,6 +218,7 @@ impl Serialize for ServiceImport {
         out.serialize_field("endpoints", &s.endpoints)?;
         out.serialize_field("gateway_port", &s.gateway_port)?;
         out.serialize_field("subject_alt_names", &s.subject_alt_names)?;
+        out.serialize_field("export_to", &s.export_to)?;
         out.end()
     }
 }
@@ -710,7 +715,22 @@ fn service_import(
         endpoints,
         gateway_port: exporter.gateway.port,
         subject_alt_names: sans,
+        export_to: export_to(e),
     }
+}
+
+/// The `exportTo` of an import's ServiceEntry and DestinationRule: the
+/// export's `consumers`, sorted and deduplicated (empty: no `exportTo`,
+/// visible in every namespace). istiod reads it for a ServiceEntry in
+/// pilot/pkg/serviceregistry/serviceentry/conversion.go (`Attributes.ExportTo`,
+/// checked by `PushContext::IsServiceVisible`) and for a DestinationRule in
+/// pilot/pkg/model/push_context.go (`setDestinationRules`): a namespace not
+/// listed sees neither the host nor its mTLS settings.
+fn export_to(e: &crate::spec::ExportSpec) -> Vec<String> {
+    let mut namespaces: Vec<String> = e.consumers.iter().flatten().cloned().collect();
+    namespaces.sort();
+    namespaces.dedup();
+    namespaces
 }
 
 fn export_authorization<'a>(

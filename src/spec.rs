@@ -205,6 +205,10 @@ pub struct ExportSpec {
     /// Labels of the exported workloads; required by `authorization: importers`.
     #[serde(default)]
     pub selector: Option<BTreeMap<String, String>>,
+    /// The importing clusters' namespaces that may use the import: its
+    /// ServiceEntry's and DestinationRule's `exportTo`. `None`: mesh-wide.
+    #[serde(default)]
+    pub consumers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -589,3 +589,33 @@ fn next_steps_say_what_each_cluster_needs_beyond_the_output() {
     );
     assert!(west.contains("istioctl install"), "{west}");
 }
+
+#[test]
+fn consumers_scope_each_import_to_its_namespaces() {
+    let (_tmp, tree) = generate_tree(&scenarios::named("consumers").spec);
+    // (importing cluster, host) → exportTo of its ServiceEntry and of its DestinationRule.
+    let mut seen: BTreeMap<(String, String, String), Value> = BTreeMap::new();
+    for (name, text) in tree.iter().filter(|(n, _)| n.contains("/imports-")) {
+        let cluster = name.split('/').next().unwrap().to_owned();
+        for d in istio_crd::documents(text) {
+            let kind = d["kind"].as_str().unwrap().to_owned();
+            let host = match kind.as_str() {
+                "ServiceEntry" => d["spec"]["hosts"][0].as_str().unwrap().to_owned(),
+                _ => d["spec"]["host"].as_str().unwrap().to_owned(),
+            };
+            seen.insert((cluster.clone(), host, kind), d["spec"]["exportTo"].clone());
+        }
+    }
+    let expect = |cluster: &str, host: &str, export_to: Value| {
+        for kind in ["ServiceEntry", "DestinationRule"] {
+            let key = (cluster.to_owned(), host.to_owned(), kind.to_owned());
+            assert_eq!(seen.get(&key), Some(&export_to), "{key:?}");
+        }
+    };
+    // Sorted, the duplicate dropped.
+    expect("west", "orders.shop.svc.east.example", json!(["batch", "web"]));
+    // No consumers: no exportTo, visible mesh-wide as before.
+    expect("west", "stock.shop.svc.east.example", Value::Null);
+    expect("east", "ledger.bank.svc.west.example", json!(["payments"]));
+    assert_eq!(seen.len(), 6, "{seen:#?}");
+}
