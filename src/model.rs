@@ -84,6 +84,8 @@ pub struct ClusterPlan {
     pub roots: Vec<RootCert>,
     /// Sorted by source cluster, namespace, service.
     pub imports: Vec<ServiceImport>,
+    /// Global hosts this cluster serves or imports, sorted by host (`global`).
+    pub globals: Vec<crate::global::GlobalService>,
     pub gateway: Option<GatewayExposure>,
     pub trust: Option<TrustBundle>,
     pub mesh_config: Option<MeshConfigFragment>,
@@ -436,6 +438,9 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         let cluster_roots = read_roots(&mut b, ci, c, &opts.certs);
         roots.insert(c.name.clone(), cluster_roots);
     }
+    for d in crate::global::check(s) {
+        b.report(d);
+    }
 
     if b.diags.has_errors() {
         return (None, b.diags);
@@ -470,6 +475,13 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         for e in &exporter.exports {
             let host = naming::service_host(&e.service, &e.namespace, &exporter.domain);
             exported_hosts.entry(&exporter.name).or_default().push(host.clone());
+            if e.global {
+                // Peers send the global host's SNI to this gateway (see `global`).
+                exported_hosts
+                    .entry(&exporter.name)
+                    .or_default()
+                    .push(crate::global::global_host(&e.service, &e.namespace, &s.global_domain));
+            }
             let targets: Vec<&str> = match &e.to {
                 Some(to) => to.iter().map(String::as_str).collect(),
                 None => by_name.keys().copied().filter(|n| *n != exporter.name).collect(),
@@ -511,6 +523,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         }
     }
 
+    let mut globals = crate::global::plan(&fed, s, &s.import_namespace);
     let mut clusters = Vec::with_capacity(by_name.len());
     for (name, c) in &by_name {
         let mut cluster_imports = imports.remove(name).unwrap_or_default();
@@ -561,6 +574,7 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
             network: c.network.clone(),
             roots: roots[*name].clone(),
             imports: cluster_imports,
+            globals: globals.remove(*name).unwrap_or_default(),
             gateway,
             trust,
             mesh_config,
@@ -1157,6 +1171,7 @@ pub fn intake_roots(value: &serde_json::Value, src: &SpecSource, opts: &BuildOpt
             domain: text("domain").unwrap_or_default(),
             trust_domain: text("trustDomain"),
             network: None,
+            locality: None,
             root_ca,
             gateway: Default::default(),
             exports: Vec::new(),

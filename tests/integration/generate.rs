@@ -619,3 +619,119 @@ fn consumers_scope_each_import_to_its_namespaces() {
     expect("east", "ledger.bank.svc.west.example", json!(["payments"]));
     assert_eq!(seen.len(), 6, "{seen:#?}");
 }
+
+/// `cluster`'s global ServiceEntry and DestinationRule for `host` in a scenario's tree.
+fn global_objects(tree: &BTreeMap<String, String>, cluster: &str) -> (Value, Value) {
+    let docs = istio_crd::documents(&tree[&format!("{cluster}/global-services.yaml")]);
+    let se = object(&docs, "ServiceEntry");
+    let dr = object(&docs, "DestinationRule");
+    assert_eq!((se.len(), dr.len()), (1, 1), "{cluster}: {docs:#?}");
+    (se[0]["spec"].clone(), dr[0]["spec"].clone())
+}
+
+fn endpoint_summary(se: &Value) -> Vec<(String, Value, Value)> {
+    se["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["address"].as_str().unwrap().to_owned(),
+                e["locality"].clone(),
+                e["ports"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_global_service_is_one_host_with_every_exporter_by_locality() {
+    let (_tmp, tree) = generate_tree(&scenarios::named("global-static").spec);
+    // north exports nothing: both exporters' gateways, each with its cluster's locality and gateway port.
+    let (se, dr) = global_objects(&tree, "north");
+    assert_eq!(se["hosts"], json!(["checkout.shop.global"]));
+    assert_eq!(se["location"], "MESH_INTERNAL");
+    assert_eq!(se["resolution"], "STATIC");
+    let east = json!("us-east1/us-east1-b");
+    let west = json!("europe-west1/europe-west1-c");
+    assert_eq!(
+        endpoint_summary(&se),
+        vec![
+            ("192.0.2.1".into(), east.clone(), json!({"http": 15443, "grpc": 15443})),
+            ("192.0.2.2".into(), west.clone(), json!({"http": 443, "grpc": 443})),
+            ("192.0.2.3".into(), west.clone(), json!({"http": 443, "grpc": 443})),
+        ]
+    );
+    assert_eq!(
+        se["subjectAltNames"],
+        json!([
+            "spiffe://east.example/ns/shop/sa/checkout",
+            "spiffe://west.example/ns/shop/sa/checkout",
+            "spiffe://west.example/ns/shop/sa/checkout-canary"
+        ])
+    );
+    assert_eq!(se["exportTo"], json!(["mobile", "web"]));
+    assert_eq!(dr["host"], "checkout.shop.global");
+    assert_eq!(dr["exportTo"], json!(["mobile", "web"]));
+    let policy = &dr["trafficPolicy"];
+    assert_eq!(policy["tls"]["mode"], "ISTIO_MUTUAL");
+    assert_eq!(policy["loadBalancer"]["localityLbSetting"]["enabled"], true);
+    // Overridden in the spec, the rest defaults.
+    assert_eq!(
+        policy["outlierDetection"],
+        json!({"consecutive5xxErrors": 3, "interval": "10s", "baseEjectionTime": "30s", "maxEjectionPercent": 100})
+    );
+    // An exporter: its own instance first, through its local Service (so DNS),
+    // then the peer; its gateway namespace sees the host.
+    let (se, _) = global_objects(&tree, "east");
+    assert_eq!(se["resolution"], "DNS");
+    let endpoints = endpoint_summary(&se);
+    assert_eq!(
+        endpoints[0],
+        (
+            "checkout.shop.svc.east.example".into(),
+            east,
+            json!({"http": 8080, "grpc": 9090})
+        )
+    );
+    assert_eq!(endpoints[1].1, west);
+    assert_eq!(endpoints.len(), 3);
+    assert_eq!(se["exportTo"], json!(["istio-system", "mobile", "web"]));
+    // Every exporter's Gateway serves the global host, which peers' SNI names.
+    for cluster in ["east", "west"] {
+        let gw = istio_crd::documents(&tree[&format!("{cluster}/gateway.yaml")]);
+        let hosts = gw[0]["spec"]["servers"][0]["hosts"].as_array().unwrap().clone();
+        assert!(hosts.contains(&json!("checkout.shop.global")), "{cluster}: {hosts:?}");
+    }
+}
+
+#[test]
+fn a_global_service_honours_to_the_global_domain_and_dns_gateways() {
+    let (_tmp, tree) = generate_tree(&scenarios::named("global-dns").spec);
+    let (se, dr) = global_objects(&tree, "north");
+    assert_eq!(se["hosts"], json!(["checkout.shop.mesh.example.com"]));
+    assert_eq!(se["resolution"], "DNS");
+    assert_eq!(
+        endpoint_summary(&se),
+        vec![
+            ("gw.east.example.com".into(), json!("us-east1"), json!({"http": 15443})),
+            (
+                "gw.west.example.com".into(),
+                json!("europe-west1/europe-west1-c/rack-7"),
+                json!({"http": 15443})
+            ),
+        ]
+    );
+    // No consumers: mesh-wide, as before.
+    assert_eq!((&se["exportTo"], &dr["exportTo"]), (&Value::Null, &Value::Null));
+    // west exports only to north: east has its own instance alone (its gateway still needs it).
+    let (se, _) = global_objects(&tree, "east");
+    assert_eq!(
+        endpoint_summary(&se),
+        vec![(
+            "checkout.shop.svc.east.example".into(),
+            json!("us-east1"),
+            json!({"http": 8080})
+        )]
+    );
+}
