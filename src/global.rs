@@ -155,6 +155,111 @@ pub fn check(spec: &FederationSpec) -> Vec<Diagnostic> {
     out
 }
 
+/// Istio 1.30's CRD caps on a ServiceEntry (testdata/istio/crd-all.gen.yaml:
+/// `spec.ports` and `spec.endpoints` `maxItems`).
+pub const MAX_SERVICE_ENTRY_PORTS: usize = 256;
+pub const MAX_SERVICE_ENTRY_ENDPOINTS: usize = 4096;
+/// Imported hosts past which an importing cluster gets a warning: Istio
+/// issues report sidecars taking minutes to start near 2,000 ServiceEntries.
+pub const MANY_IMPORTED_HOSTS: usize = 1000;
+
+/// The limits at scale: a ServiceEntry past the CRD's caps is an error
+/// naming the service (MF152); an importing cluster past
+/// [`MANY_IMPORTED_HOSTS`] hosts visible mesh-wide is a warning suggesting
+/// `consumers` (MF153).
+pub fn check_limits(spec: &FederationSpec) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let addresses = |c: &ClusterSpec| {
+        let mut a: Vec<&str> = c.gateway.addresses.iter().map(String::as_str).collect();
+        a.sort();
+        a.dedup();
+        a.len()
+    };
+    let too_many =
+        |path: String, what: String, hint: &str| Diagnostic::error("MF152", path, what).hint(hint.to_owned());
+    // Hosts each cluster imports, and how many of them are visible mesh-wide.
+    let mut imported: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (ci, c) in spec.clusters.iter().enumerate() {
+        if addresses(c) > MAX_SERVICE_ENTRY_ENDPOINTS && !c.exports.is_empty() {
+            out.push(too_many(
+                format!("spec.clusters[{ci}].gateway.addresses"),
+                format!(
+                    "cluster {} has {} gateway addresses: each ServiceEntry importing its services would have more than the {MAX_SERVICE_ENTRY_ENDPOINTS} endpoints Istio's CRD allows",
+                    c.name,
+                    addresses(c)
+                ),
+                "list at most 4096 addresses, e.g. a load balancer's in front of the gateway pods",
+            ));
+        }
+        for (ei, e) in c.exports.iter().enumerate() {
+            if e.ports.len() > MAX_SERVICE_ENTRY_PORTS {
+                out.push(too_many(
+                    format!("spec.clusters[{ci}].exports[{ei}].ports"),
+                    format!(
+                        "{}.{} has {} ports: its ServiceEntry would have more than the {MAX_SERVICE_ENTRY_PORTS} Istio's CRD allows",
+                        e.service,
+                        e.namespace,
+                        e.ports.len()
+                    ),
+                    "export at most 256 ports per service; split it into several Services",
+                ));
+            }
+            for importer in spec.clusters.iter().filter(|i| exports_to(c, e, &i.name)) {
+                let counts = imported.entry(&importer.name).or_default();
+                counts.0 += 1;
+                counts.1 += usize::from(e.consumers.is_none());
+            }
+        }
+    }
+    for ((namespace, service), members) in groups(spec) {
+        let host = global_host(service, namespace, &spec.global_domain);
+        for c in &spec.clusters {
+            let own = members.iter().any(|m| m.1.name == c.name);
+            let peers: Vec<_> = members.iter().filter(|m| exports_to(m.1, m.3, &c.name)).collect();
+            if !own && peers.is_empty() {
+                continue;
+            }
+            let endpoints = usize::from(own) + peers.iter().map(|m| addresses(m.1)).sum::<usize>();
+            let (ci, _, ei, _) = members[0];
+            if endpoints > MAX_SERVICE_ENTRY_ENDPOINTS {
+                out.push(too_many(
+                    format!("spec.clusters[{ci}].exports[{ei}].global"),
+                    format!(
+                        "global service {host} would have {endpoints} endpoints in cluster {}, more than the {MAX_SERVICE_ENTRY_ENDPOINTS} Istio's CRD allows on one ServiceEntry",
+                        c.name
+                    ),
+                    "export it globally from fewer clusters, or list fewer gateway addresses per cluster",
+                ));
+            }
+            if !peers.is_empty() {
+                let counts = imported.entry(&c.name).or_default();
+                counts.0 += 1;
+                let scoped = members.iter().all(|m| m.3.consumers.is_some());
+                counts.1 += usize::from(!scoped);
+            }
+        }
+    }
+    for (ci, c) in spec.clusters.iter().enumerate() {
+        let Some(&(hosts, unscoped)) = imported.get(c.name.as_str()) else {
+            continue;
+        };
+        if hosts > MANY_IMPORTED_HOSTS && unscoped > 0 {
+            out.push(
+                Diagnostic::warning(
+                    "MF153",
+                    format!("spec.clusters[{ci}]"),
+                    format!(
+                        "cluster {} imports {hosts} hosts, {unscoped} of them visible in every namespace: every sidecar there receives them all",
+                        c.name
+                    ),
+                )
+                .hint("set consumers on the exports to the namespaces that call them (exportTo), so each sidecar gets only its own; Istio sidecars have been reported to take minutes to start near 2,000 ServiceEntries"),
+            );
+        }
+    }
+    out
+}
+
 fn exports_to(exporter: &ClusterSpec, e: &ExportSpec, cluster: &str) -> bool {
     exporter.name != cluster && e.to.as_ref().is_none_or(|to| to.iter().any(|t| t == cluster))
 }

@@ -438,7 +438,10 @@ pub fn build(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions) -> (O
         let cluster_roots = read_roots(&mut b, ci, c, &opts.certs);
         roots.insert(c.name.clone(), cluster_roots);
     }
-    for d in crate::global::check(s) {
+    for d in crate::global::check(s)
+        .into_iter()
+        .chain(crate::global::check_limits(s))
+    {
         b.report(d);
     }
 

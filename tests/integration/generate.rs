@@ -735,3 +735,112 @@ fn a_global_service_honours_to_the_global_domain_and_dns_gateways() {
         )]
     );
 }
+
+/// A spec of `clusters` (name, gateway addresses, exports) with the committed
+/// test roots, validated: (exit code, stderr).
+fn validate_generated(clusters: Vec<(&str, Vec<String>, Vec<Value>)>) -> (i32, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let clusters: Vec<Value> = clusters
+        .into_iter()
+        .map(|(name, addresses, exports)| {
+            let cert = root().join(format!("testdata/certs/{name}.example.pem"));
+            json!({
+                "name": name, "domain": format!("{name}.example"),
+                "rootCA": {"files": [cert.to_str().unwrap()]},
+                "gateway": {"addresses": addresses}, "exports": exports
+            })
+        })
+        .collect();
+    let spec = json!({
+        "apiVersion": "meshfed.io/v1alpha1", "kind": "MeshFederation",
+        "metadata": {"name": "big"}, "spec": {"clusters": clusters}
+    });
+    let path = tmp.path().join("federation.yaml");
+    std::fs::write(&path, serde_json::to_string(&spec).unwrap()).unwrap();
+    let o = meshfed(&["validate", path.to_str().unwrap()]);
+    (
+        o.status.code().unwrap(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn export(service: &str, ports: usize, global: bool, consumers: bool) -> Value {
+    let ports: Vec<Value> = (0..ports)
+        .map(|i| json!({"name": format!("http-{i}"), "port": 8000 + i}))
+        .collect();
+    let mut e = json!({"service": service, "namespace": "shop", "ports": ports, "global": global});
+    if consumers {
+        e["consumers"] = json!(["web"]);
+    }
+    e
+}
+
+#[test]
+fn service_entries_past_istios_crd_caps_are_errors_naming_the_service() {
+    // 4,096 addresses are allowed on one cluster's imports, but the global
+    // host adds the other exporter's: 4,097 endpoints in north and west.
+    let many: Vec<String> = (0..4096).map(|i| format!("10.0.{}.{}", i / 256, i % 256)).collect();
+    let (code, stderr) = validate_generated(vec![
+        ("east", many, vec![export("checkout", 1, true, false)]),
+        (
+            "west",
+            vec!["192.0.2.2".into()],
+            vec![export("checkout", 1, true, false)],
+        ),
+        ("north", vec![], vec![]),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error[MF152]")).collect();
+    assert_eq!(errors.len(), 2, "{stderr}");
+    for cluster in ["north", "west"] {
+        assert!(
+            errors
+                .iter()
+                .any(|l| l.contains("checkout.shop.global would have 4097 endpoints")
+                    && l.contains(&format!("in cluster {cluster}"))),
+            "{stderr}"
+        );
+    }
+    // 256 ports pass, 257 do not.
+    let (code, stderr) = validate_generated(vec![
+        (
+            "east",
+            vec!["192.0.2.1".into()],
+            vec![export("wide", 256, false, false), export("wider", 257, false, false)],
+        ),
+        ("west", vec![], vec![]),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.matches("error[").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("error[MF152] spec.clusters[0].exports[1].ports"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("wider.shop has 257 ports"), "{stderr}");
+}
+
+#[test]
+fn a_cluster_importing_over_1000_hosts_mesh_wide_is_warned_to_scope_them() {
+    let exports = |n: usize, consumers: bool| -> Vec<Value> {
+        (0..n).map(|i| export(&format!("s{i}"), 1, false, consumers)).collect()
+    };
+    let warned = |stderr: &str| stderr.lines().any(|l| l.starts_with("warning[MF153] spec.clusters[1]"));
+    let (code, stderr) = validate_generated(vec![
+        ("east", vec!["192.0.2.1".into()], exports(1001, false)),
+        ("west", vec![], vec![]),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(warned(&stderr), "{stderr}");
+    assert!(
+        stderr.contains("imports 1001 hosts") && stderr.contains("consumers"),
+        "{stderr}"
+    );
+    for (n, consumers) in [(1000, false), (1001, true)] {
+        let (code, stderr) = validate_generated(vec![
+            ("east", vec!["192.0.2.1".into()], exports(n, consumers)),
+            ("west", vec![], vec![]),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!warned(&stderr), "{n} {consumers}: {stderr}");
+    }
+}
