@@ -1,7 +1,8 @@
 //! `meshfed graph`: the federation at a glance. Clusters are nodes; each
 //! import is an edge from the importing cluster to the exporting one
 //! (the direction calls go), labelled with the services; trust between two
-//! clusters is a separate dashed, undirected edge.
+//! clusters is a separate dashed, undirected edge. A global service is a
+//! node of its own, with an edge from every cluster that serves it.
 //!
 //! Mermaid renders in GitHub markdown; DOT goes through Graphviz.
 
@@ -23,12 +24,19 @@ struct Edges<'a> {
     imports: BTreeMap<(&'a str, &'a str), Vec<String>>,
     /// Unordered peer pairs (smaller name first).
     trust: BTreeSet<(&'a str, &'a str)>,
+    /// Global host → the clusters that export it, sorted.
+    globals: BTreeMap<&'a str, BTreeSet<&'a str>>,
 }
 
 fn edges(fed: &Federation) -> Edges<'_> {
     let mut imports: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
     let mut trust = BTreeSet::new();
+    let mut globals: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for c in &fed.clusters {
+        for g in &c.globals {
+            let serving = globals.entry(g.host.as_str()).or_default();
+            serving.extend(g.endpoints.iter().map(|e| e.cluster.as_str()));
+        }
         for i in c.imports.iter().map(|i| &*i.service) {
             let service = i.host.split(".svc.").next().unwrap_or(&i.host).to_owned();
             imports
@@ -48,7 +56,11 @@ fn edges(fed: &Federation) -> Edges<'_> {
     for services in imports.values_mut() {
         services.sort();
     }
-    Edges { imports, trust }
+    Edges {
+        imports,
+        trust,
+        globals,
+    }
 }
 
 pub fn render(fed: &Federation, format: GraphFormat) -> String {
@@ -89,6 +101,12 @@ fn mermaid(fed: &Federation) -> String {
     for (a, b) in &e.trust {
         let _ = writeln!(out, "  {} -.-|trust| {}", id[a], id[b]);
     }
+    for (n, (host, exporters)) in e.globals.iter().enumerate() {
+        let _ = writeln!(out, "  g{n}([\"{host}<br/><small>global</small>\"])");
+        for exporter in exporters {
+            let _ = writeln!(out, "  {} ==>|global| g{n}", id[exporter]);
+        }
+    }
     out
 }
 
@@ -113,6 +131,12 @@ fn dot(fed: &Federation) -> String {
             out,
             "  \"{a}\" -> \"{b}\" [dir=none, style=dashed, color=gray40, fontcolor=gray40, label=\"trust\"];"
         );
+    }
+    for (host, exporters) in &e.globals {
+        let _ = writeln!(out, "  \"{host}\" [shape=ellipse, label=\"{host}\\nglobal\"];");
+        for exporter in exporters {
+            let _ = writeln!(out, "  \"{exporter}\" -> \"{host}\" [style=bold, label=\"global\"];");
+        }
     }
     out.push_str("}\n");
     out

@@ -17,6 +17,7 @@ mod cli;
 mod deckhouse;
 mod diagnostics;
 mod exit_codes;
+mod global;
 mod graph;
 mod inspect;
 mod interrupt;

@@ -394,6 +394,16 @@ fn istio_minor_of(version: &str) -> Option<String> {
 fn describe_pattern(pattern: &str) -> (&'static str, &'static str) {
     if pattern.starts_with("^1\\.") {
         ("an Istio minor version", "write it as \"1.30\"")
+    } else if pattern.contains("(/") {
+        (
+            "an Istio locality",
+            "write region[/zone[/subzone]], e.g. us-east1/us-east1-b, each part letters, digits, '-', '_' and '.'",
+        )
+    } else if pattern.contains("(ms|s|m|h)") {
+        (
+            "a duration",
+            "write a whole number with a unit: ms, s, m or h, e.g. 10s",
+        )
     } else if pattern.contains("(\\.") {
         (
             "a DNS-1123 subdomain",

@@ -84,6 +84,8 @@ pub struct ClusterPlan {
     pub roots: Vec<RootCert>,
     /// Sorted by source cluster, namespace, service.
     pub imports: Vec<ServiceImport>,
+    /// Global hosts this cluster serves or imports, sorted by host (`global`).
+    pub globals: Vec<crate::global::GlobalService>,
     pub gateway: Option<GatewayExposure>,
     pub trust: Option<TrustBundle>,
     pub mesh_config: Option<MeshConfigFragment>,
@@ -172,7 +174,8 @@ pub struct ServicePort {
 /// and differs only in the cluster annotation, so a 20 x 100 federation holds
 /// 2,000 of them, not 38,000. It serializes (for templates) as one object:
 /// `meta` (with this cluster's annotations), `host`, `source_cluster`,
-/// `ports`, `resolution`, `endpoints`, `gateway_port`, `subject_alt_names`.
+/// `ports`, `resolution`, `endpoints`, `gateway_port`, `subject_alt_names`,
+/// `export_to`.
 #[derive(Debug, Clone)]
 pub struct ServiceImport {
     pub service: Arc<ImportedService>,
@@ -195,6 +198,9 @@ pub struct ImportedService {
     pub endpoints: Vec<String>,
     pub gateway_port: u16,
     pub subject_alt_names: Vec<String>,
+    /// `exportTo` of the ServiceEntry and DestinationRule: the export's
+    /// `consumers`, sorted and deduplicated; empty: visible mesh-wide.
+    pub export_to: Vec<String>,
 }
 
 impl Serialize for ServiceImport {
@@ -205,7 +211,7 @@ impl Serialize for ServiceImport {
             annotations: self.annotations.clone(),
             ..s.meta.clone()
         };
-        let mut out = serializer.serialize_struct("ServiceImport", 8)?;
+        let mut out = serializer.serialize_struct("ServiceImport", 9)?;
         out.serialize_field("meta", &meta)?;
         out.serialize_field("host", &s.host)?;
         out.serialize_field("source_cluster", &s.source_cluster)?;
@@ -214,6 +220,7 @@ impl Serialize for ServiceImport {
         out.serialize_field("endpoints", &s.endpoints)?;
         out.serialize_field("gateway_port", &s.gateway_port)?;
         out.serialize_field("subject_alt_names", &s.subject_alt_names)?;
+        out.serialize_field("export_to", &s.export_to)?;
         out.end()
     }
 }
@@ -489,6 +496,12 @@ fn build_with(
         let cluster_roots = read_roots(&mut b, ci, c, &opts.certs);
         roots.insert(c.name.clone(), cluster_roots);
     }
+    for d in crate::global::check(s)
+        .into_iter()
+        .chain(crate::global::check_limits(s))
+    {
+        b.report(d);
+    }
 
     if b.diags.has_errors() {
         return (None, b.diags);
@@ -523,6 +536,13 @@ fn build_with(
         for e in &exporter.exports {
             let host = naming::service_host(&e.service, &e.namespace, &exporter.domain);
             exported_hosts.entry(&exporter.name).or_default().push(host.clone());
+            if e.global {
+                // Peers send the global host's SNI to this gateway (see `global`).
+                exported_hosts
+                    .entry(&exporter.name)
+                    .or_default()
+                    .push(crate::global::global_host(&e.service, &e.namespace, &s.global_domain));
+            }
             let targets: Vec<&str> = match &e.to {
                 Some(to) => to.iter().map(String::as_str).collect(),
                 None => by_name.keys().copied().filter(|n| *n != exporter.name).collect(),
@@ -564,6 +584,7 @@ fn build_with(
         }
     }
 
+    let mut globals = crate::global::plan(&fed, s, &s.import_namespace);
     let mut clusters = Vec::with_capacity(by_name.len());
     for (name, c) in &by_name {
         let mut cluster_imports = imports.remove(name).unwrap_or_default();
@@ -614,6 +635,7 @@ fn build_with(
             network: c.network.clone(),
             roots: roots[*name].clone(),
             imports: cluster_imports,
+            globals: globals.remove(*name).unwrap_or_default(),
             gateway,
             trust,
             mesh_config,
@@ -780,7 +802,22 @@ fn service_import(
         endpoints,
         gateway_port: exporter.gateway.port,
         subject_alt_names: sans,
+        export_to: export_to(e),
     }
+}
+
+/// The `exportTo` of an import's ServiceEntry and DestinationRule: the
+/// export's `consumers`, sorted and deduplicated (empty: no `exportTo`,
+/// visible in every namespace). istiod reads it for a ServiceEntry in
+/// pilot/pkg/serviceregistry/serviceentry/conversion.go (`Attributes.ExportTo`,
+/// checked by `PushContext::IsServiceVisible`) and for a DestinationRule in
+/// pilot/pkg/model/push_context.go (`setDestinationRules`): a namespace not
+/// listed sees neither the host nor its mTLS settings.
+fn export_to(e: &crate::spec::ExportSpec) -> Vec<String> {
+    let mut namespaces: Vec<String> = e.consumers.iter().flatten().cloned().collect();
+    namespaces.sort();
+    namespaces.dedup();
+    namespaces
 }
 
 fn export_authorization<'a>(
@@ -1317,6 +1354,7 @@ pub fn intake_roots(value: &serde_json::Value, src: &SpecSource, opts: &BuildOpt
             domain: text("domain").unwrap_or_default(),
             trust_domain: text("trustDomain"),
             network: None,
+            locality: None,
             root_ca,
             gateway: Default::default(),
             exports: Vec::new(),

@@ -26,11 +26,19 @@ mod canonical;
 use crate::model::{ClusterPlan, Federation, ImportedService, InstallerKind, ServiceImport};
 
 /// Every template meshfed uses, embedded at build time.
-pub const TEMPLATES: [(&str, &str); 11] = [
+pub const TEMPLATES: [(&str, &str); 13] = [
     ("serviceentry.yaml", include_str!("../templates/serviceentry.yaml")),
     (
         "destinationrule.yaml",
         include_str!("../templates/destinationrule.yaml"),
+    ),
+    (
+        "global-serviceentry.yaml",
+        include_str!("../templates/global-serviceentry.yaml"),
+    ),
+    (
+        "global-destinationrule.yaml",
+        include_str!("../templates/global-destinationrule.yaml"),
     ),
     ("gateway.yaml", include_str!("../templates/gateway.yaml")),
     ("trust-bundle.yaml", include_str!("../templates/trust-bundle.yaml")),
@@ -267,6 +275,19 @@ impl Renderer {
             let file = format!("imports-{}.yaml", import.service.source_cluster);
             append(&mut files, &file, se);
             append(&mut files, &file, dr);
+        }
+        for global in &cluster.globals {
+            let ctx = context! { federation => federation.clone(), cluster => cl.clone(), global => Value::from(Serde(global)) };
+            append(
+                &mut files,
+                "global-services.yaml",
+                self.object("global-serviceentry.yaml", ctx.clone())?,
+            );
+            append(
+                &mut files,
+                "global-services.yaml",
+                self.object("global-destinationrule.yaml", ctx)?,
+            );
         }
         for auth in &cluster.authorizations {
             let ctx =

@@ -47,6 +47,58 @@ pub struct FederationSpec {
     pub authorization: Option<AuthorizationMode>,
     #[serde(default)]
     pub clusters: Vec<ClusterSpec>,
+    /// The DNS suffix of global hosts (`<service>.<namespace>.<globalDomain>`).
+    #[serde(default = "default_global_domain")]
+    pub global_domain: String,
+    /// Outlier detection on every global host's DestinationRule.
+    #[serde(default)]
+    pub global_outlier_detection: OutlierDetectionSpec,
+}
+
+/// `outlierDetection` of a global host's DestinationRule: Istio does no
+/// locality failover without it.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OutlierDetectionSpec {
+    #[serde(default = "default_consecutive_errors")]
+    pub consecutive5xx_errors: u32,
+    #[serde(default = "default_outlier_interval")]
+    pub interval: String,
+    #[serde(default = "default_base_ejection_time")]
+    pub base_ejection_time: String,
+    #[serde(default = "default_max_ejection_percent")]
+    pub max_ejection_percent: u32,
+}
+
+impl Default for OutlierDetectionSpec {
+    fn default() -> Self {
+        OutlierDetectionSpec {
+            consecutive5xx_errors: default_consecutive_errors(),
+            interval: default_outlier_interval(),
+            base_ejection_time: default_base_ejection_time(),
+            max_ejection_percent: default_max_ejection_percent(),
+        }
+    }
+}
+
+fn default_global_domain() -> String {
+    "global".to_owned()
+}
+
+fn default_consecutive_errors() -> u32 {
+    5
+}
+
+fn default_outlier_interval() -> String {
+    "10s".to_owned()
+}
+
+fn default_base_ejection_time() -> String {
+    "30s".to_owned()
+}
+
+fn default_max_ejection_percent() -> u32 {
+    100
 }
 
 /// `importers`: each exported workload admits only its own cluster and the
@@ -100,6 +152,9 @@ pub struct ClusterSpec {
     pub trust_domain: Option<String>,
     #[serde(default)]
     pub network: Option<String>,
+    /// Istio locality `region[/zone[/subzone]]` of the cluster's workloads.
+    #[serde(default)]
+    pub locality: Option<String>,
     #[serde(default, rename = "rootCA")]
     pub root_ca: RootCaSpec,
     #[serde(default)]
@@ -206,6 +261,14 @@ pub struct ExportSpec {
     /// Labels of the exported workloads; required by `authorization: importers`.
     #[serde(default)]
     pub selector: Option<BTreeMap<String, String>>,
+    /// The importing clusters' namespaces that may use the import: its
+    /// ServiceEntry's and DestinationRule's `exportTo`. `None`: mesh-wide.
+    #[serde(default)]
+    pub consumers: Option<Vec<String>>,
+    /// Also served under `<service>.<namespace>.<globalDomain>`, with every
+    /// other cluster exporting it globally.
+    #[serde(default)]
+    pub global: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

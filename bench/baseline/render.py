@@ -139,6 +139,7 @@ def plan(spec, spec_dir):
                     "endpoints": endpoints,
                     "gateway_port": r["gateway"]["port"],
                     "subject_alt_names": sans,
+                    "export_to": sorted(set(e.get("consumers", []))),
                 })
     for c in clusters:
         name = c["name"]

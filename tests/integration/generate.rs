@@ -618,3 +618,258 @@ fn next_steps_say_what_each_cluster_needs_beyond_the_output() {
     );
     assert!(west.contains("istioctl install"), "{west}");
 }
+
+#[test]
+fn consumers_scope_each_import_to_its_namespaces() {
+    let (_tmp, tree) = generate_tree(&scenarios::named("consumers").spec);
+    // (importing cluster, host) → exportTo of its ServiceEntry and of its DestinationRule.
+    let mut seen: BTreeMap<(String, String, String), Value> = BTreeMap::new();
+    for (name, text) in tree.iter().filter(|(n, _)| n.contains("/imports-")) {
+        let cluster = name.split('/').next().unwrap().to_owned();
+        for d in istio_crd::documents(text) {
+            let kind = d["kind"].as_str().unwrap().to_owned();
+            let host = match kind.as_str() {
+                "ServiceEntry" => d["spec"]["hosts"][0].as_str().unwrap().to_owned(),
+                _ => d["spec"]["host"].as_str().unwrap().to_owned(),
+            };
+            seen.insert((cluster.clone(), host, kind), d["spec"]["exportTo"].clone());
+        }
+    }
+    let expect = |cluster: &str, host: &str, export_to: Value| {
+        for kind in ["ServiceEntry", "DestinationRule"] {
+            let key = (cluster.to_owned(), host.to_owned(), kind.to_owned());
+            assert_eq!(seen.get(&key), Some(&export_to), "{key:?}");
+        }
+    };
+    // Sorted, the duplicate dropped.
+    expect("west", "orders.shop.svc.east.example", json!(["batch", "web"]));
+    // No consumers: no exportTo, visible mesh-wide as before.
+    expect("west", "stock.shop.svc.east.example", Value::Null);
+    expect("east", "ledger.bank.svc.west.example", json!(["payments"]));
+    assert_eq!(seen.len(), 6, "{seen:#?}");
+}
+
+/// `cluster`'s global ServiceEntry and DestinationRule for `host` in a scenario's tree.
+fn global_objects(tree: &BTreeMap<String, String>, cluster: &str) -> (Value, Value) {
+    let docs = istio_crd::documents(&tree[&format!("{cluster}/global-services.yaml")]);
+    let se = object(&docs, "ServiceEntry");
+    let dr = object(&docs, "DestinationRule");
+    assert_eq!((se.len(), dr.len()), (1, 1), "{cluster}: {docs:#?}");
+    (se[0]["spec"].clone(), dr[0]["spec"].clone())
+}
+
+fn endpoint_summary(se: &Value) -> Vec<(String, Value, Value)> {
+    se["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["address"].as_str().unwrap().to_owned(),
+                e["locality"].clone(),
+                e["ports"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_global_service_is_one_host_with_every_exporter_by_locality() {
+    let (_tmp, tree) = generate_tree(&scenarios::named("global-static").spec);
+    // north exports nothing: both exporters' gateways, each with its cluster's locality and gateway port.
+    let (se, dr) = global_objects(&tree, "north");
+    assert_eq!(se["hosts"], json!(["checkout.shop.global"]));
+    assert_eq!(se["location"], "MESH_INTERNAL");
+    assert_eq!(se["resolution"], "STATIC");
+    let east = json!("us-east1/us-east1-b");
+    let west = json!("europe-west1/europe-west1-c");
+    assert_eq!(
+        endpoint_summary(&se),
+        vec![
+            ("192.0.2.1".into(), east.clone(), json!({"http": 15443, "grpc": 15443})),
+            ("192.0.2.2".into(), west.clone(), json!({"http": 443, "grpc": 443})),
+            ("192.0.2.3".into(), west.clone(), json!({"http": 443, "grpc": 443})),
+        ]
+    );
+    assert_eq!(
+        se["subjectAltNames"],
+        json!([
+            "spiffe://east.example/ns/shop/sa/checkout",
+            "spiffe://west.example/ns/shop/sa/checkout",
+            "spiffe://west.example/ns/shop/sa/checkout-canary"
+        ])
+    );
+    assert_eq!(se["exportTo"], json!(["mobile", "web"]));
+    assert_eq!(dr["host"], "checkout.shop.global");
+    assert_eq!(dr["exportTo"], json!(["mobile", "web"]));
+    let policy = &dr["trafficPolicy"];
+    assert_eq!(policy["tls"]["mode"], "ISTIO_MUTUAL");
+    assert_eq!(policy["loadBalancer"]["localityLbSetting"]["enabled"], true);
+    // Overridden in the spec, the rest defaults.
+    assert_eq!(
+        policy["outlierDetection"],
+        json!({"consecutive5xxErrors": 3, "interval": "10s", "baseEjectionTime": "30s", "maxEjectionPercent": 100})
+    );
+    // An exporter: its own instance first, through its local Service (so DNS),
+    // then the peer; its gateway namespace sees the host.
+    let (se, _) = global_objects(&tree, "east");
+    assert_eq!(se["resolution"], "DNS");
+    let endpoints = endpoint_summary(&se);
+    assert_eq!(
+        endpoints[0],
+        (
+            "checkout.shop.svc.east.example".into(),
+            east,
+            json!({"http": 8080, "grpc": 9090})
+        )
+    );
+    assert_eq!(endpoints[1].1, west);
+    assert_eq!(endpoints.len(), 3);
+    assert_eq!(se["exportTo"], json!(["istio-system", "mobile", "web"]));
+    // Every exporter's Gateway serves the global host, which peers' SNI names.
+    for cluster in ["east", "west"] {
+        let gw = istio_crd::documents(&tree[&format!("{cluster}/gateway.yaml")]);
+        let hosts = gw[0]["spec"]["servers"][0]["hosts"].as_array().unwrap().clone();
+        assert!(hosts.contains(&json!("checkout.shop.global")), "{cluster}: {hosts:?}");
+    }
+}
+
+#[test]
+fn a_global_service_honours_to_the_global_domain_and_dns_gateways() {
+    let (_tmp, tree) = generate_tree(&scenarios::named("global-dns").spec);
+    let (se, dr) = global_objects(&tree, "north");
+    assert_eq!(se["hosts"], json!(["checkout.shop.mesh.example.com"]));
+    assert_eq!(se["resolution"], "DNS");
+    assert_eq!(
+        endpoint_summary(&se),
+        vec![
+            ("gw.east.example.com".into(), json!("us-east1"), json!({"http": 15443})),
+            (
+                "gw.west.example.com".into(),
+                json!("europe-west1/europe-west1-c/rack-7"),
+                json!({"http": 15443})
+            ),
+        ]
+    );
+    // No consumers: mesh-wide, as before.
+    assert_eq!((&se["exportTo"], &dr["exportTo"]), (&Value::Null, &Value::Null));
+    // west exports only to north: east has its own instance alone (its gateway still needs it).
+    let (se, _) = global_objects(&tree, "east");
+    assert_eq!(
+        endpoint_summary(&se),
+        vec![(
+            "checkout.shop.svc.east.example".into(),
+            json!("us-east1"),
+            json!({"http": 8080})
+        )]
+    );
+}
+
+/// A spec of `clusters` (name, gateway addresses, exports) with the committed
+/// test roots, validated: (exit code, stderr).
+fn validate_generated(clusters: Vec<(&str, Vec<String>, Vec<Value>)>) -> (i32, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let clusters: Vec<Value> = clusters
+        .into_iter()
+        .map(|(name, addresses, exports)| {
+            let cert = root().join(format!("testdata/certs/{name}.example.pem"));
+            json!({
+                "name": name, "domain": format!("{name}.example"),
+                "rootCA": {"files": [cert.to_str().unwrap()]},
+                "gateway": {"addresses": addresses}, "exports": exports
+            })
+        })
+        .collect();
+    let spec = json!({
+        "apiVersion": "meshfed.io/v1alpha1", "kind": "MeshFederation",
+        "metadata": {"name": "big"}, "spec": {"clusters": clusters}
+    });
+    let path = tmp.path().join("federation.yaml");
+    std::fs::write(&path, serde_json::to_string(&spec).unwrap()).unwrap();
+    let o = meshfed(&["validate", path.to_str().unwrap()]);
+    (
+        o.status.code().unwrap(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn export(service: &str, ports: usize, global: bool, consumers: bool) -> Value {
+    let ports: Vec<Value> = (0..ports)
+        .map(|i| json!({"name": format!("http-{i}"), "port": 8000 + i}))
+        .collect();
+    let mut e = json!({"service": service, "namespace": "shop", "ports": ports, "global": global});
+    if consumers {
+        e["consumers"] = json!(["web"]);
+    }
+    e
+}
+
+#[test]
+fn service_entries_past_istios_crd_caps_are_errors_naming_the_service() {
+    // 4,096 addresses are allowed on one cluster's imports, but the global
+    // host adds the other exporter's: 4,097 endpoints in north and west.
+    let many: Vec<String> = (0..4096).map(|i| format!("10.0.{}.{}", i / 256, i % 256)).collect();
+    let (code, stderr) = validate_generated(vec![
+        ("east", many, vec![export("checkout", 1, true, false)]),
+        (
+            "west",
+            vec!["192.0.2.2".into()],
+            vec![export("checkout", 1, true, false)],
+        ),
+        ("north", vec![], vec![]),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error[MF152]")).collect();
+    assert_eq!(errors.len(), 2, "{stderr}");
+    for cluster in ["north", "west"] {
+        assert!(
+            errors
+                .iter()
+                .any(|l| l.contains("checkout.shop.global would have 4097 endpoints")
+                    && l.contains(&format!("in cluster {cluster}"))),
+            "{stderr}"
+        );
+    }
+    // 256 ports pass, 257 do not.
+    let (code, stderr) = validate_generated(vec![
+        (
+            "east",
+            vec!["192.0.2.1".into()],
+            vec![export("wide", 256, false, false), export("wider", 257, false, false)],
+        ),
+        ("west", vec![], vec![]),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.matches("error[").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("error[MF152] spec.clusters[0].exports[1].ports"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("wider.shop has 257 ports"), "{stderr}");
+}
+
+#[test]
+fn a_cluster_importing_over_1000_hosts_mesh_wide_is_warned_to_scope_them() {
+    let exports = |n: usize, consumers: bool| -> Vec<Value> {
+        (0..n).map(|i| export(&format!("s{i}"), 1, false, consumers)).collect()
+    };
+    let warned = |stderr: &str| stderr.lines().any(|l| l.starts_with("warning[MF153] spec.clusters[1]"));
+    let (code, stderr) = validate_generated(vec![
+        ("east", vec!["192.0.2.1".into()], exports(1001, false)),
+        ("west", vec![], vec![]),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(warned(&stderr), "{stderr}");
+    assert!(
+        stderr.contains("imports 1001 hosts") && stderr.contains("consumers"),
+        "{stderr}"
+    );
+    for (n, consumers) in [(1000, false), (1001, true)] {
+        let (code, stderr) = validate_generated(vec![
+            ("east", vec!["192.0.2.1".into()], exports(n, consumers)),
+            ("west", vec![], vec![]),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!warned(&stderr), "{n} {consumers}: {stderr}");
+    }
+}

@@ -130,3 +130,28 @@ fn a_federation_with_expired_and_missing_roots_is_still_drawn() {
         "the drawing differs from the one with good roots"
     );
 }
+
+#[test]
+fn a_global_service_is_one_node_served_by_every_exporter() {
+    // global-dns: east and west export checkout globally (west only to north).
+    let dot = graph("testdata/generate/global-dns/federation.yaml", "dot");
+    assert_eq!(
+        dot.matches("\"checkout.shop.mesh.example.com\" [shape=ellipse").count(),
+        1,
+        "{dot}"
+    );
+    for exporter in ["east", "west"] {
+        assert!(
+            dot.contains(&format!(
+                "\"{exporter}\" -> \"checkout.shop.mesh.example.com\" [style=bold"
+            )),
+            "{dot}"
+        );
+    }
+    assert!(
+        !dot.contains("\"north\" -> \"checkout.shop.mesh"),
+        "north only imports it: {dot}"
+    );
+    let mermaid = graph("testdata/generate/global-dns/federation.yaml", "mermaid");
+    assert_eq!(mermaid.matches("==>|global| g0").count(), 2, "{mermaid}");
+}

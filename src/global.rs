@@ -1,0 +1,381 @@
+//! Global services: one host, `<service>.<namespace>.<globalDomain>`,
+//! served by every cluster that exports the service with `global: true`,
+//! with locality failover between them. This file checks what makes a
+//! global service (its exporters agree on its ports; the global domain is
+//! no cluster's) and plans the ServiceEntry and DestinationRule each
+//! cluster gets for it. The per-cluster imports stay as `model` makes them.
+//!
+//! Who gets a global host, and with which endpoints:
+//! - a cluster that imports the service from at least one of its exporters
+//!   (honouring `to:`): every such exporter's gateway addresses, each with
+//!   that exporter's locality, every port mapped to its gateway port;
+//! - an exporter: its own instance first, as its local Service
+//!   (`<service>.<namespace>.svc.<domain>`, its own locality, the service
+//!   ports), then the peers it imports the service from. Its gateway needs
+//!   this host too: AUTO_PASSTHROUGH routes the SNI
+//!   `outbound_.<port>_._.<global host>` peers send only to a host it knows
+//!   (pilot/pkg/networking/core/gateway.go, `builtAutoPassthroughFilterChains`).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::diagnostics::Diagnostic;
+use crate::model::{port_protocol, ObjectMeta, ServicePort};
+use crate::naming;
+use crate::spec::{ClusterSpec, ExportSpec, FederationSpec, OutlierDetectionSpec};
+
+/// A global host as one cluster sees it: a ServiceEntry and its DestinationRule.
+#[derive(Debug, Clone, Serialize)]
+pub struct GlobalService {
+    pub meta: ObjectMeta,
+    pub host: String,
+    /// The exporters' ports (they agree on names and numbers), sorted by number.
+    pub ports: Vec<ServicePort>,
+    /// `STATIC` when every endpoint address is an IP, `DNS` otherwise.
+    pub resolution: &'static str,
+    /// The cluster's own instance first (when it exports the service), then
+    /// the peers it imports it from, by cluster name.
+    pub endpoints: Vec<GlobalEndpoint>,
+    /// The union of the exporters' pinned identities; empty when any
+    /// endpoint's exporter pins none (pinning the others would reject it).
+    pub subject_alt_names: Vec<String>,
+    /// The union of the exporters' `consumers`, plus, in an exporting
+    /// cluster, `istio.namespace` (its gateway routes through this host);
+    /// empty (mesh-wide) when any of them has none.
+    pub export_to: Vec<String>,
+    pub outlier_detection: OutlierDetectionSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GlobalEndpoint {
+    pub address: String,
+    /// The exporting cluster's `locality`.
+    pub locality: Option<String>,
+    /// The exporting cluster, for readers of the plan.
+    pub cluster: String,
+    /// Port name → the port this endpoint takes it on.
+    pub ports: Vec<EndpointPort>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointPort {
+    pub name: String,
+    pub number: u32,
+}
+
+/// `<service>.<namespace>.<globalDomain>`.
+pub fn global_host(service: &str, namespace: &str, global_domain: &str) -> String {
+    format!("{service}.{namespace}.{global_domain}")
+}
+
+/// One global service's exporters: (cluster index, cluster, export index, export), by cluster name.
+type Members<'a> = Vec<(usize, &'a ClusterSpec, usize, &'a ExportSpec)>;
+
+fn groups(spec: &FederationSpec) -> BTreeMap<(&str, &str), Members<'_>> {
+    let mut groups: BTreeMap<(&str, &str), Members<'_>> = BTreeMap::new();
+    for (ci, c) in spec.clusters.iter().enumerate() {
+        for (ei, e) in c.exports.iter().enumerate().filter(|(_, e)| e.global) {
+            groups
+                .entry((e.namespace.as_str(), e.service.as_str()))
+                .or_default()
+                .push((ci, c, ei, e));
+        }
+    }
+    for members in groups.values_mut() {
+        members.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    }
+    groups
+}
+
+fn port_list(e: &ExportSpec) -> Vec<(u32, &str)> {
+    let mut ports: Vec<(u32, &str)> = e.ports.iter().map(|p| (p.port, p.name.as_str())).collect();
+    ports.sort();
+    ports
+}
+
+/// The global domain is no cluster's (MF150); the exporters of one global
+/// service agree on its ports (MF151).
+pub fn check(spec: &FederationSpec) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let gd = &spec.global_domain;
+    for (ci, c) in spec.clusters.iter().enumerate() {
+        if gd == &c.domain || gd.ends_with(&format!(".{}", c.domain)) {
+            out.push(
+                Diagnostic::error(
+                    "MF150",
+                    "spec.globalDomain",
+                    format!(
+                        "global domain {gd} is inside the domain of cluster {} (spec.clusters[{ci}].domain): global hosts would be that cluster's names",
+                        c.name
+                    ),
+                )
+                .hint("pick a domain no cluster uses, e.g. the default `global`"),
+            );
+        }
+    }
+    if !spec.clusters.iter().any(|c| c.exports.iter().any(|e| e.global)) {
+        return out;
+    }
+    let show = |ports: &[(u32, &str)]| {
+        ports
+            .iter()
+            .map(|(n, name)| format!("{name} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for ((namespace, service), members) in groups(spec) {
+        let Some((_, first, _, first_export)) = members.first() else {
+            continue;
+        };
+        let expected = port_list(first_export);
+        for (ci, c, ei, e) in &members[1..] {
+            let got = port_list(e);
+            if got != expected {
+                out.push(
+                    Diagnostic::error(
+                        "MF151",
+                        format!("spec.clusters[{ci}].exports[{ei}].ports"),
+                        format!(
+                            "global service {} has ports [{}] in cluster {} but [{}] in cluster {}",
+                            global_host(service, namespace, gd),
+                            show(&got),
+                            c.name,
+                            show(&expected),
+                            first.name
+                        ),
+                    )
+                    .hint("a global service is one host: give it the same port names and numbers in every cluster that exports it with global: true"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Istio 1.30's CRD caps on a ServiceEntry (testdata/istio/crd-all.gen.yaml:
+/// `spec.ports` and `spec.endpoints` `maxItems`).
+pub const MAX_SERVICE_ENTRY_PORTS: usize = 256;
+pub const MAX_SERVICE_ENTRY_ENDPOINTS: usize = 4096;
+/// Imported hosts past which an importing cluster gets a warning: Istio
+/// issues report sidecars taking minutes to start near 2,000 ServiceEntries.
+pub const MANY_IMPORTED_HOSTS: usize = 1000;
+
+/// The limits at scale: a ServiceEntry past the CRD's caps is an error
+/// naming the service (MF152); an importing cluster past
+/// [`MANY_IMPORTED_HOSTS`] hosts visible mesh-wide is a warning suggesting
+/// `consumers` (MF153).
+pub fn check_limits(spec: &FederationSpec) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let addresses = |c: &ClusterSpec| {
+        let mut a: Vec<&str> = c.gateway.addresses.iter().map(String::as_str).collect();
+        a.sort();
+        a.dedup();
+        a.len()
+    };
+    let too_many =
+        |path: String, what: String, hint: &str| Diagnostic::error("MF152", path, what).hint(hint.to_owned());
+    // Hosts each cluster imports, and how many of them are visible mesh-wide.
+    let mut imported: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (ci, c) in spec.clusters.iter().enumerate() {
+        if addresses(c) > MAX_SERVICE_ENTRY_ENDPOINTS && !c.exports.is_empty() {
+            out.push(too_many(
+                format!("spec.clusters[{ci}].gateway.addresses"),
+                format!(
+                    "cluster {} has {} gateway addresses: each ServiceEntry importing its services would have more than the {MAX_SERVICE_ENTRY_ENDPOINTS} endpoints Istio's CRD allows",
+                    c.name,
+                    addresses(c)
+                ),
+                "list at most 4096 addresses, e.g. a load balancer's in front of the gateway pods",
+            ));
+        }
+        for (ei, e) in c.exports.iter().enumerate() {
+            if e.ports.len() > MAX_SERVICE_ENTRY_PORTS {
+                out.push(too_many(
+                    format!("spec.clusters[{ci}].exports[{ei}].ports"),
+                    format!(
+                        "{}.{} has {} ports: its ServiceEntry would have more than the {MAX_SERVICE_ENTRY_PORTS} Istio's CRD allows",
+                        e.service,
+                        e.namespace,
+                        e.ports.len()
+                    ),
+                    "export at most 256 ports per service; split it into several Services",
+                ));
+            }
+            for importer in spec.clusters.iter().filter(|i| exports_to(c, e, &i.name)) {
+                let counts = imported.entry(&importer.name).or_default();
+                counts.0 += 1;
+                counts.1 += usize::from(e.consumers.is_none());
+            }
+        }
+    }
+    for ((namespace, service), members) in groups(spec) {
+        let host = global_host(service, namespace, &spec.global_domain);
+        for c in &spec.clusters {
+            let own = members.iter().any(|m| m.1.name == c.name);
+            let peers: Vec<_> = members.iter().filter(|m| exports_to(m.1, m.3, &c.name)).collect();
+            if !own && peers.is_empty() {
+                continue;
+            }
+            let endpoints = usize::from(own) + peers.iter().map(|m| addresses(m.1)).sum::<usize>();
+            let (ci, _, ei, _) = members[0];
+            if endpoints > MAX_SERVICE_ENTRY_ENDPOINTS {
+                out.push(too_many(
+                    format!("spec.clusters[{ci}].exports[{ei}].global"),
+                    format!(
+                        "global service {host} would have {endpoints} endpoints in cluster {}, more than the {MAX_SERVICE_ENTRY_ENDPOINTS} Istio's CRD allows on one ServiceEntry",
+                        c.name
+                    ),
+                    "export it globally from fewer clusters, or list fewer gateway addresses per cluster",
+                ));
+            }
+            if !peers.is_empty() {
+                let counts = imported.entry(&c.name).or_default();
+                counts.0 += 1;
+                let scoped = members.iter().all(|m| m.3.consumers.is_some());
+                counts.1 += usize::from(!scoped);
+            }
+        }
+    }
+    for (ci, c) in spec.clusters.iter().enumerate() {
+        let Some(&(hosts, unscoped)) = imported.get(c.name.as_str()) else {
+            continue;
+        };
+        if hosts > MANY_IMPORTED_HOSTS && unscoped > 0 {
+            out.push(
+                Diagnostic::warning(
+                    "MF153",
+                    format!("spec.clusters[{ci}]"),
+                    format!(
+                        "cluster {} imports {hosts} hosts, {unscoped} of them visible in every namespace: every sidecar there receives them all",
+                        c.name
+                    ),
+                )
+                .hint("set consumers on the exports to the namespaces that call them (exportTo), so each sidecar gets only its own; Istio sidecars have been reported to take minutes to start near 2,000 ServiceEntries"),
+            );
+        }
+    }
+    out
+}
+
+fn exports_to(exporter: &ClusterSpec, e: &ExportSpec, cluster: &str) -> bool {
+    exporter.name != cluster && e.to.as_ref().is_none_or(|to| to.iter().any(|t| t == cluster))
+}
+
+/// Every cluster's global hosts, by cluster name, each list sorted by host.
+/// Expects a spec that passed [`check`].
+pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMap<String, Vec<GlobalService>> {
+    let mut out: BTreeMap<String, Vec<GlobalService>> = BTreeMap::new();
+    let groups = groups(spec);
+    if groups.is_empty() {
+        return out;
+    }
+    let labels = Arc::new(naming::labels(fed, None));
+    for ((namespace, service), members) in &groups {
+        let host = global_host(service, namespace, &spec.global_domain);
+        let (_, _, _, first) = members[0];
+        let mut ports: Vec<ServicePort> = first
+            .ports
+            .iter()
+            .map(|p| ServicePort {
+                name: p.name.clone(),
+                number: p.port as u16,
+                protocol: port_protocol(&p.name, p.protocol.as_deref()).unwrap_or_else(|| "TCP".to_owned()),
+            })
+            .collect();
+        ports.sort_by_key(|p| p.number);
+        for c in &spec.clusters {
+            let own = members.iter().find(|m| m.1.name == c.name);
+            let peers: Vec<_> = members.iter().filter(|m| exports_to(m.1, m.3, &c.name)).collect();
+            if own.is_none() && peers.is_empty() {
+                continue;
+            }
+            let mut endpoints = Vec::new();
+            if let Some((_, me, _, _)) = own {
+                endpoints.push(GlobalEndpoint {
+                    address: naming::service_host(service, namespace, &me.domain),
+                    locality: me.locality.clone(),
+                    cluster: me.name.clone(),
+                    ports: ports
+                        .iter()
+                        .map(|p| EndpointPort {
+                            name: p.name.clone(),
+                            number: u32::from(p.number),
+                        })
+                        .collect(),
+                });
+            }
+            for (_, peer, _, _) in &peers {
+                let mut addresses = peer.gateway.addresses.clone();
+                addresses.sort();
+                addresses.dedup();
+                for address in addresses {
+                    endpoints.push(GlobalEndpoint {
+                        address,
+                        locality: peer.locality.clone(),
+                        cluster: peer.name.clone(),
+                        ports: ports
+                            .iter()
+                            .map(|p| EndpointPort {
+                                name: p.name.clone(),
+                                number: u32::from(peer.gateway.port),
+                            })
+                            .collect(),
+                    });
+                }
+            }
+            let serving = own.into_iter().chain(peers.iter().copied());
+            let mut sans = Vec::new();
+            let mut pinned = true;
+            let mut export_to = Vec::new();
+            let mut scoped = true;
+            for (_, exporter, _, e) in serving {
+                pinned &= !e.service_accounts.is_empty();
+                let td = exporter.trust_domain.as_deref().unwrap_or(&exporter.domain);
+                sans.extend(e.service_accounts.iter().map(|sa| naming::spiffe_id(td, namespace, sa)));
+                match &e.consumers {
+                    Some(c) => export_to.extend(c.iter().cloned()),
+                    None => scoped = false,
+                }
+            }
+            for list in [&mut sans, &mut export_to] {
+                list.sort();
+                list.dedup();
+            }
+            if !pinned {
+                sans.clear();
+            }
+            if !scoped {
+                export_to.clear();
+            } else if own.is_some() {
+                // The exporter's own gateway routes the global SNI through this
+                // host, under the DestinationRule's locality preference.
+                export_to.push(spec.istio.namespace.clone());
+                export_to.sort();
+                export_to.dedup();
+            }
+            let all_ips = endpoints.iter().all(|e| e.address.parse::<IpAddr>().is_ok());
+            out.entry(c.name.clone()).or_default().push(GlobalService {
+                meta: ObjectMeta {
+                    name: naming::object_name(&[fed, service, namespace, "global"]),
+                    namespace: import_namespace.to_owned(),
+                    labels: labels.clone(),
+                    annotations: Arc::new(naming::annotations(&c.name)),
+                },
+                host: host.clone(),
+                ports: ports.clone(),
+                resolution: if all_ips { "STATIC" } else { "DNS" },
+                endpoints,
+                subject_alt_names: sans,
+                export_to,
+                outlier_detection: spec.global_outlier_detection.clone(),
+            });
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by(|a, b| a.host.cmp(&b.host));
+    }
+    out
+}
