@@ -158,8 +158,30 @@ impl Offsets<'_> {
 }
 
 /// Reads `text`, or says why it is not a single-document mapping (the caller
+
+/// The first character YAML does not allow in a stream (anything outside
+/// its printable set, which admits tab, line feed and carriage return), and
+/// its line.
+fn first_unprintable(text: &str) -> Option<(usize, char)> {
+    let printable = |c: char| {
+        matches!(c as u32,
+            0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+    };
+    let (at, c) = text.char_indices().find(|(_, c)| !printable(*c))?;
+    Some((text[..at].matches('\n').count() + 1, c))
+}
+
 /// words the error).
 pub fn read(text: &str) -> Result<ResourceList, String> {
+    // YAML allows only printable characters; saphyr-parser lets some control
+    // characters through, which libyaml (kpt, kustomize) would then refuse
+    // in the kept text (found by the krm_resource_list fuzz target).
+    if let Some((line, c)) = first_unprintable(text) {
+        return Err(format!(
+            "not YAML: line {line} holds the control character U+{:04X}, which YAML does not allow",
+            c as u32
+        ));
+    }
     let mut reader = Reader {
         offsets: Offsets {
             text,

@@ -171,6 +171,22 @@ fn not_a_resource_list_is_a_clear_error() {
     assert!(stderr.contains("MF410") && stderr.contains("ResourceList"), "{stderr}");
 }
 
+/// A control character is not YAML: libyaml (kpt, kustomize) refuses it, so
+/// copying it through would hand them a list they cannot read (found by the
+/// krm_resource_list fuzz target: U+000E inside a kept functionConfig).
+#[test]
+fn a_control_character_is_refused_not_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n  apiVersion: meshfed\u{e}io/v1alpha1\n  kind: MeshFederationMember\n";
+    let (code, stdout, stderr) = run(dir.path(), input);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains("MF410") && stderr.contains("line 5 holds the control character U+000E"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn the_krm_subcommand_is_the_same_function() {
     let dir = cases().into_iter().next().unwrap();
