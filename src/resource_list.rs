@@ -157,8 +157,6 @@ impl Offsets<'_> {
     }
 }
 
-/// Reads `text`, or says why it is not a single-document mapping (the caller
-
 /// The first character YAML does not allow in a stream (anything outside
 /// its printable set, which admits tab, line feed and carriage return), and
 /// its line.
@@ -171,6 +169,7 @@ fn first_unprintable(text: &str) -> Option<(usize, char)> {
     Some((text[..at].matches('\n').count() + 1, c))
 }
 
+/// Reads `text`, or says why it is not a single-document mapping (the caller
 /// words the error).
 pub fn read(text: &str) -> Result<ResourceList, String> {
     // YAML allows only printable characters; saphyr-parser lets some control
