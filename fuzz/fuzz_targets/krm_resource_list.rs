@@ -1,7 +1,8 @@
 //! KRM function mode (`krm::process`) on arbitrary text: never a panic; an
-//! answer is always a ResourceList that holds at least the items it was
-//! given, and one without an error result is a fixed point (running the
-//! function on its own output gives the same output).
+//! answer to an input serde_norway reads is one it reads too, holding at
+//! least the items it was given; and an answer without an error result is a
+//! fixed point (running the function on its own output gives the same
+//! output).
 #![no_main]
 
 use std::path::Path;
@@ -27,10 +28,16 @@ fuzz_target!(|data: &[u8]| {
     let Ok(out) = process(text, workdir, &opts) else {
         return;
     };
-    let given = items(text).unwrap_or(0);
-    let kept = items(&out.output).expect("the answer is a ResourceList with items");
+    // Items serde_norway cannot read (duplicate keys, integers past 64 bits)
+    // pass through as their text; then only meshfed's own reader counts them.
+    match (items(text), items(&out.output)) {
+        (Some(given), Some(kept)) if out.failed => {
+            assert!(kept >= given, "items were dropped on an error: {given} -> {kept}");
+        }
+        (Some(_), None) => panic!("serde_norway reads the input but not the answer"),
+        _ => {}
+    }
     if out.failed {
-        assert!(kept >= given, "items were dropped on an error: {given} -> {kept}");
         return;
     }
     let again = process(&out.output, workdir, &opts).expect("the answer is a ResourceList");
