@@ -32,9 +32,25 @@ pub fn write_document(value: &Value, out: &mut String) {
     match value {
         Value::Mapping(m) if !m.is_empty() => write_entries(m, 0, false, out),
         Value::Sequence(s) if !s.is_empty() => write_items(s, 0, out),
+        // A tag before a block collection stands on a line of its own; on the
+        // collection's first line it would tag the first key or item.
         Value::Tagged(t) => {
             out.push_str(&tag_text(&t.tag));
-            write_after_indicator(&t.value, 0, out);
+            match &t.value {
+                Value::Mapping(m) if !m.is_empty() => {
+                    out.push('\n');
+                    write_entries(m, 0, false, out);
+                }
+                Value::Sequence(s) if !s.is_empty() => {
+                    out.push('\n');
+                    write_items(s, 0, out);
+                }
+                other => {
+                    out.push(' ');
+                    write_inline(other, 2, false, out);
+                    out.push('\n');
+                }
+            }
         }
         _ => {
             write_inline(value, 2, false, out);
@@ -176,7 +192,11 @@ fn write_inline(value: &Value, block_indent: usize, key: bool, out: &mut String)
 
 fn tag_text(tag: &serde_norway::value::Tag) -> String {
     let text = tag.to_string();
-    if text.starts_with('!') {
+    // serde_norway shows the non-specific tag `!` as `!!`, which is no tag
+    // at all to a YAML reader (found by the krm_resource_list fuzz target).
+    if text == "!!" {
+        "!".to_owned()
+    } else if text.starts_with('!') {
         text
     } else {
         format!("!{text}")
@@ -678,6 +698,23 @@ mod tests {
             let back: serde_json::Value =
                 serde_norway::from_str(&out).unwrap_or_else(|e| panic!("{v:?} written as {out:?} does not parse: {e}"));
             assert_eq!(back, v, "written as {out:?}");
+        }
+    }
+
+    #[test]
+    fn tags_read_back_as_themselves() {
+        for text in [
+            "! {a: b}\n",
+            "!foo [1, x]\n",
+            "k: !bar v\n",
+            "k: !\n  a: 1\n",
+            "- !x {}\n",
+        ] {
+            let value: Value = serde_norway::from_str(text).unwrap();
+            let out = to_string(&value).unwrap();
+            let back: Value =
+                serde_norway::from_str(&out).unwrap_or_else(|e| panic!("{text:?} written as {out:?}: {e}"));
+            assert_eq!(back, value, "{text:?} written as {out:?}");
         }
     }
 }
