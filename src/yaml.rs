@@ -705,6 +705,7 @@ mod tests {
     fn tags_read_back_as_themselves() {
         for text in [
             "! {a: b}\n",
+            "! a: b\n",
             "!foo [1, x]\n",
             "k: !bar v\n",
             "k: !\n  a: 1\n",
