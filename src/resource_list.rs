@@ -157,6 +157,15 @@ impl Offsets<'_> {
     }
 }
 
+/// Whether `source`, cut from a flow list by the parser's span, is the whole
+/// item: it reads back alone as the same value. saphyr-parser can end a flow
+/// mapping's span before its closing brace (after a trailing comma and a
+/// line break), and the cut text is then no YAML (found by the
+/// krm_resource_list fuzz target).
+fn whole_node(source: &str, value: &Value) -> bool {
+    serde_norway::from_str::<Value>(source).is_ok_and(|v| v == *value)
+}
+
 /// The first character YAML does not allow in a stream (anything outside
 /// its printable set, which admits tab, line feed and carriage return), and
 /// its line.
@@ -491,7 +500,8 @@ impl Reader<'_> {
                 .is_some_and(|e| text.as_bytes().get(e.start) == Some(&b'['));
             for (item, extent) in items.iter_mut().zip(&extents) {
                 let source = &text[extent.start..extent.end.max(extent.start)];
-                item.text = (flow && !source.contains(['\n', '\r'])).then(|| format!("- {source}\n"));
+                item.text = (flow && !source.contains(['\n', '\r']) && whole_node(source, &item.value))
+                    .then(|| format!("- {source}\n"));
             }
         }
         list.entries = entries;

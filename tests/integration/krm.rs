@@ -187,6 +187,22 @@ fn a_control_character_is_refused_not_copied() {
     );
 }
 
+/// A flow item whose closing brace stands on the next line is not cut at
+/// the parser's span (which can end before the brace): it is written again,
+/// and the answer stays YAML (found by the krm_resource_list fuzz target).
+#[test]
+fn a_flow_item_closed_on_the_next_line_is_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: [{apiVersion: v1, kind: Namespace, metadata: {name: a},\n}, {apiVersion: v1, kind: Namespace, metadata: {name: b}}]\n";
+    let (_, stdout, stderr) = run(dir.path(), input);
+    let answer: Value = serde_norway::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+    let names: Vec<String> = items(&answer)
+        .iter()
+        .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(names, ["a", "b"], "{stdout}");
+}
+
 #[test]
 fn the_krm_subcommand_is_the_same_function() {
     let dir = cases().into_iter().next().unwrap();
