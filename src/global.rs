@@ -17,7 +17,6 @@
 //!   (pilot/pkg/networking/core/gateway.go, `builtAutoPassthroughFilterChains`).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -356,7 +355,6 @@ pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMa
                 export_to.sort();
                 export_to.dedup();
             }
-            let all_ips = endpoints.iter().all(|e| e.address.parse::<IpAddr>().is_ok());
             out.entry(c.name.clone()).or_default().push(GlobalService {
                 meta: ObjectMeta {
                     name: naming::object_name(&[fed, service, namespace, "global"]),
@@ -366,7 +364,7 @@ pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMa
                 },
                 host: host.clone(),
                 ports: ports.clone(),
-                resolution: if all_ips { "STATIC" } else { "DNS" },
+                resolution: crate::model::resolution(endpoints.iter().map(|e| e.address.as_str())),
                 endpoints,
                 subject_alt_names: sans,
                 export_to,

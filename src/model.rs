@@ -778,7 +778,6 @@ fn service_import(
         .collect();
     ports.sort_by_key(|p| p.number);
     let endpoints = gateway_addresses(&exporter.gateway.addresses);
-    let all_ips = endpoints.iter().all(|a| a.parse::<IpAddr>().is_ok());
     let td = trust_domain(exporter);
     let mut sans: Vec<String> = e
         .service_accounts
@@ -798,7 +797,7 @@ fn service_import(
         host,
         source_cluster: exporter.name.clone(),
         ports,
-        resolution: if all_ips { "STATIC" } else { "DNS" },
+        resolution: resolution(endpoints.iter().map(String::as_str)),
         endpoints,
         gateway_port: exporter.gateway.port,
         subject_alt_names: sans,
@@ -1664,6 +1663,16 @@ fn object_root_sources(
         }
     }
     sources
+}
+
+/// A ServiceEntry's `resolution` for these endpoint addresses: `STATIC` when
+/// every one is an IP (Istio connects to them as given), `DNS` otherwise.
+pub(crate) fn resolution<'a>(mut addresses: impl Iterator<Item = &'a str>) -> &'static str {
+    if addresses.all(|a| a.parse::<IpAddr>().is_ok()) {
+        "STATIC"
+    } else {
+        "DNS"
+    }
 }
 
 #[cfg(test)]
