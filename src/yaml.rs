@@ -32,26 +32,7 @@ pub fn write_document(value: &Value, out: &mut String) {
     match value {
         Value::Mapping(m) if !m.is_empty() => write_entries(m, 0, false, out),
         Value::Sequence(s) if !s.is_empty() => write_items(s, 0, out),
-        // A tag before a block collection stands on a line of its own; on the
-        // collection's first line it would tag the first key or item.
-        Value::Tagged(t) => {
-            out.push_str(&tag_text(&t.tag));
-            match &t.value {
-                Value::Mapping(m) if !m.is_empty() => {
-                    out.push('\n');
-                    write_entries(m, 0, false, out);
-                }
-                Value::Sequence(s) if !s.is_empty() => {
-                    out.push('\n');
-                    write_items(s, 0, out);
-                }
-                other => {
-                    out.push(' ');
-                    write_inline(other, 2, false, out);
-                    out.push('\n');
-                }
-            }
-        }
+        Value::Tagged(t) => write_tagged(t, 0, out),
         _ => {
             write_inline(value, 2, false, out);
             out.push('\n');
@@ -136,26 +117,33 @@ pub(crate) fn write_after_indicator(value: &Value, indent: usize, out: &mut Stri
         }
         Value::Tagged(t) => {
             out.push(' ');
-            out.push_str(&tag_text(&t.tag));
-            match &t.value {
-                Value::Mapping(m) if !m.is_empty() => {
-                    out.push('\n');
-                    write_entries(m, indent + 2, false, out);
-                }
-                Value::Sequence(s) if !s.is_empty() => {
-                    out.push('\n');
-                    write_items(s, indent + 2, out);
-                }
-                other => {
-                    out.push(' ');
-                    write_inline(other, indent + 2, false, out);
-                    out.push('\n');
-                }
-            }
+            write_tagged(t, indent + 2, out);
         }
         _ => {
             out.push(' ');
             write_inline(value, indent + 2, false, out);
+            out.push('\n');
+        }
+    }
+}
+
+/// A tag, then its node: a block collection on the next lines at `indent`
+/// (on the tag's line it would tag the first key or item), a scalar after
+/// a space.
+fn write_tagged(t: &serde_norway::value::TaggedValue, indent: usize, out: &mut String) {
+    out.push_str(&tag_text(&t.tag));
+    match &t.value {
+        Value::Mapping(m) if !m.is_empty() => {
+            out.push('\n');
+            write_entries(m, indent, false, out);
+        }
+        Value::Sequence(s) if !s.is_empty() => {
+            out.push('\n');
+            write_items(s, indent, out);
+        }
+        other => {
+            out.push(' ');
+            write_inline(other, indent.max(2), false, out);
             out.push('\n');
         }
     }
