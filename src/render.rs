@@ -89,11 +89,29 @@ pub struct Renderer {
     canonical: Environment<'static>,
     /// Where each template came from, for diagnostics.
     origins: BTreeMap<&'static str, PathBuf>,
-    /// Each export's shared import as a template value, made on first use
-    /// (by `ImportedService::index`): every importer reuses it. The service
-    /// is kept beside it, so a renderer given another federation's import
-    /// never answers with a stale value.
-    imports: Vec<OnceLock<(Arc<ImportedService>, Value)>>,
+    /// Each export's shared import, made on first use (by
+    /// `ImportedService::index`): every importer reuses it.
+    imports: Vec<OnceLock<SharedImport>>,
+    /// The federation context (as JSON) the memos in `imports` were
+    /// rendered with; a cluster of another federation does not use them.
+    memo_federation: OnceLock<String>,
+}
+
+/// The templates each import renders, in order, into `imports-<source>.yaml`.
+const IMPORT_TEMPLATES: [&str; 2] = ["serviceentry.yaml", "destinationrule.yaml"];
+
+/// What every importer of one export shares. The service is kept, so a
+/// renderer given another federation's import never answers with a stale
+/// value.
+struct SharedImport {
+    service: Arc<ImportedService>,
+    /// The import as a template value, `meta.annotations` to be overlaid.
+    value: Value,
+    /// Each of `IMPORT_TEMPLATES` rendered once for every importer, with a
+    /// hole for the importer's annotations (`canonical::fill`); `None` when
+    /// the template is overridden or its output depends on more than that
+    /// (it reads `cluster`, or the annotations other than by writing them).
+    memo: [OnceLock<Option<String>>; 2],
 }
 
 /// A `--templates` folder must exist and hold only templates meshfed knows
@@ -185,6 +203,7 @@ impl Renderer {
             canonical,
             origins,
             imports: (0..exports).map(|_| OnceLock::new()).collect(),
+            memo_federation: OnceLock::new(),
         })
     }
 
@@ -261,7 +280,11 @@ impl Renderer {
                 },
             );
         }
-        // Imports differ from cluster to cluster only in their annotations.
+        // Imports differ from cluster to cluster only in their annotations:
+        // each template is rendered once per export (with a hole for them)
+        // and filled in for each importer, where its output allows it.
+        let fed_key = serde_json::to_string(&fed_context(fed)).unwrap_or_default();
+        let memo = *self.memo_federation.get_or_init(|| fed_key.clone()) == fed_key;
         let annotations = |i: &ServiceImport| Value::from(Serde(&*i.annotations));
         let shared = cluster.imports.first().map(|i| (i.annotations.clone(), annotations(i)));
         for import in &cluster.imports {
@@ -269,12 +292,42 @@ impl Renderer {
                 Some((map, value)) if Arc::ptr_eq(map, &import.annotations) => value.clone(),
                 _ => annotations(import),
             };
-            let ctx = context! { federation => federation.clone(), cluster => cl.clone(), import => self.import_value(import, annotations) };
-            let se = self.object("serviceentry.yaml", ctx.clone())?;
-            let dr = self.object("destinationrule.yaml", ctx)?;
-            let file = format!("imports-{}.yaml", import.service.source_cluster);
-            append(&mut files, &file, se);
-            append(&mut files, &file, dr);
+            let file = files
+                .entry(format!("imports-{}.yaml", import.service.source_cluster))
+                .or_insert_with(|| OutputFile {
+                    text: String::new(),
+                    applied: true,
+                });
+            let ctx = OnceLock::new();
+            let ctx = || {
+                ctx.get_or_init(|| {
+                    let import = self.import_value(import, annotations.clone());
+                    context! { federation => federation.clone(), cluster => cl.clone(), import => import }
+                })
+                .clone()
+            };
+            for (slot, template) in IMPORT_TEMPLATES.into_iter().enumerate() {
+                if !file.text.is_empty() {
+                    file.text.push_str("---\n");
+                }
+                #[cfg(debug_assertions)]
+                let start = file.text.len();
+                let reused = memo
+                    && self
+                        .memo(slot, &federation, import)
+                        .is_some_and(|text| canonical::fill(text, &annotations, &mut file.text));
+                if reused {
+                    // Debug builds (every test run) check it against rendering the object.
+                    #[cfg(debug_assertions)]
+                    assert_eq!(
+                        Ok(&file.text[start..]),
+                        self.object(template, ctx()).as_deref(),
+                        "{template}: the per-export memo differs from rendering the object"
+                    );
+                } else {
+                    file.text.push_str(&self.object(template, ctx())?);
+                }
+            }
         }
         for global in &cluster.globals {
             let ctx = context! { federation => federation.clone(), cluster => cl.clone(), global => Value::from(Serde(global)) };
@@ -370,26 +423,51 @@ impl Renderer {
     /// with `meta.annotations` replaced by this cluster's (`annotations`,
     /// best made once per cluster).
     pub(crate) fn import_value(&self, import: &ServiceImport, annotations: Value) -> Value {
-        let cached = self
-            .imports
-            .get(import.service.index)
-            .map(|cell| cell.get_or_init(|| (import.service.clone(), self.shared_import(import))))
-            .filter(|(service, _)| Arc::ptr_eq(service, &import.service));
-        let base = match cached {
-            Some((_, value)) => value.clone(),
-            None => self.shared_import(import),
+        let base = match self.shared(import) {
+            Some(shared) => shared.value.clone(),
+            None => Value::from(Serde(&*import.service)),
         };
-        let meta = base.get_attr("meta").unwrap_or_default();
-        Value::from_object(Overlay::new(
-            base,
-            [("meta", Overlay::value(meta, [("annotations", annotations)]))],
-        ))
+        overlay_annotations(base, annotations)
     }
 
-    /// The part of an import every importer shares.
-    fn shared_import(&self, import: &ServiceImport) -> Value {
-        Value::from(Serde(&*import.service))
+    /// The export's shared import, or `None` for an import of a federation
+    /// other than the one this renderer first saw it in.
+    fn shared(&self, import: &ServiceImport) -> Option<&SharedImport> {
+        self.imports
+            .get(import.service.index)
+            .map(|cell| {
+                cell.get_or_init(|| SharedImport {
+                    service: import.service.clone(),
+                    value: Value::from(Serde(&*import.service)),
+                    memo: Default::default(),
+                })
+            })
+            .filter(|shared| Arc::ptr_eq(&shared.service, &import.service))
     }
+
+    /// The `slot`th of `IMPORT_TEMPLATES` rendered once for every importer
+    /// of `import`'s export, a hole where the annotations go.
+    fn memo(&self, slot: usize, federation: &Value, import: &ServiceImport) -> Option<&str> {
+        let shared = self.shared(import)?;
+        let memo = shared.memo[slot].get_or_init(|| {
+            let template = self.canonical.get_template(IMPORT_TEMPLATES[slot]).ok()?;
+            let import = overlay_annotations(shared.value.clone(), canonical::Hole::writable());
+            canonical::start();
+            let ctx =
+                context! { federation => federation.clone(), cluster => canonical::Hole::unused(), import => import };
+            canonical::finish_reusable(&template.render(ctx).ok()?)
+        });
+        memo.as_deref()
+    }
+}
+
+/// `base` (an import's shared value) with `meta.annotations` replaced.
+fn overlay_annotations(base: Value, annotations: Value) -> Value {
+    let meta = base.get_attr("meta").unwrap_or_default();
+    Value::from_object(Overlay::new(
+        base,
+        [("meta", Overlay::value(meta, [("annotations", annotations)]))],
+    ))
 }
 
 #[cfg(test)]

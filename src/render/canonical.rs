@@ -18,24 +18,31 @@
 //! Debug builds (every test run) check each result against that general
 //! path (`Renderer::object`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::fmt::Write as _;
+use std::sync::Arc;
 
-use minijinja::value::ValueKind;
-use minijinja::{AutoEscape, Error, Output, State, Value};
+use minijinja::value::{DynObject, Enumerator, Object, ValueKind};
+use minijinja::{AutoEscape, Error, ErrorKind, Output, State, Value};
 
 use crate::yaml::{self, Style};
 
 thread_local! {
     /// The values held aside by the render running on this thread.
     static HELD: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+    /// Whether the render running on this thread used a [`Hole`].
+    static TOUCHED: Cell<bool> = const { Cell::new(false) };
 }
 
 const MARK: char = '\u{1}';
+/// Where a writable [`Hole`] was written.
+const HOLE: char = '\u{2}';
 
 /// Forgets what an earlier (perhaps failed) render held aside; call before
 /// each render.
 pub(super) fn start() {
     HELD.with(|h| h.borrow_mut().clear());
+    TOUCHED.with(|t| t.set(false));
 }
 
 /// The formatter of the embedded templates' environment.
@@ -44,12 +51,33 @@ pub(super) fn format(out: &mut Output, state: &mut State, value: &Value) -> Resu
         // Prose (`next-steps.md`).
         return minijinja::escape_formatter(out, state, value);
     }
+    if let Some(hole) = value.downcast_object_ref::<Hole>() {
+        if hole.writable {
+            out.write_char(HOLE)?;
+        } else {
+            touch();
+        }
+        return Ok(());
+    }
+    if matches!(value.kind(), ValueKind::Undefined | ValueKind::Invalid) {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    if !inline(value, out)? {
+        hold(out, value)?;
+    }
+    Ok(())
+}
+
+/// Writes `value` where it stands if it takes one line (a scalar, an empty
+/// map or list) and returns true; false, having written nothing, for a
+/// value that needs lines of its own (placed by [`place`]).
+fn inline<W: std::fmt::Write>(value: &Value, out: &mut W) -> Result<bool, std::fmt::Error> {
     match value.kind() {
         ValueKind::String => {
             let s = value.as_str().unwrap_or_default();
             match yaml::style(s, false) {
                 Style::Plain => out.write_str(s)?,
-                Style::Literal => hold(out, value)?,
+                Style::Literal => return Ok(false),
                 _ => {
                     let mut text = String::new();
                     yaml::write_str(s, 0, false, &mut text);
@@ -59,16 +87,15 @@ pub(super) fn format(out: &mut Output, state: &mut State, value: &Value) -> Resu
         }
         ValueKind::Number if value.is_integer() => match i64::try_from(value.clone()) {
             Ok(n) => write!(out, "{n}")?,
-            Err(_) => hold(out, value)?,
+            Err(_) => return Ok(false),
         },
         ValueKind::Bool => out.write_str(if value.is_true() { "true" } else { "false" })?,
         ValueKind::None => out.write_str("null")?,
         ValueKind::Map if value.len() == Some(0) => out.write_str("{}")?,
         ValueKind::Seq if value.len() == Some(0) => out.write_str("[]")?,
-        ValueKind::Undefined | ValueKind::Invalid => return minijinja::escape_formatter(out, state, value),
-        _ => hold(out, value)?,
+        _ => return Ok(false),
     }
-    Ok(())
+    Ok(true)
 }
 
 fn hold(out: &mut Output, value: &Value) -> Result<(), Error> {
@@ -93,36 +120,173 @@ pub(super) fn finish(text: &str) -> Option<String> {
         let after = &rest[at + 1..];
         let end = after.find(MARK)?;
         let value = held.get(after[..end].parse::<usize>().ok()?)?;
-        rest = &after[end + 1..];
-        if !rest.is_empty() {
-            rest = rest.strip_prefix('\n')?;
-        }
-        let line = &out[out.rfind('\n').map_or(0, |p| p + 1)..];
-        let mut body = line.trim_start_matches(' ');
-        let mut column = line.len() - body.len();
-        while let Some(tail) = body.strip_prefix("- ") {
-            body = tail;
-            column += 2;
-        }
-        if body.is_empty() && column >= 2 {
-            // `- M`: the item after the dash at `column - 2`.
-            out.pop();
-            yaml::write_after_indicator(&serde_norway::to_value(value).ok()?, column - 2, &mut out);
-        } else if body.len() > 2 && body.ends_with(": ") {
-            // `key: M`: the key starts at `column`.
-            out.pop();
-            if !write_flat(value, column, &mut out) {
-                yaml::write_value(&serde_norway::to_value(value).ok()?, column, &mut out);
-            }
-        } else {
-            return None;
-        }
+        rest = end_of_line(&after[end + 1..])?;
+        place(value, &mut out)?;
     }
     out.push_str(rest);
     if !out.ends_with('\n') {
         out.push('\n');
     }
     Some(out)
+}
+
+/// What follows a value placed on lines of its own: the rest of the text
+/// after the newline that ended the value's line (the block brings its
+/// own), or `None` if the line goes on.
+fn end_of_line(rest: &str) -> Option<&str> {
+    if rest.is_empty() {
+        Some(rest)
+    } else {
+        rest.strip_prefix('\n')
+    }
+}
+
+/// Writes `value` in block YAML for the line `out` ends with: `key: ` (the
+/// value under its key) or `- ` (a list item); `None` for any other line.
+fn place(value: &Value, out: &mut String) -> Option<()> {
+    let line = &out[out.rfind('\n').map_or(0, |p| p + 1)..];
+    let mut body = line.trim_start_matches(' ');
+    let mut column = line.len() - body.len();
+    while let Some(tail) = body.strip_prefix("- ") {
+        body = tail;
+        column += 2;
+    }
+    if body.is_empty() && column >= 2 {
+        // `- M`: the item after the dash at `column - 2`.
+        out.pop();
+        yaml::write_after_indicator(&serde_norway::to_value(value).ok()?, column - 2, out);
+    } else if body.len() > 2 && body.ends_with(": ") {
+        // `key: M`: the key starts at `column`.
+        out.pop();
+        if !write_flat(value, column, out) {
+            yaml::write_value(&serde_norway::to_value(value).ok()?, column, out);
+        }
+    } else {
+        return None;
+    }
+    Some(())
+}
+
+/// A value for a render whose result is kept and reused (`Renderer`'s
+/// per-export memo): the render must give the same text whatever the value
+/// later put in its place. A writable hole (`{{ import.meta.annotations }}`)
+/// is written as a mark that [`fill`] replaces; any other use of a hole
+/// (an attribute, a test, a loop, its length or truth, writing an
+/// unwritable one) marks the render as depending on the value, and
+/// [`finish_reusable`] refuses it.
+pub(super) struct Hole {
+    writable: bool,
+}
+
+impl Hole {
+    /// A hole that may only be written with `{{ }}`.
+    pub(super) fn writable() -> Value {
+        Value::from_object(Hole { writable: true })
+    }
+
+    /// A hole that may not be used at all (`cluster` for an object that must
+    /// be the same in every cluster).
+    pub(super) fn unused() -> Value {
+        Value::from_object(Hole { writable: false })
+    }
+}
+
+impl std::fmt::Debug for Hole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        touch();
+        f.write_str("hole")
+    }
+}
+
+impl Object for Hole {
+    fn get_value(self: &Arc<Self>, _: &Value) -> Option<Value> {
+        touch();
+        None
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, _: &str) -> Option<Value> {
+        touch();
+        None
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        touch();
+        Enumerator::Empty
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        touch();
+        None
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        touch();
+        false
+    }
+
+    fn call(self: &Arc<Self>, _: &mut State<'_, '_>, _: &[Value]) -> Result<Value, Error> {
+        touch();
+        Err(Error::new(ErrorKind::InvalidOperation, "hole"))
+    }
+
+    fn call_method(self: &Arc<Self>, _: &mut State<'_, '_>, _: &str, _: &[Value]) -> Result<Value, Error> {
+        touch();
+        Err(Error::new(ErrorKind::InvalidOperation, "hole"))
+    }
+
+    fn custom_cmp(self: &Arc<Self>, _: &DynObject) -> Option<std::cmp::Ordering> {
+        touch();
+        None
+    }
+
+    fn render(self: &Arc<Self>, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        touch();
+        Ok(())
+    }
+}
+
+fn touch() {
+    TOUCHED.with(|t| t.set(true));
+}
+
+/// [`finish`] for a render with holes in its context: `None` as well if
+/// the render used a hole other than by writing a writable one.
+pub(super) fn finish_reusable(text: &str) -> Option<String> {
+    let touched = TOUCHED.with(|t| t.replace(false));
+    let out = finish(text);
+    if touched {
+        None
+    } else {
+        out
+    }
+}
+
+/// Appends `text` (from [`finish_reusable`]) to `out` with each hole mark
+/// replaced by `value`, exactly as rendering with `value` in the hole's
+/// place would have written it. False, having appended nothing, when it
+/// cannot be placed there (the caller then renders the object itself).
+pub(super) fn fill(text: &str, value: &Value, out: &mut String) -> bool {
+    if matches!(value.kind(), ValueKind::Undefined | ValueKind::Invalid) {
+        return false;
+    }
+    let start = out.len();
+    let mut rest = text;
+    let filled = (|| {
+        while let Some(at) = memchr::memchr(HOLE as u8, rest.as_bytes()) {
+            out.push_str(&rest[..at]);
+            rest = &rest[at + 1..];
+            if !inline(value, out).ok()? {
+                rest = end_of_line(rest)?;
+                place(value, out)?;
+            }
+        }
+        out.push_str(rest);
+        Some(())
+    })();
+    if filled.is_none() {
+        out.truncate(start);
+    }
+    filled.is_some()
 }
 
 /// Writes `value` after its `key:` (at `column`) as `yaml::write_value`
@@ -252,6 +416,73 @@ mod tests {
             "x: {{ v }}{{ v }}\n",
         ] {
             assert_eq!(render(source, context! { v => map.clone() }), None, "{source}");
+        }
+    }
+
+    /// A render keeps its result only when it wrote a writable hole and did
+    /// nothing else with a hole: any read would make the text depend on the
+    /// value later put in its place.
+    #[test]
+    fn a_render_that_reads_a_hole_is_not_reused() {
+        let reuse = |source: &str| {
+            let mut env = Environment::new();
+            env.set_formatter(format);
+            env.add_function("noop", |_: Value| ());
+            start();
+            let ctx = context! { a => Hole::writable(), c => Hole::unused() };
+            env.render_named_str("t.yaml", source, ctx)
+                .ok()
+                .and_then(|t| finish_reusable(&t))
+        };
+        assert_eq!(
+            reuse("x: {{ a }}\ny: {{ a }}\n").as_deref(),
+            Some("x: \u{2}\ny: \u{2}\n")
+        );
+        for source in [
+            "x: {{ a.k }}\n",
+            "x: {{ a['k'] }}\n",
+            "{% for k in a %}{{ k }}{% endfor %}\n",
+            "{% for k, v in a|items %}{{ k }}{% endfor %}\n",
+            "x: {{ a|length }}\n",
+            "{% if a %}x: 1{% endif %}\n",
+            "x: {{ a|tojson }}\n",
+            "x: {{ a|string }}\n",
+            "x: {{ a == {} }}\n",
+            "x: {{ 'k' in a }}\n",
+            "x: {{ debug(a) }}\n",
+            "x: {{ c }}\n",
+            "x: {{ c.name }}\n",
+            "x: {{ noop(c.name) }}\n",
+        ] {
+            assert_eq!(reuse(source), None, "{source}");
+        }
+    }
+
+    /// Filling a hole writes what rendering the value there writes.
+    #[test]
+    fn a_filled_hole_is_the_value_rendered_in_its_place() {
+        let values = serde_json::json!([{"a": "1", "b": "yes"}, {}, [], "x", "two\nlines\n", ["p", 1]]);
+        for v in values.as_array().unwrap() {
+            let v = Value::from(minijinja::value::Serde(v));
+            for source in [
+                "k: {{ a }}\n",
+                "top:\n  k: {{ a }}\n  n: 1\n",
+                "l:\n- {{ a }}\n- {{ a }}",
+                "k: {{ a }}",
+            ] {
+                let direct = render(source, context! { a => v.clone() }).unwrap();
+                let mut env = Environment::new();
+                env.set_formatter(format);
+                start();
+                let memo = finish_reusable(
+                    &env.render_named_str("t.yaml", source, context! { a => Hole::writable() })
+                        .unwrap(),
+                )
+                .unwrap();
+                let mut out = String::from("before\n");
+                assert!(fill(&memo, &v, &mut out), "{source}");
+                assert_eq!(out, format!("before\n{direct}"), "{source} with {v}");
+            }
         }
     }
 }
