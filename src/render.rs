@@ -286,12 +286,20 @@ impl Renderer {
         let fed_key = serde_json::to_string(&fed_context(fed)).unwrap_or_default();
         let memo = *self.memo_federation.get_or_init(|| fed_key.clone()) == fed_key;
         let annotations = |i: &ServiceImport| Value::from(Serde(&*i.annotations));
-        let shared = cluster.imports.first().map(|i| (i.annotations.clone(), annotations(i)));
+        let mut shared = cluster
+            .imports
+            .first()
+            .map(|i| (i.annotations.clone(), canonical::Filling::new(annotations(i))));
         for import in &cluster.imports {
-            let annotations = match &shared {
-                Some((map, value)) if Arc::ptr_eq(map, &import.annotations) => value.clone(),
-                _ => annotations(import),
+            let mut own;
+            let filling = match &mut shared {
+                Some((map, filling)) if Arc::ptr_eq(map, &import.annotations) => filling,
+                _ => {
+                    own = canonical::Filling::new(annotations(import));
+                    &mut own
+                }
             };
+            let annotations = filling.value().clone();
             let file = files
                 .entry(format!("imports-{}.yaml", import.service.source_cluster))
                 .or_insert_with(|| OutputFile {
@@ -315,7 +323,7 @@ impl Renderer {
                 let reused = memo
                     && self
                         .memo(slot, &federation, import)
-                        .is_some_and(|text| canonical::fill(text, &annotations, &mut file.text));
+                        .is_some_and(|text| canonical::fill(text, filling, &mut file.text));
                 if reused {
                     // Debug builds (every test run) check it against rendering the object.
                     #[cfg(debug_assertions)]

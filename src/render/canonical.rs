@@ -144,6 +144,20 @@ fn end_of_line(rest: &str) -> Option<&str> {
 /// Writes `value` in block YAML for the line `out` ends with: `key: ` (the
 /// value under its key) or `- ` (a list item); `None` for any other line.
 fn place(value: &Value, out: &mut String) -> Option<()> {
+    let at = line_shape(out)?;
+    out.pop();
+    write_block(value, at, out)
+}
+
+/// Where a value placed after the end of `out` goes: `Item(c)`, a list
+/// item after a dash at column c, or `Key(c)`, under a key at column c.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    Item(usize),
+    Key(usize),
+}
+
+fn line_shape(out: &str) -> Option<At> {
     let line = &out[out.rfind('\n').map_or(0, |p| p + 1)..];
     let mut body = line.trim_start_matches(' ');
     let mut column = line.len() - body.len();
@@ -152,17 +166,23 @@ fn place(value: &Value, out: &mut String) -> Option<()> {
         column += 2;
     }
     if body.is_empty() && column >= 2 {
-        // `- M`: the item after the dash at `column - 2`.
-        out.pop();
-        yaml::write_after_indicator(&serde_norway::to_value(value).ok()?, column - 2, out);
+        Some(At::Item(column - 2))
     } else if body.len() > 2 && body.ends_with(": ") {
-        // `key: M`: the key starts at `column`.
-        out.pop();
-        if !write_flat(value, column, out) {
-            yaml::write_value(&serde_norway::to_value(value).ok()?, column, out);
-        }
+        Some(At::Key(column))
     } else {
-        return None;
+        None
+    }
+}
+
+/// `value` in block YAML at `at`, after the line's last space was removed.
+fn write_block(value: &Value, at: At, out: &mut String) -> Option<()> {
+    match at {
+        At::Item(column) => yaml::write_after_indicator(&serde_norway::to_value(value).ok()?, column, out),
+        At::Key(column) => {
+            if !write_flat(value, column, out) {
+                yaml::write_value(&serde_norway::to_value(value).ok()?, column, out);
+            }
+        }
     }
     Some(())
 }
@@ -261,12 +281,47 @@ pub(super) fn finish_reusable(text: &str) -> Option<String> {
     }
 }
 
+/// One value to [`fill`] holes with, and the blocks it was written as so
+/// far (one per place a hole was at), so that filling many objects with
+/// the same value writes it once.
+pub(super) struct Filling {
+    value: Value,
+    blocks: Vec<(At, String)>,
+}
+
+impl Filling {
+    pub(super) fn new(value: Value) -> Self {
+        Filling {
+            value,
+            blocks: Vec::new(),
+        }
+    }
+
+    pub(super) fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// `value` written in block YAML at `at`, as `place` writes it.
+    fn block(&mut self, at: At) -> Option<&str> {
+        let i = match self.blocks.iter().position(|(a, _)| *a == at) {
+            Some(i) => i,
+            None => {
+                let mut text = String::new();
+                write_block(&self.value, at, &mut text)?;
+                self.blocks.push((at, text));
+                self.blocks.len() - 1
+            }
+        };
+        Some(&self.blocks[i].1)
+    }
+}
+
 /// Appends `text` (from [`finish_reusable`]) to `out` with each hole mark
-/// replaced by `value`, exactly as rendering with `value` in the hole's
-/// place would have written it. False, having appended nothing, when it
-/// cannot be placed there (the caller then renders the object itself).
-pub(super) fn fill(text: &str, value: &Value, out: &mut String) -> bool {
-    if matches!(value.kind(), ValueKind::Undefined | ValueKind::Invalid) {
+/// replaced by the value of `with`, exactly as rendering with that value in
+/// the hole's place would have written it. False, having appended nothing,
+/// when it cannot be placed there (the caller then renders the object itself).
+pub(super) fn fill(text: &str, with: &mut Filling, out: &mut String) -> bool {
+    if matches!(with.value.kind(), ValueKind::Undefined | ValueKind::Invalid) {
         return false;
     }
     let start = out.len();
@@ -275,9 +330,11 @@ pub(super) fn fill(text: &str, value: &Value, out: &mut String) -> bool {
         while let Some(at) = memchr::memchr(HOLE as u8, rest.as_bytes()) {
             out.push_str(&rest[..at]);
             rest = &rest[at + 1..];
-            if !inline(value, out).ok()? {
+            if !inline(&with.value, out).ok()? {
                 rest = end_of_line(rest)?;
-                place(value, out)?;
+                let at = line_shape(out)?;
+                out.pop();
+                out.push_str(with.block(at)?);
             }
         }
         out.push_str(rest);
@@ -480,7 +537,7 @@ mod tests {
                 )
                 .unwrap();
                 let mut out = String::from("before\n");
-                assert!(fill(&memo, &v, &mut out), "{source}");
+                assert!(fill(&memo, &mut Filling::new(v.clone()), &mut out), "{source}");
                 assert_eq!(out, format!("before\n{direct}"), "{source} with {v}");
             }
         }
