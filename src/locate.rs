@@ -6,6 +6,7 @@
 //! report. Aliases are not followed, so it costs no more than the text.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use saphyr_parser::{Event, Parser};
 
@@ -16,13 +17,16 @@ pub struct LineIndex {
     lines: HashMap<String, usize>,
 }
 
+/// An open collection; `len` is the length of its path in the path buffer.
 enum Frame {
     Map {
-        path: String,
-        key: Option<String>,
+        len: usize,
+        /// After a key: whether its value is addressed (a complex or empty
+        /// key's is not).
+        value: Option<bool>,
     },
     Seq {
-        path: String,
+        len: usize,
         next: usize,
     },
     /// A complex key or something else we do not address.
@@ -47,7 +51,15 @@ impl LineIndex {
     /// Indexes the first document of `text`; a text that does not parse gives
     /// whatever was indexed up to the error.
     pub fn build(text: &str) -> Self {
-        let mut lines = HashMap::new();
+        let mut lines: HashMap<String, usize> = HashMap::new();
+        // The path of the node at hand, built in one buffer: each path is
+        // allocated once, when it is recorded.
+        let mut path = String::new();
+        let mut record = |path: &str, line: usize| {
+            if !lines.contains_key(path) {
+                lines.insert(path.to_owned(), line);
+            }
+        };
         let mut stack: Vec<Frame> = Vec::new();
         for event in Parser::new_from_str(text) {
             let Ok((event, span)) = event else { break };
@@ -64,37 +76,52 @@ impl LineIndex {
             if !is_node {
                 continue;
             }
-            // Where does this node sit?
-            let node_path = match stack.last_mut() {
-                None => Some(String::new()),
-                Some(Frame::Opaque) => None,
-                Some(Frame::Seq { path, next }) => {
-                    let p = item(path, *next);
-                    *next += 1;
-                    lines.entry(p.clone()).or_insert(line);
-                    Some(p)
+            // Where does this node sit? `true`: its path is in `path`.
+            let addressed = match stack.last_mut() {
+                None => {
+                    path.clear();
+                    true
                 }
-                Some(Frame::Map { path, key }) => match key.take() {
+                Some(Frame::Opaque) => false,
+                Some(Frame::Seq { len, next }) => {
+                    path.truncate(*len);
+                    let _ = write!(path, "[{next}]");
+                    *next += 1;
+                    record(&path, line);
+                    true
+                }
+                Some(Frame::Map { len, value }) => match value.take() {
                     None => {
                         // A key: record it and wait for its value.
-                        if let Event::Scalar(k, ..) = &event {
-                            let p = child(path, k);
-                            lines.entry(p).or_insert(line);
-                            *key = Some(k.to_string());
+                        if let Event::Scalar(key, ..) = &event {
+                            path.truncate(*len);
+                            if *len > 0 {
+                                path.push('.');
+                            }
+                            path.push_str(key);
+                            record(&path, line);
+                            *value = Some(!key.is_empty());
                             continue;
                         }
-                        *key = Some(String::new());
-                        None
+                        // A complex key: neither it nor its value is addressed.
+                        *value = Some(false);
+                        false
                     }
-                    Some(k) if k.is_empty() => None,
-                    Some(k) => Some(child(path, &k)),
+                    // `path` still ends with the key: its value comes next.
+                    Some(addressed) => addressed,
                 },
             };
             if opens {
-                stack.push(match (node_path, &event) {
-                    (Some(path), Event::MappingStart(..)) => Frame::Map { path, key: None },
-                    (Some(path), _) => Frame::Seq { path, next: 0 },
-                    (None, _) => Frame::Opaque,
+                stack.push(match (addressed, &event) {
+                    (true, Event::MappingStart(..)) => Frame::Map {
+                        len: path.len(),
+                        value: None,
+                    },
+                    (true, _) => Frame::Seq {
+                        len: path.len(),
+                        next: 0,
+                    },
+                    (false, _) => Frame::Opaque,
                 });
             }
         }
@@ -136,5 +163,41 @@ mod tests {
         let idx = LineIndex::build(TEXT);
         assert_eq!(idx.line_of("spec.clusters[1].exports[0].ports"), Some(9));
         assert_eq!(idx.line_of("spec.clusters[1].domain"), Some(7));
+    }
+
+    /// Complex and empty keys, flow collections and sequences of sequences
+    /// are addressed as before the path buffer (each path built anew).
+    #[test]
+    fn odd_keys_and_nested_sequences() {
+        let text =
+            "a:\n  ? [x]\n  : {b: 1}\n  c:\n  - - p\n    - q\n  - {d: [e, f]}\n  \"\": {g: 1}\n  h: 2\n[k]: 3\nz: 4\n";
+        let idx = LineIndex::build(text);
+        assert_eq!(idx.line_of("a"), Some(1));
+        assert_eq!(idx.line_of("a.c"), Some(4));
+        assert_eq!(idx.line_of("a.c[0]"), Some(5));
+        assert_eq!(idx.line_of("a.c[0][1]"), Some(6));
+        assert_eq!(idx.line_of("a.c[1].d[1]"), Some(7));
+        assert_eq!(idx.line_of("a.h"), Some(9));
+        assert_eq!(idx.line_of("z"), Some(11));
+        // Inside a complex or empty key's value: the nearest addressed ancestor.
+        assert_eq!(idx.line_of("a.b"), Some(1));
+        assert_eq!(idx.line_of("a..g"), Some(8));
+        let mut all: Vec<(&str, usize)> = idx.lines.iter().map(|(p, l)| (p.as_str(), *l)).collect();
+        all.sort();
+        let expected = [
+            ("a", 1),
+            ("a.", 8),
+            ("a.c", 4),
+            ("a.c[0]", 5),
+            ("a.c[0][0]", 5),
+            ("a.c[0][1]", 6),
+            ("a.c[1]", 7),
+            ("a.c[1].d", 7),
+            ("a.c[1].d[0]", 7),
+            ("a.c[1].d[1]", 7),
+            ("a.h", 9),
+            ("z", 11),
+        ];
+        assert_eq!(all, expected);
     }
 }
