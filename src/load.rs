@@ -14,7 +14,7 @@ use jsonschema::Validator;
 use serde_json::Value;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::locate::{self, LineIndex};
+use crate::line_index::{self, LineIndex};
 use crate::nesting;
 use crate::spec::MeshFederation;
 use crate::suggest;
@@ -182,7 +182,7 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
     // says what the "missing" would.
     let renamed: Vec<String> = found
         .iter()
-        .filter_map(|d| d.suggested.as_ref().map(|s| locate::child(parent_of(&d.diag.path), s)))
+        .filter_map(|d| d.suggested.as_ref().map(|s| line_index::child(parent_of(&d.diag.path), s)))
         .collect();
     for f in found {
         if f.diag.code == "MF102" && f.missing.as_ref().is_some_and(|m| renamed.contains(m)) {
@@ -241,9 +241,9 @@ pub fn pointer_to_path(pointer: &str) -> String {
     for seg in pointer.split('/').skip(1) {
         let seg = seg.replace("~1", "/").replace("~0", "~");
         if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
-            path = locate::item(&path, seg.parse().unwrap_or(0));
+            path = line_index::item(&path, seg.parse().unwrap_or(0));
         } else {
-            path = locate::child(&path, &seg);
+            path = line_index::child(&path, &seg);
         }
     }
     path
@@ -303,7 +303,7 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, ins
             unexpected
                 .iter()
                 .map(|field| {
-                    let at = locate::child(path, field);
+                    let at = line_index::child(path, field);
                     // A near name not already in use (`domian` beside `domain` is a duplicate, not a typo).
                     let near = suggest::nearest(field, &known).filter(|k| !present.contains(&k.as_str()));
                     if let Some(near) = near {
@@ -331,7 +331,7 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, ins
                 diag: Diagnostic::error("MF102", path, format!("missing required field `{field}`"))
                     .hint(format!("add `{field}`; see the spec reference in the README")),
                 suggested: None,
-                missing: Some(locate::child(path, field)),
+                missing: Some(line_index::child(path, field)),
             }]
         }
         K::Type { kind } => {

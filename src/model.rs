@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::certs::{self, CertPolicy, RootCert, SourceRef};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::SpecSource;
-use crate::locate::LineIndex;
+use crate::line_index::LineIndex;
 use crate::naming;
 use crate::spec::{AuthorizationMode, ClusterSpec, Installer, MeshFederation, RootCaSpec};
 
