@@ -22,8 +22,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{port_protocol, ObjectMeta, ServicePort};
 use crate::naming;
+use crate::plan::{port_protocol, ObjectMeta, ServicePort};
 use crate::spec::{ClusterSpec, ExportSpec, FederationSpec, OutlierDetectionSpec};
 
 /// A global host as one cluster sees it: a ServiceEntry and its DestinationRule.
@@ -364,7 +364,7 @@ pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMa
                 },
                 host: host.clone(),
                 ports: ports.clone(),
-                resolution: crate::model::resolution(endpoints.iter().map(|e| e.address.as_str())),
+                resolution: crate::plan::resolution(endpoints.iter().map(|e| e.address.as_str())),
                 endpoints,
                 subject_alt_names: sans,
                 export_to,
