@@ -3,7 +3,7 @@
 //! with locality failover between them. This file checks what makes a
 //! global service (its exporters agree on its ports; the global domain is
 //! no cluster's) and plans the ServiceEntry and DestinationRule each
-//! cluster gets for it. The per-cluster imports stay as `model` makes them.
+//! cluster gets for it. The per-cluster imports stay as `plan` makes them.
 //!
 //! Who gets a global host, and with which endpoints:
 //! - a cluster that imports the service from at least one of its exporters

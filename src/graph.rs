@@ -18,7 +18,7 @@ pub enum GraphFormat {
     Dot,
 }
 
-/// What the graph shows, derived once from the model.
+/// What the graph shows, derived once from the plan.
 struct Edges<'a> {
     /// (importer, exporter) → services, sorted.
     imports: BTreeMap<(&'a str, &'a str), Vec<String>>,
