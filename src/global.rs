@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
 use crate::naming;
-use crate::plan::{port_protocol, ObjectMeta, ServicePort};
+use crate::plan::{service_ports, ObjectMeta, ServicePort};
 use crate::spec::{ClusterSpec, ExportSpec, FederationSpec, OutlierDetectionSpec};
 
 /// A global host as one cluster sees it: a ServiceEntry and its DestinationRule.
@@ -275,16 +275,7 @@ pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMa
     for ((namespace, service), members) in &groups {
         let host = global_host(service, namespace, &spec.global_domain);
         let (_, _, _, first) = members[0];
-        let mut ports: Vec<ServicePort> = first
-            .ports
-            .iter()
-            .map(|p| ServicePort {
-                name: p.name.clone(),
-                number: p.port as u16,
-                protocol: port_protocol(&p.name, p.protocol.as_deref()).unwrap_or_else(|| "TCP".to_owned()),
-            })
-            .collect();
-        ports.sort_by_key(|p| p.number);
+        let ports = service_ports(&first.ports);
         for c in &spec.clusters {
             let own = members.iter().find(|m| m.1.name == c.name);
             let peers: Vec<_> = members.iter().filter(|m| exports_to(m.1, m.3, &c.name)).collect();

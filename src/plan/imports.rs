@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::next_steps::{export_step, ExportStep};
 use super::{trust_domain, ObjectMeta};
 use crate::naming;
-use crate::spec::{AuthorizationMode, ClusterSpec, ExportSpec, FederationSpec};
+use crate::spec::{AuthorizationMode, ClusterSpec, ExportSpec, FederationSpec, PortSpec};
 
 /// Who may call one exported service (`authorization: importers`): an
 /// ALLOW AuthorizationPolicy and a STRICT PeerAuthentication on its workloads.
@@ -222,6 +222,21 @@ pub(super) fn gateway_addresses(addresses: &[String]) -> Vec<String> {
     out
 }
 
+/// An export's ports as a ServiceEntry lists them: sorted by number, each
+/// with its protocol (TCP when its name says none).
+pub fn service_ports(ports: &[PortSpec]) -> Vec<ServicePort> {
+    let mut ports: Vec<ServicePort> = ports
+        .iter()
+        .map(|p| ServicePort {
+            name: p.name.clone(),
+            number: p.port as u16,
+            protocol: port_protocol(&p.name, p.protocol.as_deref()).unwrap_or_else(|| "TCP".to_owned()),
+        })
+        .collect();
+    ports.sort_by_key(|p| p.number);
+    ports
+}
+
 /// The import of `e` from `exporter`, without the importing cluster's annotation.
 fn service_import(
     fed: &str,
@@ -232,16 +247,7 @@ fn service_import(
     labels: Arc<BTreeMap<String, String>>,
     index: usize,
 ) -> ImportedService {
-    let mut ports: Vec<ServicePort> = e
-        .ports
-        .iter()
-        .map(|p| ServicePort {
-            name: p.name.clone(),
-            number: p.port as u16,
-            protocol: port_protocol(&p.name, p.protocol.as_deref()).unwrap_or_else(|| "TCP".to_owned()),
-        })
-        .collect();
-    ports.sort_by_key(|p| p.number);
+    let ports = service_ports(&e.ports);
     let endpoints = gateway_addresses(&exporter.gateway.addresses);
     let td = trust_domain(exporter);
     let mut sans: Vec<String> = e

@@ -29,7 +29,9 @@ mod mesh_config;
 mod next_steps;
 mod trust;
 
-pub use imports::{port_protocol, resolution, ExportAuthorization, ImportedService, ServiceImport, ServicePort};
+pub use imports::{
+    port_protocol, resolution, service_ports, ExportAuthorization, ImportedService, ServiceImport, ServicePort,
+};
 pub use mesh_config::MeshConfigFragment;
 pub use next_steps::NextSteps;
 pub use trust::TrustBundle;
