@@ -13,7 +13,7 @@ use std::process::Command;
 
 use similar::TextDiff;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::output;
 use crate::pipeline::Rendered;
 
@@ -59,8 +59,8 @@ pub fn drift(dir: &Path, rendered: &Rendered, filtered: bool, require_tracked: b
     }
     for tmp in output::temporaries(dir) {
         out.problems.push(
-            Diagnostic::error(
-                "MF442",
+            Diagnostic::new(
+                Code::MF442,
                 "",
                 format!(
                     "{} is a temporary file left by a meshfed run that was killed",
@@ -88,8 +88,8 @@ fn untracked<'a>(dir: &Path, files: impl Iterator<Item = &'a String>) -> Result<
     let inside = match git(&["rev-parse", "--is-inside-work-tree"]) {
         Ok(out) => out.status.success() && out.stdout.starts_with(b"true"),
         Err(e) => {
-            return Err(vec![Diagnostic::error(
-                "MF443",
+            return Err(vec![Diagnostic::new(
+                Code::MF443,
                 "",
                 format!("--require-tracked: cannot run git: {e}"),
             )
@@ -104,8 +104,8 @@ fn untracked<'a>(dir: &Path, files: impl Iterator<Item = &'a String>) -> Result<
     let listed = match git(&["ls-files", "-z", "--", "."]) {
         Ok(out) if out.status.success() => out.stdout,
         Ok(out) => {
-            return Err(vec![Diagnostic::error(
-                "MF443",
+            return Err(vec![Diagnostic::new(
+                Code::MF443,
                 "",
                 format!(
                     "--require-tracked: git ls-files failed: {}",
@@ -115,8 +115,8 @@ fn untracked<'a>(dir: &Path, files: impl Iterator<Item = &'a String>) -> Result<
             .at(dir, None)])
         }
         Err(e) => {
-            return Err(vec![Diagnostic::error(
-                "MF443",
+            return Err(vec![Diagnostic::new(
+                Code::MF443,
                 "",
                 format!("--require-tracked: cannot run git: {e}"),
             )
@@ -128,8 +128,8 @@ fn untracked<'a>(dir: &Path, files: impl Iterator<Item = &'a String>) -> Result<
         .filter(|rel| !tracked.contains(rel.as_bytes()))
         .map(|rel| {
             let path = dir.join(rel);
-            Diagnostic::error(
-                "MF443",
+            Diagnostic::new(
+                Code::MF443,
                 "",
                 format!("{} is generated but not tracked by git", path.display()),
             )
@@ -143,8 +143,8 @@ fn read(path: &Path) -> Result<Option<String>, Vec<Diagnostic>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(vec![Diagnostic::error(
-            "MF403",
+        Err(e) => Err(vec![Diagnostic::new(
+            Code::MF403,
             "",
             format!("cannot read {}: {e}", path.display()),
         )

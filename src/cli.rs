@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::certs::CertPolicy;
 use crate::check;
 use crate::deckhouse;
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::exit_codes::ExitCode;
 use crate::graph::{self as fedgraph, GraphFormat};
 use crate::intake::BuildOptions;
@@ -399,8 +399,8 @@ pub fn run() -> ExitCode {
             match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page) {
                 Ok(()) => emit(&String::from_utf8_lossy(&page)),
                 Err(e) => {
-                    report_one(Diagnostic::error(
-                        "MF451",
+                    report_one(Diagnostic::new(
+                        Code::MF451,
                         "",
                         format!("cannot write the manual page: {e}"),
                     ));
@@ -454,7 +454,7 @@ fn explain(code: Option<&str>) -> ExitCode {
         Some((c, text)) => emit(&format!("{c}\n\n{text}\n")),
         None => {
             report_one(
-                Diagnostic::error("MF460", "", format!("{code} is not a meshfed diagnostic code"))
+                Diagnostic::new(Code::MF460, "", format!("{code} is not a meshfed diagnostic code"))
                     .hint("`meshfed explain` lists every code; codes look like MF208"),
             );
             ExitCode::Usage
@@ -486,8 +486,8 @@ fn spec_given_as_plugin_argument(args: &[std::ffi::OsString]) -> Option<ExitCode
     let mut words = vec!["meshfed".to_owned(), "generate".to_owned()];
     words.extend(args.iter().map(|a| shell_word(&a.to_string_lossy())));
     report_one(
-        Diagnostic::error(
-            "MF461",
+        Diagnostic::new(
+            Code::MF461,
             "",
             format!(
                 "{} is a MeshFederation spec, not a MeshFederationMember file (the kustomize plugin form)",
@@ -506,8 +506,8 @@ fn krm_function(implicit: bool) -> ExitCode {
     let input = match crate::load::read_text(std::io::stdin().lock()) {
         Ok(input) => input,
         Err(why) => {
-            report_one(Diagnostic::error(
-                "MF410",
+            report_one(Diagnostic::new(
+                Code::MF410,
                 "",
                 format!("cannot read a ResourceList from stdin: {why}"),
             ));
@@ -548,7 +548,7 @@ fn kustomize_plugin(file: &std::path::Path) -> ExitCode {
 fn plugin_install(copy: bool) -> ExitCode {
     let Some(home) = plugin::config_home() else {
         report_one(
-            Diagnostic::error("MF430", "", "neither XDG_CONFIG_HOME nor HOME is set")
+            Diagnostic::new(Code::MF430, "", "neither XDG_CONFIG_HOME nor HOME is set")
                 .hint("set XDG_CONFIG_HOME (or HOME)"),
         );
         return ExitCode::InvalidInput;
@@ -637,7 +637,7 @@ fn read_spec(spec: &Path) -> Result<SpecSource, Diagnostic> {
         return SpecSource::read(spec);
     }
     let unreadable = |why: String| {
-        Diagnostic::error("MF001", "", format!("cannot read the spec from stdin: {why}"))
+        Diagnostic::new(Code::MF001, "", format!("cannot read the spec from stdin: {why}"))
             .hint("pipe the MeshFederation spec into `meshfed … -`, as UTF-8 text")
             .at("<stdin>", None)
     };
@@ -716,7 +716,7 @@ fn check(spec: &std::path::Path, dir: &std::path::Path, require_tracked: bool, o
         Ok(drift) => {
             let code = emit(&drift.diff);
             // Untracked files alone (MF443) are not fixed by generating again.
-            let regenerate = !drift.diff.is_empty() || drift.problems.iter().any(|d| d.code != "MF443");
+            let regenerate = !drift.diff.is_empty() || drift.problems.iter().any(|d| d.code != Code::MF443);
             let mut diags = rendered.diagnostics;
             diags.extend(drift.problems);
             report(diags);
@@ -809,7 +809,7 @@ fn emit(text: &str) -> ExitCode {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Success,
         Err(e) => {
             report_one(
-                Diagnostic::error("MF451", "", format!("cannot write the output to stdout: {e}"))
+                Diagnostic::new(Code::MF451, "", format!("cannot write the output to stdout: {e}"))
                     .hint("check where stdout goes (a full disk, a closed pipe or file)"),
             );
             ExitCode::InvalidInput
@@ -824,8 +824,8 @@ fn not_a_folder(dir: &std::path::Path) -> Option<ExitCode> {
         return None;
     }
     report_one(
-        Diagnostic::error(
-            "MF450",
+        Diagnostic::new(
+            Code::MF450,
             "",
             format!("-o {}: the path is a file, not a folder", dir.display()),
         )

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::certs::{self, CertPolicy, SourceRef};
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::naming;
 use crate::output::write_atomic;
 
@@ -127,7 +127,7 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T
         .map_err(|e| e.to_string())
         .and_then(crate::load::read_text)
         .map_err(|why| {
-            Diagnostic::error("MF601", "", format!("cannot read the {what} document: {why}"))
+            Diagnostic::new(Code::MF601, "", format!("cannot read the {what} document: {why}"))
                 .at(file, None)
                 .hint("check the path")
         })?;
@@ -145,8 +145,8 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T
         if !has(mine) && has(theirs) {
             let line = crate::line_index::LineIndex::build(&text)
                 .line_of(theirs.iter().find(|k| top.contains_key(**k)).copied().unwrap_or(""));
-            return Err(Diagnostic::error(
-                "MF611",
+            return Err(Diagnostic::new(
+                Code::MF611,
                 "",
                 format!("this looks like the {other} federation document, given as --{what}"),
             )
@@ -155,8 +155,8 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T
         }
     }
     let value = serde_json::from_str(&text).map_err(|e| {
-        Diagnostic::error(
-            "MF602",
+        Diagnostic::new(
+            Code::MF602,
             "",
             format!("the {what} document is not what Deckhouse publishes: {e}"),
         )
@@ -219,7 +219,7 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
     };
     if !naming::is_dns_label(&req.name) {
         diags.push(
-            Diagnostic::error("MF603", "--name", format!("{:?} is not a DNS-1123 label", req.name))
+            Diagnostic::new(Code::MF603, "--name", format!("{:?} is not a DNS-1123 label", req.name))
                 .hint("use lower-case letters, digits and '-'"),
         );
     }
@@ -243,8 +243,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         let path = format!("ingressGateways[{i}]");
         if gw.address.parse::<IpAddr>().is_err() && !naming::is_dns_name(&gw.address) {
             diags.push(
-                Diagnostic::error(
-                    "MF604",
+                Diagnostic::new(
+                    Code::MF604,
                     format!("{path}.address"),
                     format!("{:?} is neither an IP address nor a DNS name", gw.address),
                 )
@@ -254,8 +254,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         }
         if !(1..=65535).contains(&gw.port) {
             diags.push(
-                Diagnostic::error(
-                    "MF604",
+                Diagnostic::new(
+                    Code::MF604,
                     format!("{path}.port"),
                     format!("port {} is out of range", gw.port),
                 )
@@ -268,8 +268,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
     }
     if private.ingress_gateways.is_empty() && !private.public_services.is_empty() {
         diags.push(
-            Diagnostic::error(
-                "MF605",
+            Diagnostic::new(
+                Code::MF605,
                 "ingressGateways",
                 "the cluster publishes services but no ingress gateway",
             )
@@ -279,8 +279,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
     }
     if ports.len() > 1 {
         diags.push(
-            Diagnostic::error(
-                "MF606",
+            Diagnostic::new(
+                Code::MF606,
                 "ingressGateways",
                 format!(
                     "the gateways listen on different ports ({}); meshfed takes one port per cluster",
@@ -300,8 +300,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
                 domains.insert(domain.to_owned());
                 if s.ports.is_empty() {
                     diags.push(
-                        Diagnostic::error(
-                            "MF610",
+                        Diagnostic::new(
+                            Code::MF610,
                             format!("publicServices[{i}].ports"),
                             format!("{} publishes no port", s.hostname),
                         )
@@ -312,8 +312,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
                 for (pi, p) in s.ports.iter().enumerate() {
                     if !naming::is_dns_label(&p.name) || !(1..=65535).contains(&p.port) {
                         diags.push(
-                            Diagnostic::error(
-                                "MF610",
+                            Diagnostic::new(
+                                Code::MF610,
                                 format!("publicServices[{i}].ports[{pi}]"),
                                 format!("port {:?} {} is not a valid named port", p.name, p.port),
                             )
@@ -331,8 +331,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
                 });
             }
             None => diags.push(
-                Diagnostic::error(
-                    "MF607",
+                Diagnostic::new(
+                    Code::MF607,
                     format!("publicServices[{i}].hostname"),
                     format!("{:?} is not <service>.<namespace>.svc.<cluster domain>", s.hostname),
                 )
@@ -345,8 +345,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         (Some(d), _) => {
             if let Some(other) = domains.iter().find(|x| *x != d) {
                 diags.push(
-                    Diagnostic::warning(
-                        "MF608",
+                    Diagnostic::new(
+                        Code::MF608,
                         "publicServices",
                         format!("hostnames use domain {other}, but --domain is {d}"),
                     )
@@ -359,8 +359,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         (None, 1) => domains.first().cloned().unwrap_or_default(),
         (None, 0) => {
             diags.push(
-                Diagnostic::error(
-                    "MF609",
+                Diagnostic::new(
+                    Code::MF609,
                     "publicServices",
                     "no hostname to derive the cluster domain from",
                 )
@@ -371,8 +371,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         }
         (None, _) => {
             diags.push(
-                Diagnostic::error(
-                    "MF609",
+                Diagnostic::new(
+                    Code::MF609,
                     "publicServices",
                     format!(
                         "hostnames use several domains ({})",
@@ -387,8 +387,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
     };
     if domain == "cluster.local" {
         diags.push(
-            Diagnostic::warning(
-                "MF612",
+            Diagnostic::new(
+                Code::MF612,
                 "publicServices",
                 "the cluster uses cluster.local, every cluster's default domain: remote names would collide with local ones",
             )
@@ -417,8 +417,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
     // An existing root file is replaced only when it holds the same, or with --force.
     match std::fs::read(&req.root_out) {
         Ok(old) if old != pem.as_bytes() && !req.force => diags.push(
-            Diagnostic::error(
-                "MF613",
+            Diagnostic::new(
+                Code::MF613,
                 "--root-out",
                 format!("{} exists and holds something else", req.root_out.display()),
             )
@@ -438,8 +438,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
     if let Some(parent) = req.root_out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
             with(
-                Diagnostic::error(
-                    "MF303",
+                Diagnostic::new(
+                    Code::MF303,
                     "",
                     format!("cannot create the folder {}: {e}", parent.display()),
                 )
@@ -465,7 +465,7 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
     };
     let yaml = crate::yaml::to_string(&[entry]).map_err(|e| {
         let mut all = Diagnostics::new();
-        all.push(Diagnostic::error("MF302", "", format!("cannot write the entry: {e}")));
+        all.push(Diagnostic::new(Code::MF305, "", format!("cannot write the entry: {e}")));
         all
     })?;
     // Indented as an item of `spec.clusters` (two spaces, as the README's

@@ -33,8 +33,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use crate::diagnostics::Diagnostic;
 use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::load::SpecSource;
 use crate::pipeline::{self, RenderOptions, Rendered};
 use crate::render::{ClusterOutput, NEXT_STEPS_FILE};
@@ -85,8 +85,8 @@ impl Ownership {
             return None;
         }
         Some(
-            Diagnostic::error(
-                "MF401",
+            Diagnostic::new(
+                Code::MF401,
                 "",
                 format!(
                     "{} exists and was not written by meshfed; nothing was written",
@@ -164,7 +164,7 @@ pub fn read_manifest(dir: &Path) -> Result<BTreeSet<String>, Diagnostic> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
         Err(e) => {
             return Err(
-                Diagnostic::error("MF402", "", format!("cannot read {}: {e}", path.display()))
+                Diagnostic::new(Code::MF402, "", format!("cannot read {}: {e}", path.display()))
                     .hint("meshfed keeps its record of written files there; restore it or remove the folder")
                     .at(&path, None),
             )
@@ -188,8 +188,8 @@ pub fn read_manifest(dir: &Path) -> Result<BTreeSet<String>, Diagnostic> {
             .all(|c| matches!(c, std::path::Component::Normal(_)))
             && line.split('/').count() == 2;
         if !safe {
-            return Err(Diagnostic::error(
-                "MF402",
+            return Err(Diagnostic::new(
+                Code::MF402,
                 "",
                 format!(
                     "{}: line {} is not a cluster/file path: {line:?}",
@@ -370,8 +370,8 @@ fn lock_folder(dir: &Path, exclusive: bool) -> Result<Option<FolderLock>, Diagno
             Err(TryLockError::Error(e)) => return Err(lock_error(dir, &e)),
         }
         if Instant::now() >= deadline {
-            return Err(Diagnostic::error(
-                "MF440",
+            return Err(Diagnostic::new(
+                Code::MF440,
                 "",
                 format!(
                     "{} is still in use by another meshfed run after {} s; nothing was written",
@@ -410,7 +410,7 @@ fn same_folder(_folder: &File, dir: &Path) -> bool {
 }
 
 fn lock_error(dir: &Path, e: &std::io::Error) -> Diagnostic {
-    Diagnostic::error("MF440", "", format!("cannot lock {}: {e}", dir.display()))
+    Diagnostic::new(Code::MF440, "", format!("cannot lock {}: {e}", dir.display()))
         .hint("check that the output folder is a readable folder")
         .at(dir, None)
 }
@@ -632,7 +632,7 @@ impl TreeWriter {
         if *phase == Phase::Staging {
             Ok(phase)
         } else {
-            Err(Diagnostic::error("MF441", "", "interrupted; nothing was written")
+            Err(Diagnostic::new(Code::MF441, "", "interrupted; nothing was written")
                 .hint("run generate again")
                 .at(&self.shared.own.dir, None))
         }
@@ -653,9 +653,12 @@ impl TreeWriter {
         let mut phase = shared.phase.write().unwrap_or_else(|e| e.into_inner());
         if *phase != Phase::Staging {
             // Interrupted: the signal thread cleaned up and ends the process.
-            return Err(vec![
-                Diagnostic::error("MF441", "", "interrupted; nothing was written").at(&shared.own.dir, None)
-            ]);
+            return Err(vec![Diagnostic::new(
+                Code::MF441,
+                "",
+                "interrupted; nothing was written",
+            )
+            .at(&shared.own.dir, None)]);
         }
         let mut state = std::mem::take(&mut *shared.state());
         if !state.conflicts.is_empty() {
@@ -745,7 +748,7 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf, Diagnostic> {
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
-    Diagnostic::error("MF303", "", format!("cannot write {}: {e}", path.display()))
+    Diagnostic::new(Code::MF303, "", format!("cannot write {}: {e}", path.display()))
         .hint("check that the output folder is writable")
         .at(path, None)
 }

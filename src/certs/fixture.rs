@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::pki::{CertSpec, Issued, Key, Pki};
 use super::{intake, CertPolicy, Intake, SourceRef};
+use crate::diagnostics::Code;
 
 /// Every kind of certificate the tests need, made once.
 pub(super) struct Fixture {
@@ -125,7 +126,7 @@ pub(super) fn run_with(bytes: &[u8], policy: &CertPolicy) -> Intake {
     intake(bytes, &src, policy)
 }
 
-pub(super) fn codes(i: &Intake) -> Vec<&'static str> {
+pub(super) fn codes(i: &Intake) -> Vec<Code> {
     i.diagnostics.iter().map(|d| d.code).collect()
 }
 

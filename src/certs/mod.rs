@@ -17,7 +17,7 @@ use data_encoding::BASE64;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::naming::hex;
 
 mod pem;
@@ -101,8 +101,8 @@ impl SourceRef<'_> {
 
     /// An error about this source's bytes, placed at `line` of it: how
     /// every problem found in a source is built.
-    fn error(&self, code: &'static str, msg: String, hint: &str, line: Option<usize>) -> Diagnostic {
-        self.place(Diagnostic::error(code, self.path, msg).hint(hint), line)
+    fn error(&self, code: Code, msg: String, hint: &str, line: Option<usize>) -> Diagnostic {
+        self.place(Diagnostic::new(code, self.path, msg).hint(hint), line)
     }
 }
 

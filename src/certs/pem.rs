@@ -6,7 +6,7 @@ use data_encoding::BASE64;
 
 use super::policy::{take_certificate, Place};
 use super::{CertPolicy, FoundCert, Intake, SourceRef};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 
 /// One `-----BEGIN X-----` … `-----END X-----` block.
 struct PemBlock<'a> {
@@ -175,7 +175,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         out.diagnostics.push(src.error(
-            "MF216",
+            Code::MF216,
             format!("{what} is empty"),
             "export the cluster's root certificate (e.g. istio-ca-root-cert's root-cert.pem) into it",
             None,
@@ -198,7 +198,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
     let lead = lead(src);
     for (line, _) in &scan.stray_ends {
         out.diagnostics.push(src.error(
-            "MF218",
+            Code::MF218,
             format!("{lead}this END line has no BEGIN line"),
             "part of the file is missing; export it again",
             Some(*line),
@@ -234,7 +234,7 @@ fn binary_source(out: &mut Intake, bytes: &[u8], binary: Binary, src: &SourceRef
     let what = what(src);
     let Binary::Der { certificate, truncated } = binary else {
         out.diagnostics.push(src.error(
-            "MF219",
+            Code::MF219,
             format!("{what} is a binary file, not PEM"),
             "point rootCA at the PEM file of the cluster's root certificate",
             None,
@@ -263,7 +263,7 @@ fn binary_source(out: &mut Intake, bytes: &[u8], binary: Binary, src: &SourceRef
             der,
         });
     }
-    out.diagnostics.push(src.error("MF202", msg, hint, None));
+    out.diagnostics.push(src.error(Code::MF202, msg, hint, None));
 }
 
 /// Why nothing of a text source is used: a private key anywhere in it
@@ -279,22 +279,22 @@ fn refused_text(scan: &Scan<'_>, text: &str, src: &SourceRef<'_>) -> Vec<Diagnos
             "{lead}the rest of a private key ({}) ends here; nothing from this source is used",
             shown_label(label)
         );
-        return vec![src.error("MF203", msg, KEY_HINT, Some(*line))];
+        return vec![src.error(Code::MF203, msg, KEY_HINT, Some(*line))];
     }
     if scan.blocks.is_empty() {
         let (code, msg, hint) = match scan.stray_ends.first() {
             Some(_) => (
-                "MF218",
+                Code::MF218,
                 format!("{lead}an END line has no BEGIN line: the start of the file is cut off"),
                 "the file is truncated; export it again",
             ),
             None if is_base64_of_pem(text) => (
-                "MF216",
+                Code::MF216,
                 format!("{what} holds no PEM block: it is PEM encoded in base64 once more"),
                 "decode it once: a Secret's data values are base64, so `kubectl get secret ... -o jsonpath=...` needs `| base64 -d`",
             ),
             None => (
-                "MF216",
+                Code::MF216,
                 format!("{what} holds no PEM block"),
                 "it should contain -----BEGIN CERTIFICATE----- blocks",
             ),
@@ -310,7 +310,7 @@ fn refused_text(scan: &Scan<'_>, text: &str, src: &SourceRef<'_>) -> Vec<Diagnos
             b.number,
             shown_label(b.label)
         );
-        src.error("MF203", msg, KEY_HINT, Some(b.line))
+        src.error(Code::MF203, msg, KEY_HINT, Some(b.line))
     })
     .collect()
 }
@@ -320,10 +320,10 @@ fn refused_text(scan: &Scan<'_>, text: &str, src: &SourceRef<'_>) -> Vec<Diagnos
 fn read_block(out: &mut Intake, block: &PemBlock<'_>, src: &SourceRef<'_>, policy: &CertPolicy) {
     let lead = lead(src);
     let n = block.number;
-    let error = |code: &'static str, msg: String, hint: &str| src.error(code, msg, hint, Some(block.line));
+    let error = |code: Code, msg: String, hint: &str| src.error(code, msg, hint, Some(block.line));
     let problem = if !block.complete {
         Some(error(
-            "MF218",
+            Code::MF218,
             format!(
                 "{lead}block {n} ({}) has no matching END line",
                 shown_label(block.label)
@@ -332,13 +332,13 @@ fn read_block(out: &mut Intake, block: &PemBlock<'_>, src: &SourceRef<'_>, polic
         ))
     } else if block.label != "CERTIFICATE" {
         Some(error(
-            "MF204",
+            Code::MF204,
             format!("{lead}block {n} is a {}, not a CERTIFICATE", shown_label(block.label)),
             "keep only the root's CERTIFICATE block(s)",
         ))
     } else if block.body.is_empty() {
         Some(error(
-            "MF218",
+            Code::MF218,
             format!("{lead}block {n} is empty"),
             "the file is truncated; export it again",
         ))
@@ -351,7 +351,7 @@ fn read_block(out: &mut Intake, block: &PemBlock<'_>, src: &SourceRef<'_>, polic
     }
     let Ok(der) = BASE64.decode(block.body.as_bytes()) else {
         out.diagnostics.push(error(
-            "MF217",
+            Code::MF217,
             format!("{lead}block {n} is not valid base64"),
             "the PEM was damaged (edited or cut); export it again",
         ));
@@ -414,7 +414,7 @@ mod tests {
         for key in &forms {
             let input = format!("{}{key}", f.root.cert_pem);
             let got = run(input.as_bytes());
-            assert_eq!(codes(&got), ["MF203"], "{}", messages(&got));
+            assert_eq!(codes(&got), [Code::MF203], "{}", messages(&got));
             assert!(got.roots.is_empty() && got.found.is_empty());
             let text = messages(&got);
             assert!(text.contains("block 2") && text.contains("certs/a.pem:"), "{text}");
@@ -424,10 +424,10 @@ mod tests {
         }
         // A truncated key is still a key, whichever end is missing.
         let cut: String = f.root.key_pem.lines().take(2).map(|l| format!("{l}\n")).collect();
-        assert_eq!(codes(&run(cut.as_bytes())), ["MF203"]);
+        assert_eq!(codes(&run(cut.as_bytes())), [Code::MF203]);
         let headless: String = f.root.key_pem.lines().skip(1).map(|l| format!("{l}\n")).collect();
         let got = run(format!("{}{headless}", f.root.cert_pem).as_bytes());
-        assert_eq!(codes(&got), ["MF203"]);
+        assert_eq!(codes(&got), [Code::MF203]);
         assert!(got.roots.is_empty());
     }
 
@@ -436,31 +436,31 @@ mod tests {
         let f = fixture();
         let der = f.pki.der(&f.root);
         let got = run(&der);
-        assert_eq!(codes(&got), ["MF202"]);
+        assert_eq!(codes(&got), [Code::MF202]);
         assert!(messages(&got).contains("DER (binary) certificate"));
         assert_eq!(got.found.len(), 1, "inspect can still describe it");
         assert!(got.roots.is_empty());
         let mut with_newline = der.clone();
         with_newline.push(b'\n');
-        assert_eq!(codes(&run(&with_newline)), ["MF202"]);
-        assert_eq!(codes(&run(&der[..der.len() / 2])), ["MF202"]);
+        assert_eq!(codes(&run(&with_newline)), [Code::MF202]);
+        assert_eq!(codes(&run(&der[..der.len() / 2])), [Code::MF202]);
         assert!(messages(&run(&der[..der.len() / 2])).contains("cut short"));
         // 0x30 is also the digit '0': such text is not DER.
-        assert_eq!(codes(&run(b"0000 no certificate here\n")), ["MF216"]);
+        assert_eq!(codes(&run(b"0000 no certificate here\n")), [Code::MF216]);
         // DER whose last byte is itself whitespace (0x20), then a newline.
         let seq = [0x30, 0x81, 0x03, 0x01, 0x02, 0x20, b'\n'];
         let got = run(&seq);
-        assert_eq!(codes(&got), ["MF202"], "{}", messages(&got));
+        assert_eq!(codes(&got), [Code::MF202], "{}", messages(&got));
         assert!(messages(&got).contains("not a certificate"));
     }
 
     #[test]
     fn empty_binary_and_plain_text_each_have_their_own_code() {
-        assert_eq!(codes(&run(b"")), ["MF216"]);
-        assert_eq!(codes(&run(b" \n\r\n")), ["MF216"]);
-        assert_eq!(codes(&run(b"just some notes\n")), ["MF216"]);
-        assert_eq!(codes(&run(&[0u8; 64])), ["MF219"]);
-        assert_eq!(codes(&run(&[0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe])), ["MF219"]);
+        assert_eq!(codes(&run(b"")), [Code::MF216]);
+        assert_eq!(codes(&run(b" \n\r\n")), [Code::MF216]);
+        assert_eq!(codes(&run(b"just some notes\n")), [Code::MF216]);
+        assert_eq!(codes(&run(&[0u8; 64])), [Code::MF219]);
+        assert_eq!(codes(&run(&[0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe])), [Code::MF219]);
     }
 
     #[test]
@@ -469,32 +469,32 @@ mod tests {
         let pem = &f.root.cert_pem;
         let lines: Vec<&str> = pem.lines().collect();
         let no_end: String = lines[..lines.len() - 1].iter().map(|l| format!("{l}\n")).collect();
-        assert_eq!(codes(&run(no_end.as_bytes())), ["MF218"]);
+        assert_eq!(codes(&run(no_end.as_bytes())), [Code::MF218]);
         let no_begin: String = lines[1..].iter().map(|l| format!("{l}\n")).collect();
-        assert_eq!(codes(&run(no_begin.as_bytes())), ["MF218"]);
+        assert_eq!(codes(&run(no_begin.as_bytes())), [Code::MF218]);
         // Whole base64 lines missing: the base64 is fine, the DER is short.
         let mut cut = lines.clone();
         cut.remove(2);
         let cut: String = cut.iter().map(|l| format!("{l}\n")).collect();
         assert_eq!(
             codes(&run(cut.as_bytes())),
-            ["MF218"],
+            [Code::MF218],
             "{}",
             messages(&run(cut.as_bytes()))
         );
         let empty = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
-        assert_eq!(codes(&run(empty.as_bytes())), ["MF218"]);
+        assert_eq!(codes(&run(empty.as_bytes())), [Code::MF218]);
         let corrupt = pem.replacen("MI", "M!", 1);
-        assert_eq!(codes(&run(corrupt.as_bytes())), ["MF217"]);
+        assert_eq!(codes(&run(corrupt.as_bytes())), [Code::MF217]);
         let not_x509 = format!(
             "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
             BASE64.encode(b"hello, this is not a certificate")
         );
-        assert_eq!(codes(&run(not_x509.as_bytes())), ["MF205"]);
+        assert_eq!(codes(&run(not_x509.as_bytes())), [Code::MF205]);
         // Problems in one block do not hide the others.
         let both = format!("{corrupt}{not_x509}{pem}");
         let got = run(both.as_bytes());
-        assert_eq!(codes(&got), ["MF217", "MF205"]);
+        assert_eq!(codes(&got), [Code::MF217, Code::MF205]);
         assert_eq!(got.roots.len(), 1);
     }
 
@@ -502,9 +502,9 @@ mod tests {
     fn only_certificate_blocks_are_accepted() {
         let f = fixture();
         let got = run(f.pki.request(&f.root).as_bytes());
-        assert_eq!(codes(&got), ["MF204"]);
+        assert_eq!(codes(&got), [Code::MF204]);
         assert!(messages(&got).contains("CERTIFICATE REQUEST"));
-        assert_eq!(codes(&run(f.pki.key_as(&f.root, "public").as_bytes())), ["MF204"]);
+        assert_eq!(codes(&run(f.pki.key_as(&f.root, "public").as_bytes())), [Code::MF204]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use x509_parser::signature_algorithm::SignatureAlgorithm;
 
 use super::pem::der_claimed_len;
 use super::{date, CertPolicy, FoundCert, Intake, RootCert, SourceRef};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 
 /// Where a certificate sits in its source, as messages name it.
 pub(super) struct Place<'a> {
@@ -30,10 +30,10 @@ pub(super) fn take_certificate(
     policy: &CertPolicy,
 ) {
     let here = |d: Diagnostic| src.place(d, place.line);
-    let error = |code: &'static str, msg: String, hint: &str| src.error(code, msg, hint, place.line);
+    let error = |code: Code, msg: String, hint: &str| src.error(code, msg, hint, place.line);
     if der.first() == Some(&0x30) && der_claimed_len(&der).is_some_and(|claimed| claimed > der.len()) {
         out.diagnostics.push(error(
-            "MF218",
+            Code::MF218,
             format!("{} is cut short: its certificate data ends early", place.label),
             "data is missing; export it again",
         ));
@@ -43,7 +43,7 @@ pub(super) fn take_certificate(
         Ok((&[], cert)) => cert,
         Ok(_) => {
             out.diagnostics.push(error(
-                "MF205",
+                Code::MF205,
                 format!("{} has data after its certificate", place.label),
                 "export the root certificate again",
             ));
@@ -51,7 +51,7 @@ pub(super) fn take_certificate(
         }
         Err(_) => {
             out.diagnostics.push(error(
-                "MF205",
+                Code::MF205,
                 format!("{} is not a valid X.509 certificate", place.label),
                 "export the root certificate again",
             ));
@@ -70,8 +70,8 @@ pub(super) fn take_certificate(
     let root = RootCert::from_der(der.clone(), cert.subject().to_string());
     if out.roots.iter().any(|r| r.sha256 == root.sha256) {
         out.diagnostics.push(here(
-            Diagnostic::warning(
-                "MF214",
+            Diagnostic::new(
+                Code::MF214,
                 src.path,
                 format!("{} repeats an earlier certificate ({})", place.label, root.subject),
             )
@@ -152,11 +152,11 @@ fn check_root(
     let what = format!("{block} ({})", subject_text(cert));
     let mut errors: Vec<Diagnostic> = Vec::new();
     // Placed in the source by `report`.
-    let mut error = |code: &'static str, msg: String, hint: &str| errors.push(src.error(code, msg, hint, None));
+    let mut error = |code: Code, msg: String, hint: &str| errors.push(src.error(code, msg, hint, None));
     let is_ca = matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
     if !is_ca {
         error(
-            "MF206",
+            Code::MF206,
             format!("{what} is not a CA certificate (basicConstraints CA:TRUE missing)"),
             "export the mesh's root CA (root-cert.pem), not a workload or gateway certificate",
         );
@@ -170,7 +170,7 @@ fn check_root(
     };
     if is_ca && !signs_certs {
         error(
-            "MF207",
+            Code::MF207,
             format!("{what} may not sign certificates (keyUsage lacks keyCertSign)"),
             "export the root that actually signs the mesh's certificates",
         );
@@ -178,7 +178,7 @@ fn check_root(
     check_validity(cert, &what, src, policy, &mut error, report);
     if let Some(digest) = weak_digest(cert) {
         error(
-            "MF211",
+            Code::MF211,
             format!("{what} is signed with {digest}"),
             "issue a new root signed with SHA-256 or better",
         );
@@ -187,7 +187,7 @@ fn check_root(
         let bits = rsa_bits(rsa.modulus);
         if bits < 2048 {
             error(
-                "MF212",
+                Code::MF212,
                 format!("{what} has a {bits}-bit RSA key"),
                 "issue a new root with RSA 2048+ or ECDSA P-256+",
             );
@@ -208,28 +208,28 @@ fn check_validity(
     what: &str,
     src: &SourceRef<'_>,
     policy: &CertPolicy,
-    error: &mut dyn FnMut(&'static str, String, &str),
+    error: &mut dyn FnMut(Code, String, &str),
     report: &mut dyn FnMut(Diagnostic),
 ) {
     let not_before = cert.validity().not_before.to_datetime();
     let not_after = cert.validity().not_after.to_datetime();
     if policy.now > not_after {
         error(
-            "MF208",
+            Code::MF208,
             format!("{what} expired on {}", date(not_after)),
             "rotate the cluster's root CA and export the new root",
         );
     } else if policy.now < not_before {
         error(
-            "MF209",
+            Code::MF209,
             format!("{what} is not valid before {}", date(not_before)),
             "check the clock of the machine that made it, or wait",
         );
     } else if not_after - policy.now <= Duration::days(policy.warn_expiry_days) {
         let days_left = (not_after - policy.now).whole_days();
         report(
-            Diagnostic::warning(
-                "MF210",
+            Diagnostic::new(
+                Code::MF210,
                 src.path,
                 format!("{what} expires on {} ({days_left} days left)", date(not_after)),
             )
@@ -249,12 +249,12 @@ fn chain_warnings(
 ) {
     // A leaf is not self-signed either; MF206 already says what is wrong.
     if is_ca && cert.subject().as_raw() != cert.issuer().as_raw() {
-        report(Diagnostic::warning("MF213", src.path, format!("{what} is not self-signed (issued by {})", cert.issuer()))
+        report(Diagnostic::new(Code::MF213, src.path, format!("{what} is not self-signed (issued by {})", cert.issuer()))
             .hint("peers should trust the top of the chain; export the root that issued it unless trusting the intermediate is intended"));
     }
     if let (true, Some(td), Some(found)) = (is_ca, src.trust_domain, spiffe_trust_domain(cert)) {
         if !found.eq_ignore_ascii_case(td) {
-            report(Diagnostic::warning("MF215", src.path, format!("{what} names SPIFFE trust domain {found}, but the cluster's trustDomain is {td}"))
+            report(Diagnostic::new(Code::MF215, src.path, format!("{what} names SPIFFE trust domain {found}, but the cluster's trustDomain is {td}"))
                 .hint("set the cluster's trustDomain to the one its CA issues, or check that this is the right cluster's root"));
         }
     }
@@ -289,8 +289,8 @@ mod tests {
     #[test]
     fn ca_flags_are_required() {
         let f = fixture();
-        assert_eq!(codes(&run(f.leaf.cert_pem.as_bytes())), ["MF206"]);
-        assert_eq!(codes(&run(f.no_cert_sign.cert_pem.as_bytes())), ["MF207"]);
+        assert_eq!(codes(&run(f.leaf.cert_pem.as_bytes())), [Code::MF206]);
+        assert_eq!(codes(&run(f.no_cert_sign.cert_pem.as_bytes())), [Code::MF207]);
         let got = run(f.root_no_key_usage.cert_pem.as_bytes());
         assert!(got.diagnostics.is_empty(), "no keyUsage means every usage");
         assert_eq!(got.roots.len(), 1);
@@ -300,11 +300,11 @@ mod tests {
     fn validity_is_checked_against_now() {
         let f = fixture();
         let got = run(f.expired.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF208"]);
+        assert_eq!(codes(&got), [Code::MF208]);
         assert!(messages(&got).contains("expired on 2001-01-01"));
         assert!(got.roots.is_empty());
         let got = run(f.future.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF209"]);
+        assert_eq!(codes(&got), [Code::MF209]);
         assert!(messages(&got).contains("not valid before 2090-01-01"));
     }
 
@@ -317,7 +317,7 @@ mod tests {
             warn_expiry_days: 30,
         };
         let got = run_with(pem, &soon);
-        assert_eq!(codes(&got), ["MF210"]);
+        assert_eq!(codes(&got), [Code::MF210]);
         assert!(
             messages(&got).contains("expires on 2099-12-31 (20 days left)"),
             "{}",
@@ -330,7 +330,7 @@ mod tests {
         };
         assert_eq!(
             codes(&run_with(pem, &edge)),
-            ["MF210"],
+            [Code::MF210],
             "exactly 30 days is within 30 days"
         );
         let narrow = CertPolicy {
@@ -344,11 +344,15 @@ mod tests {
     fn weak_signatures_and_keys_are_errors() {
         let f = fixture();
         let got = run(f.sha1.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF211"]);
-        assert_eq!(codes(&run(f.pss_sha1.cert_pem.as_bytes())), ["MF211"], "PSS over SHA-1");
+        assert_eq!(codes(&got), [Code::MF211]);
+        assert_eq!(
+            codes(&run(f.pss_sha1.cert_pem.as_bytes())),
+            [Code::MF211],
+            "PSS over SHA-1"
+        );
         assert!(run(f.pss_sha256.cert_pem.as_bytes()).diagnostics.is_empty());
         let got = run(f.rsa1024.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF212"]);
+        assert_eq!(codes(&got), [Code::MF212]);
         assert!(messages(&got).contains("1024-bit RSA key"));
         assert!(run(f.rsa2048.cert_pem.as_bytes()).diagnostics.is_empty());
     }
@@ -365,14 +369,14 @@ mod tests {
     fn intermediates_duplicates_and_spiffe_mismatches_are_warnings() {
         let f = fixture();
         let got = run(f.intermediate.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF213"]);
+        assert_eq!(codes(&got), [Code::MF213]);
         assert_eq!(got.roots.len(), 1);
         let twice = format!("{}{}", f.root.cert_pem, f.root.cert_pem);
         let got = run(twice.as_bytes());
-        assert_eq!(codes(&got), ["MF214"]);
+        assert_eq!(codes(&got), [Code::MF214]);
         assert_eq!(got.roots.len(), 1);
         let got = run(f.spiffe_elsewhere.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF215"]);
+        assert_eq!(codes(&got), [Code::MF215]);
         assert!(messages(&got).contains("elsewhere.local"));
         assert!(run(f.spiffe_cluster_a.cert_pem.as_bytes()).diagnostics.is_empty());
     }

@@ -4,6 +4,7 @@ use data_encoding::BASE64;
 
 use super::policy::{take_certificate, Place};
 use super::{CertPolicy, Intake, SourceRef};
+use crate::diagnostics::Code;
 
 /// Reads the X.509 roots of a SPIFFE trust bundle: a JWK Set whose keys with
 /// `use: x509-svid` carry the root in `x5c` (one base64 DER certificate), as
@@ -11,13 +12,13 @@ use super::{CertPolicy, Intake, SourceRef};
 /// parameters (`d`, `p`, `q`…) poisons the bundle like a PEM private key.
 pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake {
     let mut out = Intake::default();
-    let diag = |code: &'static str, msg: String, hint: &str| src.error(code, msg, hint, None);
+    let diag = |code: Code, msg: String, hint: &str| src.error(code, msg, hint, None);
     let bundle: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
             // serde_json's message names a line and column, never content.
             out.diagnostics.push(diag(
-                "MF501",
+                Code::MF501,
                 format!(
                     "the SPIFFE bundle is not JSON (line {}, column {})",
                     e.line(),
@@ -30,7 +31,7 @@ pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPoli
     };
     let Some(keys) = bundle.get("keys").and_then(|k| k.as_array()) else {
         out.diagnostics.push(diag(
-            "MF501",
+            Code::MF501,
             "the SPIFFE bundle has no `keys` list (it is not a JWK Set)".into(),
             "export it again, e.g. spire-server bundle show -format spiffe",
         ));
@@ -46,7 +47,7 @@ pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPoli
     if !secret.is_empty() {
         for n in secret {
             out.diagnostics.push(diag(
-                "MF203",
+                Code::MF203,
                 format!("key {n} of the SPIFFE bundle holds private key parameters; nothing from this source is used"),
                 "publish only public keys in a trust bundle, and rotate the key if it was shared",
             ));
@@ -63,7 +64,7 @@ pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPoli
     }
     if x509_keys == 0 {
         out.diagnostics.push(diag(
-            "MF502",
+            Code::MF502,
             "the SPIFFE bundle has no x509-svid key: it holds no X.509 root".into(),
             "export the bundle of the cluster's X.509 CA (keys with use: x509-svid)",
         ));
@@ -74,7 +75,7 @@ pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPoli
 /// Key `n` of a bundle, an `x509-svid` one: its one `x5c` certificate goes
 /// on to `take_certificate`.
 fn read_x509_key(out: &mut Intake, key: &serde_json::Value, n: usize, src: &SourceRef<'_>, policy: &CertPolicy) {
-    let diag = |code: &'static str, msg: String, hint: &str| src.error(code, msg, hint, None);
+    let diag = |code: Code, msg: String, hint: &str| src.error(code, msg, hint, None);
     let label = format!("key {n}");
     let certs: Vec<&str> = key
         .get("x5c")
@@ -83,7 +84,7 @@ fn read_x509_key(out: &mut Intake, key: &serde_json::Value, n: usize, src: &Sour
         .unwrap_or_default();
     let [cert] = certs.as_slice() else {
         out.diagnostics.push(diag(
-            "MF502",
+            Code::MF502,
             format!(
                 "{label} (x509-svid) has {} x5c certificates; SPIFFE requires exactly one",
                 certs.len()
@@ -102,7 +103,7 @@ fn read_x509_key(out: &mut Intake, key: &serde_json::Value, n: usize, src: &Sour
             take_certificate(out, der, &place, src, policy);
         }
         Err(_) => out.diagnostics.push(diag(
-            "MF217",
+            Code::MF217,
             format!("{label}: its x5c certificate is not valid base64"),
             "export the bundle again from the SPIFFE server",
         )),
@@ -158,25 +159,25 @@ mod tests {
         assert_eq!(got.roots.iter().filter(|r| r.pem == f.root.cert_pem).count(), 1);
         // The same rules apply to bundle roots.
         let got = run_bundle(&bundle(&x509_key(&[&f.leaf.cert_pem])));
-        assert_eq!(codes(&got), ["MF206"]);
+        assert_eq!(codes(&got), [Code::MF206]);
         assert!(messages(&got).contains("key 1 ("));
     }
 
     #[test]
     fn broken_spiffe_bundles_are_named() {
         let f = fixture();
-        assert_eq!(codes(&run_bundle("not json")), ["MF501"]);
-        assert_eq!(codes(&run_bundle(r#"{"spiffe_sequence": 1}"#)), ["MF501"]);
-        assert_eq!(codes(&run_bundle(&bundle(r#"{"use": "jwt-svid"}"#))), ["MF502"]);
+        assert_eq!(codes(&run_bundle("not json")), [Code::MF501]);
+        assert_eq!(codes(&run_bundle(r#"{"spiffe_sequence": 1}"#)), [Code::MF501]);
+        assert_eq!(codes(&run_bundle(&bundle(r#"{"use": "jwt-svid"}"#))), [Code::MF502]);
         let two = x509_key(&[&f.root.cert_pem, &f.rsa2048.cert_pem]);
-        assert_eq!(codes(&run_bundle(&bundle(&two))), ["MF502"]);
+        assert_eq!(codes(&run_bundle(&bundle(&two))), [Code::MF502]);
         assert_eq!(
             codes(&run_bundle(&bundle(r#"{"use": "x509-svid", "x5c": ["@@@"]}"#))),
-            ["MF217"]
+            [Code::MF217]
         );
         let secret = r#"{"use": "x509-svid", "kty": "EC", "d": "c2VjcmV0", "x5c": []}"#;
         let got = run_bundle(&bundle(&format!("{},{secret}", x509_key(&[&f.root.cert_pem]))));
-        assert_eq!(codes(&got), ["MF203"]);
+        assert_eq!(codes(&got), [Code::MF203]);
         assert!(got.roots.is_empty() && !messages(&got).contains("c2VjcmV0"));
     }
 }

@@ -10,7 +10,7 @@ use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use crate::certs::CertPolicy;
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::line_index::LineIndex;
 use crate::load::SpecSource;
 use crate::plan::{checks, ClusterRoots};
@@ -94,8 +94,8 @@ struct Reader<'a> {
 
 /// Codes of root CA sources and their certificates (MF116, MF2xx, the
 /// SPIFFE bundle's MF5xx), which `meshfed graph` reports as warnings.
-fn is_root_problem(code: &str) -> bool {
-    code == "MF116" || code.starts_with("MF2") || code.starts_with("MF5")
+fn is_root_problem(code: Code) -> bool {
+    code == Code::MF116 || code.as_str().starts_with("MF2") || code.as_str().starts_with("MF5")
 }
 
 impl<'a> Reader<'a> {
@@ -119,7 +119,7 @@ impl<'a> Reader<'a> {
     /// its own) and keeps it.
     fn report(&mut self, mut d: Diagnostic) {
         if self.roots_as_warnings && d.is_error() && is_root_problem(d.code) {
-            d.severity = crate::diagnostics::Severity::Warning;
+            d = d.as_warning();
         }
         let d = if d.location.is_none() {
             let line = self.line_index().line_of(&d.path);

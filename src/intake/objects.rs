@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::roots::RootSource;
 use super::Reader;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::spec::ClusterSpec;
 
 /// One ConfigMap or Secret among a KRM function's items, its values decoded
@@ -57,8 +57,12 @@ pub(super) fn object_root_sources(b: &mut Reader<'_>, path: &str, c: &ClusterSpe
         );
         let Some(objects) = b.objects else {
             b.report(
-                Diagnostic::error("MF420", rpath, format!("{what} can only be read in KRM function mode"))
-                    .hint("outside a kpt/kustomize function pipeline, use rootCA.files or rootCA.pem"),
+                Diagnostic::new(
+                    Code::MF420,
+                    rpath,
+                    format!("{what} can only be read in KRM function mode"),
+                )
+                .hint("outside a kpt/kustomize function pipeline, use rootCA.files or rootCA.pem"),
             );
             continue;
         };
@@ -75,14 +79,14 @@ pub(super) fn object_root_sources(b: &mut Reader<'_>, path: &str, c: &ClusterSpe
             }
             [] => {
                 b.report(
-                    Diagnostic::error("MF421", rpath, format!("no {what} among the function's items"))
+                    Diagnostic::new(Code::MF421, rpath, format!("no {what} among the function's items"))
                         .hint("add it to the package/kustomization the function runs on, or fix the name"),
                 );
                 continue;
             }
             _ => {
                 b.report(
-                    Diagnostic::error("MF423", rpath, format!("{} items match {what}", found.len()))
+                    Diagnostic::new(Code::MF423, rpath, format!("{} items match {what}", found.len()))
                         .hint("set `namespace` to pick one"),
                 );
                 continue;
@@ -96,11 +100,11 @@ pub(super) fn object_root_sources(b: &mut Reader<'_>, path: &str, c: &ClusterSpe
                 bytes: bytes.clone(),
             }),
             Some(Err(why)) => b.report(
-                Diagnostic::error("MF424", rpath, format!("{what} key {}: {why}", r.key))
+                Diagnostic::new(Code::MF424, rpath, format!("{what} key {}: {why}", r.key))
                     .hint("Secret data values are base64; put PEM text under stringData instead"),
             ),
             None => b.report(
-                Diagnostic::error("MF422", rpath, format!("{what} has no key {}", r.key)).hint(format!(
+                Diagnostic::new(Code::MF422, rpath, format!("{what} has no key {}", r.key)).hint(format!(
                     "use one of its keys: {}",
                     object.data.keys().cloned().collect::<Vec<_>>().join(", ")
                 )),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::objects::object_root_sources;
 use super::{BuildOptions, Reader};
 use crate::certs::{self, CertPolicy, RootCert, SourceRef};
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::load::{self, SpecSource};
 use crate::plan::trust_domain;
 use crate::spec::{ClusterSpec, RootCaSpec};
@@ -68,7 +68,7 @@ pub(super) fn read_roots(b: &mut Reader<'_>, ci: usize, c: &ClusterSpec, policy:
         && !c.root_ca.references_objects()
     {
         b.report(
-            Diagnostic::error("MF116", path, format!("cluster {} has no root CA source", c.name))
+            Diagnostic::new(Code::MF116, path, format!("cluster {} has no root CA source", c.name))
                 .hint("set rootCA.files to the PEM of the cluster's exported root certificate (or rootCA.pem inline)"),
         );
         return roots;
@@ -101,7 +101,7 @@ pub(super) fn read_roots(b: &mut Reader<'_>, ci: usize, c: &ClusterSpec, policy:
         read_spiffe_bundle(b, &format!("{path}.spiffeBundle"), bundle, td, policy, &mut roots);
     }
     if rotation_under_way(&roots, policy) {
-        for d in b.diags.since_mut(first_diag).filter(|d| d.code == "MF210") {
+        for d in b.diags.since_mut(first_diag).filter(|d| d.code == Code::MF210) {
             d.message
                 .push_str("; the rotation is under way: a root that lasts longer is listed beside it");
             d.hint = Some(
@@ -129,8 +129,8 @@ fn root_sources(b: &mut Reader<'_>, path: &str, c: &ClusterSpec) -> Vec<RootSour
                 bytes,
             }),
             Err(why) => b.report(
-                Diagnostic::error(
-                    "MF201",
+                Diagnostic::new(
+                    Code::MF201,
                     fpath,
                     format!("cannot read root CA file {}: {why}", resolved.display()),
                 )
@@ -202,8 +202,8 @@ fn read_spiffe_bundle(
         Ok(bytes) => bytes,
         Err(why) => {
             b.report(
-                Diagnostic::error(
-                    "MF201",
+                Diagnostic::new(
+                    Code::MF201,
                     fpath,
                     format!("cannot read SPIFFE bundle {}: {why}", resolved.display()),
                 )
@@ -232,8 +232,8 @@ fn merge_roots(b: &mut Reader<'_>, fpath: &str, origin: &str, got: certs::Intake
     for root in got.roots {
         if roots.iter().any(|r| r.sha256 == root.sha256) {
             b.report(
-                Diagnostic::warning(
-                    "MF214",
+                Diagnostic::new(
+                    Code::MF214,
                     fpath,
                     format!(
                         "{origin}: {} is also given by another source of this cluster",

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use super::imports::normalise_address;
 use super::{istio_minor, port_protocol, trust_domain, NEWEST_CHECKED_ISTIO_MINOR, OLDEST_ISTIO_MINOR};
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::naming;
 use crate::spec::{ClusterSpec, ExportSpec, MeshFederation, Metadata};
 
@@ -21,20 +21,20 @@ pub(crate) fn federation(spec: &MeshFederation) -> Diagnostics {
     istio_version(&s.istio.version, &mut out);
     if s.clusters.is_empty() {
         out.push(
-            Diagnostic::error("MF110", "spec.clusters", "the federation has no clusters")
+            Diagnostic::new(Code::MF110, "spec.clusters", "the federation has no clusters")
                 .hint("add at least two clusters"),
         );
     } else if s.clusters.len() == 1 {
         out.push(
-            Diagnostic::warning("MF111", "spec.clusters", "only one cluster: nothing to federate")
+            Diagnostic::new(Code::MF111, "spec.clusters", "only one cluster: nothing to federate")
                 .hint("add the clusters it should federate with"),
         );
     }
     check_unused_metadata(&mut out, &spec.metadata);
     if s.clusters.len() >= 2 && s.clusters.iter().all(|c| c.exports.is_empty()) {
         out.push(
-            Diagnostic::warning(
-                "MF133",
+            Diagnostic::new(
+                Code::MF133,
                 "spec.clusters",
                 "no cluster exports anything: no cluster imports a service and no cluster trusts another",
             )
@@ -51,8 +51,8 @@ fn istio_version(version: &str, out: &mut Diagnostics) {
     let minor = istio_minor(version).unwrap_or(0);
     if minor < OLDEST_ISTIO_MINOR {
         out.push(
-            Diagnostic::error(
-                "MF124",
+            Diagnostic::new(
+                Code::MF124,
                 "spec.istio.version",
                 format!("Istio {} is older than meshfed supports", version),
             )
@@ -62,8 +62,8 @@ fn istio_version(version: &str, out: &mut Diagnostics) {
         );
     } else if minor > NEWEST_CHECKED_ISTIO_MINOR {
         out.push(
-            Diagnostic::warning(
-                "MF124",
+            Diagnostic::new(
+                Code::MF126,
                 "spec.istio.version",
                 format!(
                     "Istio {} is newer than the 1.{NEWEST_CHECKED_ISTIO_MINOR} meshfed was checked against",
@@ -92,8 +92,8 @@ const TOOL_ANNOTATION_PREFIXES: [&str; 6] = [
 fn check_unused_metadata(out: &mut Diagnostics, m: &Metadata) {
     if let Some(ns) = &m.namespace {
         out.push(
-            Diagnostic::warning(
-                "MF132",
+            Diagnostic::new(
+                Code::MF132,
                 "metadata.namespace",
                 format!("namespace {ns} is not used: the output's namespaces are spec.istio.namespace and spec.importNamespace"),
             )
@@ -103,8 +103,8 @@ fn check_unused_metadata(out: &mut Diagnostics, m: &Metadata) {
     if !m.labels.is_empty() {
         let keys: Vec<&str> = m.labels.keys().map(String::as_str).collect();
         out.push(
-            Diagnostic::warning(
-                "MF132",
+            Diagnostic::new(
+                Code::MF132,
                 "metadata.labels",
                 format!("labels {} are not copied to the generated objects", keys.join(", ")),
             )
@@ -119,8 +119,8 @@ fn check_unused_metadata(out: &mut Diagnostics, m: &Metadata) {
         .collect();
     if !foreign.is_empty() {
         out.push(
-            Diagnostic::warning(
-                "MF132",
+            Diagnostic::new(
+                Code::MF132,
                 "metadata.annotations",
                 format!("annotations {} are not copied to the generated objects", foreign.join(", ")),
             )
@@ -137,8 +137,8 @@ fn check_cluster_identities(out: &mut Diagnostics, clusters: &[ClusterSpec]) {
         let path = format!("spec.clusters[{i}]");
         if let Some(first) = names.insert(&c.name, i) {
             out.push(
-                Diagnostic::error(
-                    "MF112",
+                Diagnostic::new(
+                    Code::MF112,
                     format!("{path}.name"),
                     format!("cluster name {} is already used by spec.clusters[{first}]", c.name),
                 )
@@ -147,8 +147,8 @@ fn check_cluster_identities(out: &mut Diagnostics, clusters: &[ClusterSpec]) {
         }
         if c.domain == "cluster.local" {
             out.push(
-                Diagnostic::error(
-                    "MF115",
+                Diagnostic::new(
+                    Code::MF115,
                     format!("{path}.domain"),
                     "cluster.local is every cluster's default domain: remote names would collide with local ones",
                 )
@@ -159,8 +159,8 @@ fn check_cluster_identities(out: &mut Diagnostics, clusters: &[ClusterSpec]) {
             );
         } else if let Some(first) = domains.insert(&c.domain, i) {
             out.push(
-                Diagnostic::error(
-                    "MF113",
+                Diagnostic::new(
+                    Code::MF113,
                     format!("{path}.domain"),
                     format!("domain {} is already used by spec.clusters[{first}]", c.domain),
                 )
@@ -175,8 +175,8 @@ fn check_cluster_identities(out: &mut Diagnostics, clusters: &[ClusterSpec]) {
                 "domain"
             };
             out.push(
-                Diagnostic::error(
-                    "MF114",
+                Diagnostic::new(
+                    Code::MF114,
                     format!("{path}.{field}"),
                     format!("trust domain {td} is already used by spec.clusters[{first}]"),
                 )
@@ -185,8 +185,8 @@ fn check_cluster_identities(out: &mut Diagnostics, clusters: &[ClusterSpec]) {
         }
         if td == "cluster.local" && c.domain != "cluster.local" {
             out.push(
-                Diagnostic::error(
-                    "MF115",
+                Diagnostic::new(
+                    Code::MF115,
                     format!("{path}.trustDomain"),
                     "cluster.local is every cluster's default trust domain and cannot tell clusters apart",
                 )
@@ -203,8 +203,8 @@ pub(crate) fn exports(ci: usize, c: &ClusterSpec, names: &BTreeSet<&str>, needs_
     let path = format!("spec.clusters[{ci}]");
     if !c.exports.is_empty() && c.gateway.addresses.is_empty() {
         out.push(
-            Diagnostic::error(
-                "MF117",
+            Diagnostic::new(
+                Code::MF117,
                 format!("{path}.gateway.addresses"),
                 format!("cluster {} exports services but has no gateway address", c.name),
             )
@@ -217,8 +217,8 @@ pub(crate) fn exports(ci: usize, c: &ClusterSpec, names: &BTreeSet<&str>, needs_
         let ep = format!("{path}.exports[{ei}]");
         if let Some(first) = seen.insert((&e.service, &e.namespace), ei) {
             out.push(
-                Diagnostic::error(
-                    "MF119",
+                Diagnostic::new(
+                    Code::MF119,
                     ep.clone(),
                     format!(
                         "{}.{} is already exported by {path}.exports[{first}]",
@@ -230,7 +230,7 @@ pub(crate) fn exports(ci: usize, c: &ClusterSpec, names: &BTreeSet<&str>, needs_
         }
         if needs_selector && e.selector.is_none() {
             out.push(
-                Diagnostic::error("MF140", format!("{ep}.selector"), format!("{}.{} has no workload selector", e.service, e.namespace))
+                Diagnostic::new(Code::MF140, format!("{ep}.selector"), format!("{}.{} has no workload selector", e.service, e.namespace))
                     .hint("authorization: importers needs the labels of the exported pods (the Service's selector), e.g. selector: {app: foo}"),
             );
         }
@@ -256,8 +256,8 @@ fn gateway_addresses(path: &str, c: &ClusterSpec, out: &mut Diagnostics) {
                 None => "write an address such as 203.0.113.10 or gw.example.com (no scheme, no port)".to_owned(),
             };
             out.push(
-                Diagnostic::error(
-                    "MF118",
+                Diagnostic::new(
+                    Code::MF118,
                     format!("{path}.gateway.addresses[{ai}]"),
                     format!("{addr:?} is neither an IP address nor a DNS name"),
                 )
@@ -273,8 +273,8 @@ fn gateway_addresses(path: &str, c: &ClusterSpec, out: &mut Diagnostics) {
                 format!(" ({normal})")
             };
             out.push(
-                Diagnostic::warning(
-                    "MF131",
+                Diagnostic::new(
+                    Code::MF131,
                     format!("{path}.gateway.addresses[{ai}]"),
                     format!("{addr}{same} is the same address as addresses[{first}]; it is used once"),
                 )
@@ -293,8 +293,8 @@ fn export_ports(ep: &str, e: &ExportSpec, out: &mut Diagnostics) {
     for (pi, p) in e.ports.iter().enumerate() {
         if let Some(first) = numbers.insert(p.port, pi) {
             out.push(
-                Diagnostic::error(
-                    "MF122",
+                Diagnostic::new(
+                    Code::MF122,
                     format!("{ep}.ports[{pi}].port"),
                     format!("port {} is already listed at ports[{first}]", p.port),
                 )
@@ -303,8 +303,8 @@ fn export_ports(ep: &str, e: &ExportSpec, out: &mut Diagnostics) {
         }
         if let Some(first) = port_names.insert(&p.name, pi) {
             out.push(
-                Diagnostic::error(
-                    "MF123",
+                Diagnostic::new(
+                    Code::MF123,
                     format!("{ep}.ports[{pi}].name"),
                     format!("port name {} is already used at ports[{first}]", p.name),
                 )
@@ -314,8 +314,8 @@ fn export_ports(ep: &str, e: &ExportSpec, out: &mut Diagnostics) {
         let by_name = port_protocol(&p.name, None);
         if names_udp(&p.name) {
             out.push(
-                Diagnostic::error(
-                    "MF129",
+                Diagnostic::new(
+                    Code::MF129,
                     format!("{ep}.ports[{pi}].name"),
                     format!("port name {} asks for UDP, which Istio does not proxy", p.name),
                 )
@@ -324,8 +324,8 @@ fn export_ports(ep: &str, e: &ExportSpec, out: &mut Diagnostics) {
         } else if let (Some(named), Some(explicit)) = (&by_name, &p.protocol) {
             if contradicts(named, explicit) {
                 out.push(
-                    Diagnostic::warning(
-                        "MF128",
+                    Diagnostic::new(
+                        Code::MF128,
                         format!("{ep}.ports[{pi}].protocol"),
                         format!(
                             "port name {} says {named} but protocol says {explicit}; {explicit} is used",
@@ -338,8 +338,8 @@ fn export_ports(ep: &str, e: &ExportSpec, out: &mut Diagnostics) {
         }
         if !names_udp(&p.name) && port_protocol(&p.name, p.protocol.as_deref()).is_none() {
             out.push(
-                Diagnostic::warning(
-                    "MF125",
+                Diagnostic::new(
+                    Code::MF125,
                     format!("{ep}.ports[{pi}].name"),
                     format!("port name {} does not say its protocol; TCP is assumed", p.name),
                 )
@@ -354,8 +354,8 @@ fn export_targets(ep: &str, e: &ExportSpec, c: &ClusterSpec, names: &BTreeSet<&s
     if let Some(to) = &e.to {
         if to.is_empty() {
             out.push(
-                Diagnostic::warning(
-                    "MF127",
+                Diagnostic::new(
+                    Code::MF127,
                     format!("{ep}.to"),
                     "an empty `to` exports the service to no cluster",
                 )
@@ -365,8 +365,8 @@ fn export_targets(ep: &str, e: &ExportSpec, c: &ClusterSpec, names: &BTreeSet<&s
         for (ti, target) in to.iter().enumerate() {
             if target == &c.name {
                 out.push(
-                    Diagnostic::error(
-                        "MF121",
+                    Diagnostic::new(
+                        Code::MF121,
                         format!("{ep}.to[{ti}]"),
                         format!("cluster {target} cannot import its own service"),
                     )
@@ -374,8 +374,8 @@ fn export_targets(ep: &str, e: &ExportSpec, c: &ClusterSpec, names: &BTreeSet<&s
                 );
             } else if !names.contains(target.as_str()) {
                 out.push(
-                    Diagnostic::error(
-                        "MF120",
+                    Diagnostic::new(
+                        Code::MF120,
                         format!("{ep}.to[{ti}]"),
                         format!("no cluster is named {target}"),
                     )
