@@ -593,9 +593,7 @@ pub fn report(diags: Diagnostics) {
 }
 
 fn report_one(d: Diagnostic) {
-    let mut diags = Diagnostics::new();
-    diags.push(d);
-    report(diags);
+    report(Diagnostics::from(d));
 }
 
 /// `check`'s closing line on drift (no code: the diff is the detail), in the
@@ -651,11 +649,7 @@ fn read_spec(spec: &Path) -> Result<SpecSource, Diagnostic> {
 }
 
 fn render_spec(spec: &Path, opts: &RenderOptions) -> Result<pipeline::Rendered, Diagnostics> {
-    let src = read_spec(spec).map_err(|d| {
-        let mut diags = Diagnostics::new();
-        diags.push(d);
-        diags
-    })?;
+    let src = read_spec(spec).map_err(Diagnostics::from)?;
     pipeline::render_source(&src, opts)
 }
 

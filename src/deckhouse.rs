@@ -463,11 +463,8 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         },
         exports,
     };
-    let yaml = crate::yaml::to_string(&[entry]).map_err(|e| {
-        let mut all = Diagnostics::new();
-        all.push(Diagnostic::new(Code::MF305, "", format!("cannot write the entry: {e}")));
-        all
-    })?;
+    let yaml = crate::yaml::to_string(&[entry])
+        .map_err(|e| Diagnostics::from(Diagnostic::new(Code::MF305, "", format!("cannot write the entry: {e}"))))?;
     // Indented as an item of `spec.clusters` (two spaces, as the README's
     // spec writes it), so it pastes as is.
     let mut out = format!(

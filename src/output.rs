@@ -301,14 +301,9 @@ fn lists_only_meshfeds(text: &str, cluster_dir: &Path, federation: &str, files: 
 /// nothing written. Takes over SIGINT, SIGTERM and SIGHUP for the rest of
 /// the process (`interrupt::install`), to clean up on them.
 pub fn generate_tree(src: &SpecSource, dir: &Path, opts: &RenderOptions) -> Result<Diagnostics, Diagnostics> {
-    let one = |d: Diagnostic| {
-        let mut diags = Diagnostics::new();
-        diags.push(d);
-        diags
-    };
     // Before any thread starts: they inherit the blocked signals.
     crate::interrupt::install(interrupted);
-    let writer = TreeWriter::new(dir).map_err(one)?;
+    let writer = TreeWriter::new(dir).map_err(Diagnostics::from)?;
     let staged = pipeline::render_each(src, opts, |federation, cluster, files| {
         writer.stage(federation, cluster, &files)
     });

@@ -34,7 +34,7 @@ pub struct Rendered {
 
 /// Loads, checks and renders. On any error: every diagnostic, nothing rendered.
 pub fn render_file(spec: &Path, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
-    let src = SpecSource::read(spec).map_err(one)?;
+    let src = SpecSource::read(spec).map_err(Diagnostics::from)?;
     render_source(&src, opts)
 }
 
@@ -49,7 +49,7 @@ pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered,
             .insert(name.to_owned(), files);
         Ok(())
     })
-    .map_err(one)?;
+    .map_err(Diagnostics::from)?;
     Ok(Rendered {
         federation,
         items_read,
@@ -71,7 +71,7 @@ where
     render_parallel(&federation, &renderer, &clusters, |cluster, files| {
         sink(&federation.name, cluster, files)
     })
-    .map_err(one)?;
+    .map_err(Diagnostics::from)?;
     Ok(diagnostics)
 }
 
@@ -158,7 +158,7 @@ fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Planned, Renderer)
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    let renderer = Renderer::new(opts.templates.as_deref(), federation.exports).map_err(one)?;
+    let renderer = Renderer::new(opts.templates.as_deref(), federation.exports).map_err(Diagnostics::from)?;
     Ok((Planned(federation, items_read, diagnostics), renderer))
 }
 
@@ -215,12 +215,6 @@ fn cluster_names(fed: &Federation) -> String {
         .map(|c| c.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn one(d: Diagnostic) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.push(d);
-    diags
 }
 
 /// The applied objects of the given clusters as one multi-document stream.

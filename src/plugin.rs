@@ -62,11 +62,7 @@ pub fn is_member_file(arg: &OsStr) -> bool {
 /// Renders the cluster a MeshFederationMember file names. `root` is where
 /// `spec.federation` resolves from.
 pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
-    let one = |d: Diagnostic| {
-        let mut diags = Diagnostics::new();
-        diags.push(d);
-        diags
-    };
+    let one = |d: Diagnostic| Diagnostics::from(d);
     // The same bound as every other input (`load::read_text`).
     let text = std::fs::File::open(file)
         .map_err(|e| e.to_string())
@@ -78,7 +74,7 @@ pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<R
                 .at(file, None),
         )
     })?;
-    crate::nesting::diagnose(&text, file).map_err(one)?;
+    crate::nesting::diagnose(&text, file).map_err(Diagnostics::from)?;
     let value: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
         one(Diagnostic::new(Code::MF412, "", format!("not YAML: {e}"))
             .hint("fix the YAML of the MeshFederationMember file")
