@@ -14,7 +14,7 @@ use jsonschema::Validator;
 use serde_json::Value;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
-use crate::locate::{self, LineIndex};
+use crate::line_index::{self, LineIndex};
 use crate::nesting;
 use crate::spec::MeshFederation;
 use crate::suggest;
@@ -36,11 +36,36 @@ pub fn read_text(input: impl std::io::Read) -> Result<String, String> {
 
 /// At most the size limit of `input`'s bytes (see `read_text`).
 pub fn read_bytes(input: impl std::io::Read) -> Result<Vec<u8>, String> {
+    read_at_most(input, MAX_SPEC_BYTES, "")
+}
+
+/// Largest root CA file or SPIFFE bundle meshfed reads (`rootCA.files`,
+/// `rootCA.spiffeBundle`, `meshfed inspect`): far beyond any CA bundle.
+pub const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A root CA file or SPIFFE bundle, read with the same bound as every other
+/// input but at most [`MAX_CA_BYTES`]; a folder is refused by name. `Err`
+/// says why, for the caller's MF201.
+pub fn read_ca_file(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        return Err("it is a directory".into());
+    }
+    if meta.len() > MAX_CA_BYTES {
+        return Err(format!("{} bytes is far larger than a CA bundle", meta.len()));
+    }
+    // Devices and pipes report no size (/dev/zero never ends): read at most the limit + 1.
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    read_at_most(file, MAX_CA_BYTES, ", far larger than a CA bundle")
+}
+
+/// The one bounded reader: at most `max` bytes of `input`, or why not
+/// (`too_large` follows the size in that message).
+fn read_at_most(input: impl std::io::Read, max: u64, too_large: &str) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(input, MAX_SPEC_BYTES + 1), &mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_SPEC_BYTES {
-        return Err(format!("it is larger than {MAX_SPEC_BYTES} bytes"));
+    std::io::Read::read_to_end(&mut std::io::Read::take(input, max + 1), &mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(format!("it is larger than {max} bytes{too_large}"));
     }
     Ok(bytes)
 }
@@ -182,7 +207,11 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
     // says what the "missing" would.
     let renamed: Vec<String> = found
         .iter()
-        .filter_map(|d| d.suggested.as_ref().map(|s| locate::child(parent_of(&d.diag.path), s)))
+        .filter_map(|d| {
+            d.suggested
+                .as_ref()
+                .map(|s| line_index::child(parent_of(&d.diag.path), s))
+        })
         .collect();
     for f in found {
         if f.diag.code == Code::MF102 && f.missing.as_ref().is_some_and(|m| renamed.contains(m)) {
@@ -241,9 +270,9 @@ pub fn pointer_to_path(pointer: &str) -> String {
     for seg in pointer.split('/').skip(1) {
         let seg = seg.replace("~1", "/").replace("~0", "~");
         if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
-            path = locate::item(&path, seg.parse().unwrap_or(0));
+            path = line_index::item(&path, seg.parse().unwrap_or(0));
         } else {
-            path = locate::child(&path, &seg);
+            path = line_index::child(&path, &seg);
         }
     }
     path
@@ -290,68 +319,74 @@ fn parent_of(path: &str) -> &str {
     path.rfind('.').map_or("", |i| &path[..i])
 }
 
+/// MF101 for each unknown field, with the known field it is near, or the
+/// level it belongs at.
+fn unknown_fields(unexpected: &[String], path: &str, pointer: &str, instance: &Value) -> Vec<Found> {
+    let known = suggest::known_fields(pointer);
+    let present: Vec<&str> = instance
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    unexpected
+        .iter()
+        .map(|field| {
+            let at = line_index::child(path, field);
+            // A near name not already in use (`domian` beside `domain` is a duplicate, not a typo).
+            let near = suggest::nearest(field, &known).filter(|k| !present.contains(&k.as_str()));
+            if let Some(near) = near {
+                return Found {
+                    diag: Diagnostic::new(Code::MF101, at, format!("unknown field `{field}`"))
+                        .hint(format!("did you mean `{near}`?")),
+                    suggested: Some(near),
+                    missing: None,
+                };
+            }
+            if let Some(home) = suggest::belongs_elsewhere(path, field) {
+                return Diagnostic::new(Code::MF101, at, format!("`{field}` does not belong at this level"))
+                    .hint(format!("it is `{home}`; move it there"))
+                    .into();
+            }
+            Diagnostic::new(Code::MF101, at, format!("unknown field `{field}`"))
+                .hint("remove it or correct its spelling; `meshfed schema` lists every field")
+                .into()
+        })
+        .collect()
+}
+
+/// MF103, with the quoting hint for an Istio version YAML read as a number.
+fn wrong_type(kind: &TypeKind, path: &str, instance: &Value) -> Diagnostic {
+    let expected = match kind {
+        TypeKind::Single(t) => format!("{t:?}").to_lowercase(),
+        TypeKind::Multiple(_) => "another type".to_owned(),
+    };
+    let hint = if path.ends_with("istio.version") && instance.is_number() {
+        "quote it, e.g. version: \"1.30\" (YAML reads 1.30 as the number 1.3)"
+    } else {
+        "see `meshfed schema` for the expected shape"
+    };
+    Diagnostic::new(
+        Code::MF103,
+        path,
+        format!("expected {expected}, found {}", shown(instance)),
+    )
+    .hint(hint)
+}
+
 fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, instance: &Value) -> Vec<Found> {
     use ValidationErrorKind as K;
     let invalid = |msg: String, hint: &str| vec![Diagnostic::new(Code::MF104, path, msg).hint(hint).into()];
     match kind {
-        K::AdditionalProperties { unexpected } => {
-            let known = suggest::known_fields(pointer);
-            let present: Vec<&str> = instance
-                .as_object()
-                .map(|o| o.keys().map(String::as_str).collect())
-                .unwrap_or_default();
-            unexpected
-                .iter()
-                .map(|field| {
-                    let at = locate::child(path, field);
-                    // A near name not already in use (`domian` beside `domain` is a duplicate, not a typo).
-                    let near = suggest::nearest(field, &known).filter(|k| !present.contains(&k.as_str()));
-                    if let Some(near) = near {
-                        return Found {
-                            diag: Diagnostic::new(Code::MF101, at, format!("unknown field `{field}`"))
-                                .hint(format!("did you mean `{near}`?")),
-                            suggested: Some(near),
-                            missing: None,
-                        };
-                    }
-                    if let Some(home) = suggest::belongs_elsewhere(path, field) {
-                        return Diagnostic::new(Code::MF101, at, format!("`{field}` does not belong at this level"))
-                            .hint(format!("it is `{home}`; move it there"))
-                            .into();
-                    }
-                    Diagnostic::new(Code::MF101, at, format!("unknown field `{field}`"))
-                        .hint("remove it or correct its spelling; `meshfed schema` lists every field")
-                        .into()
-                })
-                .collect()
-        }
+        K::AdditionalProperties { unexpected } => unknown_fields(unexpected, path, pointer, instance),
         K::Required { property } => {
             let field = property.as_str().unwrap_or_default();
             vec![Found {
                 diag: Diagnostic::new(Code::MF102, path, format!("missing required field `{field}`"))
                     .hint(format!("add `{field}`; see the spec reference in the README")),
                 suggested: None,
-                missing: Some(locate::child(path, field)),
+                missing: Some(line_index::child(path, field)),
             }]
         }
-        K::Type { kind } => {
-            let expected = match kind {
-                TypeKind::Single(t) => format!("{t:?}").to_lowercase(),
-                TypeKind::Multiple(_) => "another type".to_owned(),
-            };
-            let hint = if path.ends_with("istio.version") && instance.is_number() {
-                "quote it, e.g. version: \"1.30\" (YAML reads 1.30 as the number 1.3)"
-            } else {
-                "see `meshfed schema` for the expected shape"
-            };
-            vec![Diagnostic::new(
-                Code::MF103,
-                path,
-                format!("expected {expected}, found {}", shown(instance)),
-            )
-            .hint(hint)
-            .into()]
-        }
+        K::Type { kind } => vec![wrong_type(kind, path, instance).into()],
         K::Pattern { pattern } => {
             let (what, hint) = describe_pattern(pattern);
             let hint = match instance.as_str().and_then(istio_minor_of) {
