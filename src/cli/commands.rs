@@ -243,7 +243,7 @@ fn generate(spec: &Path, out: Option<&Path>, opts: &RenderOptions) -> Outcome {
             Ok(src) => src,
             Err(d) => return Outcome::failed_one(d),
         };
-        return match output::generate_tree(&src, dir, opts) {
+        return match output::generate_tree(&src, dir, opts, &report::note) {
             Ok(warnings) => Outcome::warned(String::new(), warnings),
             Err(diags) => Outcome::failed(diags),
         };
@@ -275,7 +275,13 @@ fn check(spec: &Path, dir: &Path, require_tracked: bool, opts: &RenderOptions) -
         Err(diags) => return Outcome::failed(diags),
     };
     let mut diagnostics = std::mem::take(&mut rendered.diagnostics);
-    match check::drift(dir, &rendered, !opts.clusters.is_empty(), require_tracked) {
+    match check::drift(
+        dir,
+        &rendered,
+        !opts.clusters.is_empty(),
+        require_tracked,
+        &report::note,
+    ) {
         Ok(drift) if drift.is_clean() => Outcome::warned(String::new(), diagnostics),
         Ok(drift) => {
             // Untracked files alone (MF443) are not fixed by generating again.

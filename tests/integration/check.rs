@@ -431,6 +431,49 @@ fn a_run_waits_for_the_lock_and_gives_up_with_mf440() {
     assert_eq!(code(&seed.check()), 0);
 }
 
+/// The note that a run waits for the lock is a note like any other: none
+/// with `--quiet`, a JSON object with `--format json`, a GitHub `::notice::`
+/// with `--format github` (it used to be printed as plain text whatever was
+/// asked).
+#[test]
+fn the_wait_for_the_lock_is_a_note_in_the_format_asked_for() {
+    let seed = Seed::new();
+    assert_eq!(code(&seed.generate(&[])), 0);
+    let held = std::fs::File::open(seed.out()).unwrap();
+    held.lock().unwrap();
+    let waiting = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(seed.dir.path())
+            .env("MESHFED_LOCK_TIMEOUT", "1")
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("MF440"), "{stderr}");
+        stderr
+    };
+    let said = "waiting for another meshfed run to finish with out (up to 1 s)";
+    let human = waiting(&["generate", "federation.yaml", "-o", "out"]);
+    assert_eq!(human.lines().next(), Some(format!("note: {said}").as_str()), "{human}");
+    let quiet = waiting(&["generate", "federation.yaml", "-o", "out", "--quiet"]);
+    assert!(!quiet.contains("waiting"), "{quiet}");
+    let json = waiting(&["generate", "federation.yaml", "-o", "out", "--format", "json"]);
+    let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first,
+        serde_json::json!({"severity": "note", "message": said}),
+        "{json}"
+    );
+    let github = waiting(&["check", "federation.yaml", "-o", "out", "--format", "github"]);
+    assert_eq!(
+        github.lines().next(),
+        Some(format!("::notice::{said}").as_str()),
+        "{github}"
+    );
+    held.unlock().unwrap();
+}
+
 #[test]
 fn stray_temporaries_fail_check_and_the_next_generate_removes_them() {
     let seed = Seed::new();
