@@ -97,7 +97,8 @@ fn man() -> Outcome {
     }
 }
 
-/// `import deckhouse`: the entry on stdout, once the root CA file is written.
+/// `import deckhouse`: writes the root CA file (`output`), then the entry
+/// goes to stdout; on a failed write, nothing on stdout.
 fn import_deckhouse(import: ImportCommand) -> Outcome {
     let ImportCommand::Deckhouse {
         name,
@@ -123,7 +124,19 @@ fn import_deckhouse(import: ImportCommand) -> Outcome {
         trust_domain,
     };
     match deckhouse::import(&req, &build_options(&checks).certs) {
-        Ok((yaml, warnings)) => Outcome::warned(yaml, warnings),
+        Ok(imported) => {
+            let written = output::create_parent(&imported.root_out)
+                .map_err(|d| d.hint("check that the folder of --root-out can be made"))
+                .and_then(|()| output::write_atomic(&imported.root_out, imported.root_pem.as_bytes()));
+            match written {
+                Ok(()) => Outcome::warned(imported.entry, imported.warnings),
+                Err(d) => {
+                    let mut diags = imported.warnings;
+                    diags.push(d);
+                    Outcome::failed(diags)
+                }
+            }
+        }
         Err(diags) => Outcome::failed(diags),
     }
 }

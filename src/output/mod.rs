@@ -47,7 +47,7 @@ pub use lock::{lock_for_reading, Notify};
 pub use manifest::plan;
 use writer::interrupted;
 use writer::TreeWriter;
-pub use writer::{temporaries, write_atomic};
+pub use writer::{create_parent, temporaries, write_atomic};
 
 /// `generate SPEC -o DIR`: renders cluster by cluster straight into a
 /// `TreeWriter`. The warnings on success; every problem otherwise, with

@@ -302,6 +302,22 @@ impl Drop for TreeWriter {
     }
 }
 
+/// Makes the folders above `path` that are missing (MF303 when it cannot).
+pub fn create_parent(path: &Path) -> Result<(), Diagnostic> {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(parent).map_err(|e| {
+        Diagnostic::error(
+            "MF303",
+            "",
+            format!("cannot create the folder {}: {e}", parent.display()),
+        )
+        .hint("check that the folder can be made")
+        .at(parent, None)
+    })
+}
+
 /// Writes one file whole or not at all: a temporary sibling renamed into place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Diagnostic> {
     let tmp = stage(path, bytes)?;
