@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use super::args::{build_options, CheckArgs, Cli, Command, GraphFormatArg, ImportCommand, PluginAction};
 use super::explain::explain;
 use super::{one, report, Outcome};
-use crate::check;
 use crate::deckhouse;
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::drift;
 use crate::graph::{self as fedgraph, GraphFormat};
 use crate::krm;
 use crate::load::{SpecSource, SCHEMA};
@@ -288,7 +288,7 @@ fn check(spec: &Path, dir: &Path, require_tracked: bool, opts: &RenderOptions) -
         Err(diags) => return Outcome::failed(diags),
     };
     let mut diagnostics = std::mem::take(&mut rendered.diagnostics);
-    match check::drift(
+    match drift::compare(
         dir,
         &rendered,
         !opts.clusters.is_empty(),

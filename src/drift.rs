@@ -37,7 +37,7 @@ impl Drift {
 /// Compares `dir` with what generate would write for `rendered`. With
 /// `require_tracked`, inside a git work tree, every file generate would
 /// leave there must also be tracked by git (in its index).
-pub fn drift(
+pub fn compare(
     dir: &Path,
     rendered: &Rendered,
     filtered: bool,
