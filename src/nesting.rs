@@ -307,109 +307,128 @@ impl Scan<'_> {
             };
             let column = self.column();
             let block = self.levels.is_empty();
-            if block && column == 0 {
-                let three = self.s.get(self.i..self.i + 3);
-                if matches!(three, Some(b"---" | b"...")) && blankz(self.s, self.i + 3) {
-                    // A document boundary closes every block collection.
-                    self.unroll(0, false);
-                    self.indents.clear();
-                    self.block = 0;
-                    self.i += 3;
-                    self.key = None;
-                    continue;
-                }
-                if c == b'%' {
-                    self.skip_line();
-                    continue;
-                }
+            if block && column == 0 && self.document_line(c) {
+                continue;
             }
             if block {
                 let entry = c == b'-' && blankz(self.s, self.i + 1);
                 self.unroll(column, entry);
             }
-            // A node may start here: it is the simple key if `:` follows.
-            let node_start = |scan: &mut Self| {
-                if block && scan.key.is_none() {
-                    scan.key = Some(column);
-                    scan.key_peak = 0;
-                }
-            };
-            match c {
-                b'[' | b'{' => {
-                    node_start(self);
-                    self.i += 1;
-                    self.open(c == b'[')?;
-                }
-                b']' | b'}' => {
-                    self.close();
-                    self.i += 1;
-                }
-                b',' => {
-                    self.end_pair();
-                    let depth = self.depth();
-                    if let Some(top) = self.levels.last_mut() {
-                        top.entry_peak = depth;
-                    }
-                    self.i += 1;
-                }
-                b'-' if blankz(self.s, self.i + 1) => {
-                    if block {
-                        self.roll(column, true)?;
-                        self.key = None;
-                    }
-                    self.i += 1;
-                }
-                b'?' | b':' if !block => {
-                    self.pair()?;
-                    self.i += 1;
-                }
-                b'?' if blankz(self.s, self.i + 1) => {
-                    self.roll(column, false)?;
-                    self.key = None;
-                    self.i += 1;
-                }
-                b':' if blankz(self.s, self.i + 1) => {
-                    // The simple key's column; without one libyaml rolls at
-                    // the `:` itself.
-                    let before = self.block;
-                    self.roll(self.key.unwrap_or(column), false)?;
-                    if self.key.is_some() && self.key_peak + (self.block - before) > self.limit {
-                        return Err(self.i);
-                    }
-                    self.key = None;
-                    self.i += 1;
-                }
-                b'*' | b'&' => {
-                    node_start(self);
-                    self.i += 1;
-                    while self.s.get(self.i).is_some_and(|&b| anchor_char(b)) {
-                        self.i += 1;
-                    }
-                }
-                b'!' => {
-                    node_start(self);
-                    // Brackets end a tag here (they are structure unless a
-                    // verbatim tag holds them, and then they are counted:
-                    // more, never less).
-                    self.i += 1;
-                    while self.s.get(self.i).is_some_and(|&b| tag_char(b)) {
-                        self.i += 1;
-                    }
-                }
-                b'|' | b'>' if block => self.block_scalar(),
-                b'\'' => {
-                    node_start(self);
-                    self.single_quoted();
-                }
-                b'"' => {
-                    node_start(self);
-                    self.double_quoted();
-                }
-                _ => {
-                    node_start(self);
-                    self.plain();
-                }
+            self.token(c, column, block)?;
+        }
+    }
+
+    /// A document boundary (`---`, `...`) or a directive (`%`) at the start
+    /// of a line outside flow collections: passed over; whether it was one.
+    fn document_line(&mut self, c: u8) -> bool {
+        let three = self.s.get(self.i..self.i + 3);
+        if matches!(three, Some(b"---" | b"...")) && blankz(self.s, self.i + 3) {
+            // A document boundary closes every block collection.
+            self.unroll(0, false);
+            self.indents.clear();
+            self.block = 0;
+            self.i += 3;
+            self.key = None;
+            return true;
+        }
+        if c == b'%' {
+            self.skip_line();
+            return true;
+        }
+        false
+    }
+
+    /// The token that starts with `c` at `column`; `block`: outside flow
+    /// collections.
+    fn token(&mut self, c: u8, column: usize, block: bool) -> Result<(), usize> {
+        // A node may start here: it is the simple key if `:` follows.
+        let node_start = |scan: &mut Self| {
+            if block && scan.key.is_none() {
+                scan.key = Some(column);
+                scan.key_peak = 0;
             }
+        };
+        match c {
+            b'[' | b'{' => {
+                node_start(self);
+                self.i += 1;
+                self.open(c == b'[')?;
+            }
+            b']' | b'}' => {
+                self.close();
+                self.i += 1;
+            }
+            b',' => {
+                self.end_pair();
+                let depth = self.depth();
+                if let Some(top) = self.levels.last_mut() {
+                    top.entry_peak = depth;
+                }
+                self.i += 1;
+            }
+            b'-' if blankz(self.s, self.i + 1) => {
+                if block {
+                    self.roll(column, true)?;
+                    self.key = None;
+                }
+                self.i += 1;
+            }
+            b'?' | b':' if !block => {
+                self.pair()?;
+                self.i += 1;
+            }
+            b'?' if blankz(self.s, self.i + 1) => {
+                self.roll(column, false)?;
+                self.key = None;
+                self.i += 1;
+            }
+            b':' if blankz(self.s, self.i + 1) => self.block_value(column)?,
+            b'*' | b'&' => {
+                node_start(self);
+                self.i += 1;
+                self.skip_while(anchor_char);
+            }
+            b'!' => {
+                node_start(self);
+                // Brackets end a tag here (they are structure unless a
+                // verbatim tag holds them, and then they are counted:
+                // more, never less).
+                self.i += 1;
+                self.skip_while(tag_char);
+            }
+            b'|' | b'>' if block => self.block_scalar(),
+            b'\'' => {
+                node_start(self);
+                self.single_quoted();
+            }
+            b'"' => {
+                node_start(self);
+                self.double_quoted();
+            }
+            _ => {
+                node_start(self);
+                self.plain();
+            }
+        }
+        Ok(())
+    }
+
+    /// `: ` outside flow collections: the simple key's column; without one
+    /// libyaml rolls at the `:` itself.
+    fn block_value(&mut self, column: usize) -> Result<(), usize> {
+        let before = self.block;
+        self.roll(self.key.unwrap_or(column), false)?;
+        if self.key.is_some() && self.key_peak + (self.block - before) > self.limit {
+            return Err(self.i);
+        }
+        self.key = None;
+        self.i += 1;
+        Ok(())
+    }
+
+    fn skip_while(&mut self, wanted: fn(u8) -> bool) {
+        while self.s.get(self.i).is_some_and(|&b| wanted(b)) {
+            self.i += 1;
         }
     }
 
