@@ -26,8 +26,9 @@
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
-use serde_norway::value::{Tag as YamlTag, TaggedValue};
 use serde_norway::{Mapping, Value};
+
+use scalar::{scalar, tagged};
 
 /// Deeper nodes are not read (their value is null); no Kubernetes object
 /// comes near this. (saphyr-parser itself refuses flow nesting a few hundred
@@ -289,58 +290,9 @@ impl Reader<'_> {
                     frame.items = items;
                 }
             }
-            Event::MappingEnd | Event::SequenceEnd => {
-                let Some(frame) = self.frames.pop() else {
-                    return Err("unbalanced YAML events".into());
-                };
-                if self.frames.is_empty() {
-                    self.top_end = start;
-                }
-                let value = match frame.collection {
-                    Collection::Map { map, .. } => Value::Mapping(map),
-                    Collection::Seq(seq) => Value::Sequence(seq),
-                };
-                let value = tagged(value, frame.tag.as_ref());
-                let node = Node {
-                    value,
-                    nodes: frame.nodes + 1,
-                    extent: Extent {
-                        start: frame.start,
-                        end,
-                    },
-                };
-                if frame.anchor != 0 {
-                    self.anchors.insert(frame.anchor, (node.value.clone(), node.nodes));
-                }
-                if frame.items {
-                    self.items_value_extent = Some(node.extent);
-                }
-                self.place(node)?;
-            }
+            Event::MappingEnd | Event::SequenceEnd => self.close(start, end)?,
             Event::Scalar(text, style, anchor, tag) => {
-                let plain = style == ScalarStyle::Plain && tag.is_none();
-                let value = scalar(text.into_owned(), style, tag.as_deref());
-                if anchor != 0 {
-                    self.anchors.insert(anchor, (value.clone(), 1));
-                }
-                let node = Node {
-                    value,
-                    nodes: 1,
-                    extent: Extent { start, end },
-                };
-                // A top-level key written plainly can be found in the text.
-                if plain && self.frames.len() == 1 {
-                    if let Collection::Map { key: None, .. } = &self.frames[0].collection {
-                        self.top.push(TopEntry {
-                            key: String::new(),
-                            key_value: Value::Null,
-                            key_extent: node.extent,
-                            value: Value::Null,
-                            plain_key: true,
-                        });
-                    }
-                }
-                self.place(node)?;
+                self.scalar_event(text.into_owned(), style, anchor, tag, Extent { start, end })?
             }
             Event::Alias(id) => {
                 self.has_aliases = true;
@@ -358,6 +310,69 @@ impl Reader<'_> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The end of a mapping or sequence that began at the frame on top.
+    fn close(&mut self, start: usize, end: usize) -> Result<(), String> {
+        let Some(frame) = self.frames.pop() else {
+            return Err("unbalanced YAML events".into());
+        };
+        if self.frames.is_empty() {
+            self.top_end = start;
+        }
+        let value = match frame.collection {
+            Collection::Map { map, .. } => Value::Mapping(map),
+            Collection::Seq(seq) => Value::Sequence(seq),
+        };
+        let value = tagged(value, frame.tag.as_ref());
+        let node = Node {
+            value,
+            nodes: frame.nodes + 1,
+            extent: Extent {
+                start: frame.start,
+                end,
+            },
+        };
+        if frame.anchor != 0 {
+            self.anchors.insert(frame.anchor, (node.value.clone(), node.nodes));
+        }
+        if frame.items {
+            self.items_value_extent = Some(node.extent);
+        }
+        self.place(node)
+    }
+
+    fn scalar_event(
+        &mut self,
+        text: String,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<std::borrow::Cow<'_, Tag>>,
+        extent: Extent,
+    ) -> Result<(), String> {
+        let plain = style == ScalarStyle::Plain && tag.is_none();
+        let value = scalar(text, style, tag.as_deref());
+        if anchor != 0 {
+            self.anchors.insert(anchor, (value.clone(), 1));
+        }
+        let node = Node {
+            value,
+            nodes: 1,
+            extent,
+        };
+        // A top-level key written plainly can be found in the text.
+        if plain && self.frames.len() == 1 {
+            if let Collection::Map { key: None, .. } = &self.frames[0].collection {
+                self.top.push(TopEntry {
+                    key: String::new(),
+                    key_value: Value::Null,
+                    key_extent: node.extent,
+                    value: Value::Null,
+                    plain_key: true,
+                });
+            }
+        }
+        self.place(node)
     }
 
     fn open(&mut self, collection: Collection, anchor: usize, tag: Option<Tag>, start: usize) {
@@ -583,51 +598,7 @@ fn with_newline(s: &str) -> String {
     s
 }
 
-fn is_core(tag: &Tag) -> bool {
-    tag.is_yaml_core_schema() || tag.handle == "!!"
-}
-
-fn tagged(value: Value, tag: Option<&Tag>) -> Value {
-    match tag {
-        Some(tag) if !is_core(tag) => Value::Tagged(Box::new(TaggedValue {
-            tag: YamlTag::new(format!("{}{}", tag.handle, tag.suffix)),
-            value,
-        })),
-        _ => value,
-    }
-}
-
-/// A scalar as `serde_norway` reads it; what it cannot hold is a string.
-fn scalar(text: String, style: ScalarStyle, tag: Option<&Tag>) -> Value {
-    let resolve = match tag {
-        Some(tag) if is_core(tag) => tag.suffix != "str",
-        Some(tag) => return tagged(scalar(text, style, None), Some(tag)),
-        None => style == ScalarStyle::Plain,
-    };
-    if !resolve {
-        return Value::String(text);
-    }
-    match text.as_str() {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        _ => {}
-    }
-    // Only a number is left to find; asking serde_norway keeps its rules
-    // (0o17, 0x1F, leading zeros, .inf), and what it cannot hold stays text.
-    let numeric = text
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_digit() || b"+-.".contains(&b))
-        && !text.starts_with("---")
-        && !text.starts_with("...");
-    if numeric {
-        if let Ok(v @ Value::Number(_)) = serde_norway::from_str::<Value>(&text) {
-            return v;
-        }
-    }
-    Value::String(text)
-}
+mod scalar;
 
 #[cfg(test)]
 mod tests;
