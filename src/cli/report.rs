@@ -1,15 +1,25 @@
 //! What a run prints besides its output: diagnostics, notes and `check`'s
-//! drift summary on stderr, in the `--format` asked for and honouring
-//! `--quiet`, and the output itself on stdout (`emit`). The style is set once
-//! from the command line (`init`); the early forms that run before the
-//! command line is parsed (the KRM function and kustomize plugin forms)
-//! print in the default style.
+//! drift summary on stderr, and the output itself on stdout (`emit`). The
+//! style is set once from the command line (`init`); the forms that run
+//! before the command line is parsed (the KRM function and kustomize plugin
+//! forms, a spec given where a member file was expected) print in the
+//! default style.
 //!
-//! Every remark goes through here, also those made deep in a run: the note
-//! that `generate -o`/`check` waits for another run's lock on the output
-//! folder (`output::lock`) is a `note`, so `--quiet` silences it, `--format
-//! json` makes it a `{"severity":"note","message":…}` line and `--format
-//! github` a `::notice::` annotation, like every other note.
+//! What each kind of line does with `--quiet` and `--format`:
+//!
+//! | line | human | `json` | `github` | `--quiet` |
+//! | --- | --- | --- | --- | --- |
+//! | diagnostic (`report`) | `error[MFnnn] …` | one object a line | `::error …::` / `::warning …::` | errors only |
+//! | note (`note`) | `note: …` | `{"severity":"note","message":…}` | `::notice::…` | none |
+//! | drift summary (`drift_summary`) | the sentence | `{"severity":"error","message":…}` | `::error title=meshfed check::…` | printed: it says why the exit code is 3 |
+//!
+//! A remark made deep in a run is a note too: the one that `generate -o` or
+//! `check` waits for another run's lock on the output folder
+//! (`output::lock`) comes here through the `Notify` the command passes, so
+//! `--quiet` silences it and `--format json|github` print it as above. (It
+//! used to be written straight to stderr, in the human form, whatever was
+//! asked.) `validate`'s one-line summary is output, on stdout, and not
+//! printed with `--quiet`.
 
 use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
