@@ -50,6 +50,16 @@ impl Seed {
             .unwrap()
     }
 
+    /// `args` run while another holds the lock: the wait ends after a second.
+    fn run_waiting(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("MESHFED_LOCK_TIMEOUT", "1")
+            .output()
+            .unwrap()
+    }
+
     fn generate(&self, extra: &[&str]) -> Output {
         let mut args = vec!["generate", "federation.yaml", "-o", "out"];
         args.extend_from_slice(extra);
@@ -401,6 +411,10 @@ fn two_runs_into_one_folder_never_leave_a_mix() {
     }
 }
 
+/// A run waits for the lock, says so once, and gives up with MF440. The
+/// remark is a note like any other: none with `--quiet`, a JSON object with
+/// `--format json`, a GitHub `::notice::` with `--format github` (it used
+/// to be printed as plain text whatever was asked).
 #[test]
 fn a_run_waits_for_the_lock_and_gives_up_with_mf440() {
     let seed = Seed::new();
@@ -408,46 +422,8 @@ fn a_run_waits_for_the_lock_and_gives_up_with_mf440() {
     // Another meshfed holding the folder, as `generate` itself locks it.
     let held = std::fs::File::open(seed.out()).unwrap();
     held.lock().unwrap();
-    let out = Command::new(BIN)
-        .args(["generate", "federation.yaml", "-o", "out"])
-        .current_dir(seed.dir.path())
-        .env("MESHFED_LOCK_TIMEOUT", "1")
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 1);
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("waiting for another meshfed run"), "{stderr}");
-    assert!(stderr.contains("MF440"), "{stderr}");
-    // check waits for a generate too (a shared lock against an exclusive one).
-    let out = Command::new(BIN)
-        .args(["check", "federation.yaml", "-o", "out"])
-        .current_dir(seed.dir.path())
-        .env("MESHFED_LOCK_TIMEOUT", "1")
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 1);
-    assert!(text(&out.stderr).contains("MF440"), "{}", text(&out.stderr));
-    held.unlock().unwrap();
-    assert_eq!(code(&seed.check()), 0);
-}
-
-/// The note that a run waits for the lock is a note like any other: none
-/// with `--quiet`, a JSON object with `--format json`, a GitHub `::notice::`
-/// with `--format github` (it used to be printed as plain text whatever was
-/// asked).
-#[test]
-fn the_wait_for_the_lock_is_a_note_in_the_format_asked_for() {
-    let seed = Seed::new();
-    assert_eq!(code(&seed.generate(&[])), 0);
-    let held = std::fs::File::open(seed.out()).unwrap();
-    held.lock().unwrap();
     let waiting = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .args(args)
-            .current_dir(seed.dir.path())
-            .env("MESHFED_LOCK_TIMEOUT", "1")
-            .output()
-            .unwrap();
+        let out = seed.run_waiting(args);
         assert_eq!(code(&out), 1, "{}", text(&out.stderr));
         let stderr = text(&out.stderr);
         assert!(stderr.contains("MF440"), "{stderr}");
@@ -465,6 +441,7 @@ fn the_wait_for_the_lock_is_a_note_in_the_format_asked_for() {
         serde_json::json!({"severity": "note", "message": said}),
         "{json}"
     );
+    // check waits for a generate too (a shared lock against an exclusive one).
     let github = waiting(&["check", "federation.yaml", "-o", "out", "--format", "github"]);
     assert_eq!(
         github.lines().next(),
@@ -472,6 +449,7 @@ fn the_wait_for_the_lock_is_a_note_in_the_format_asked_for() {
         "{github}"
     );
     held.unlock().unwrap();
+    assert_eq!(code(&seed.check()), 0);
 }
 
 #[test]
