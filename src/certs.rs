@@ -17,7 +17,7 @@ use x509_parser::extensions::GeneralName;
 use x509_parser::public_key::PublicKey;
 use x509_parser::signature_algorithm::SignatureAlgorithm;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::naming::hex;
 
 /// A root certificate that passed every check, ready to be emitted.
@@ -285,7 +285,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         out.diagnostics.push(diag_at(
-            Diagnostic::error("MF216", src.path, format!("{what} is empty"))
+            Diagnostic::new(Code::MF216, src.path, format!("{what} is empty"))
                 .hint("export the cluster's root certificate (e.g. istio-ca-root-cert's root-cert.pem) into it"),
             None,
         ));
@@ -316,12 +316,12 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
                 });
             }
             out.diagnostics
-                .push(diag_at(Diagnostic::error("MF202", src.path, msg).hint(hint), None));
+                .push(diag_at(Diagnostic::new(Code::MF202, src.path, msg).hint(hint), None));
             return out;
         }
         Some(Binary::Other) => {
             out.diagnostics.push(diag_at(
-                Diagnostic::error("MF219", src.path, format!("{what} is a binary file, not PEM"))
+                Diagnostic::new(Code::MF219, src.path, format!("{what} is a binary file, not PEM"))
                     .hint("point rootCA at the PEM file of the cluster's root certificate"),
                 None,
             ));
@@ -337,8 +337,8 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
     if let Some((line, label)) = stray_key {
         // The BEGIN line is cut off, but what remains is still key material.
         out.diagnostics.push(diag_at(
-            Diagnostic::error(
-                "MF203",
+            Diagnostic::new(
+                Code::MF203,
                 src.path,
                 format!(
                     "{lead}the rest of a private key ({}) ends here; nothing from this source is used",
@@ -355,24 +355,24 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
     if scan.blocks.is_empty() {
         let (code, msg, hint) = match scan.stray_ends.first() {
             Some(_) => (
-                "MF218",
+                Code::MF218,
                 format!("{lead}an END line has no BEGIN line: the start of the file is cut off"),
                 "the file is truncated; export it again",
             ),
             None if is_base64_of_pem(&text) => (
-                "MF216",
+                Code::MF216,
                 format!("{what} holds no PEM block: it is PEM encoded in base64 once more"),
                 "decode it once: a Secret's data values are base64, so `kubectl get secret ... -o jsonpath=...` needs `| base64 -d`",
             ),
             None => (
-                "MF216",
+                Code::MF216,
                 format!("{what} holds no PEM block"),
                 "it should contain -----BEGIN CERTIFICATE----- blocks",
             ),
         };
         let line = scan.stray_ends.first().map(|(line, _)| *line);
         out.diagnostics
-            .push(diag_at(Diagnostic::error(code, src.path, msg).hint(hint), line));
+            .push(diag_at(Diagnostic::new(code, src.path, msg).hint(hint), line));
         return out;
     }
     // A key anywhere poisons the whole source: nothing from it is used.
@@ -380,8 +380,8 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
     if !keys.is_empty() {
         for b in keys {
             out.diagnostics.push(diag_at(
-                Diagnostic::error(
-                    "MF203",
+                Diagnostic::new(
+                    Code::MF203,
                     src.path,
                     format!(
                         "{lead}block {} is a private key ({}); nothing from this source is used",
@@ -397,7 +397,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
     }
     for (line, _) in &scan.stray_ends {
         out.diagnostics.push(diag_at(
-            Diagnostic::error("MF218", src.path, format!("{lead}this END line has no BEGIN line"))
+            Diagnostic::new(Code::MF218, src.path, format!("{lead}this END line has no BEGIN line"))
                 .hint("part of the file is missing; export it again"),
             Some(*line),
         ));
@@ -405,11 +405,10 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
     for block in &scan.blocks {
         let n = block.number;
         let here = |d: Diagnostic| diag_at(d, Some(block.line));
-        let error =
-            |code: &'static str, msg: String, hint: &str| here(Diagnostic::error(code, src.path, msg).hint(hint));
+        let error = |code: Code, msg: String, hint: &str| here(Diagnostic::new(code, src.path, msg).hint(hint));
         if !block.complete {
             out.diagnostics.push(error(
-                "MF218",
+                Code::MF218,
                 format!(
                     "{lead}block {n} ({}) has no matching END line",
                     shown_label(block.label)
@@ -420,7 +419,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
         }
         if block.label != "CERTIFICATE" {
             out.diagnostics.push(error(
-                "MF204",
+                Code::MF204,
                 format!("{lead}block {n} is a {}, not a CERTIFICATE", shown_label(block.label)),
                 "keep only the root's CERTIFICATE block(s)",
             ));
@@ -428,7 +427,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
         }
         if block.body.is_empty() {
             out.diagnostics.push(error(
-                "MF218",
+                Code::MF218,
                 format!("{lead}block {n} is empty"),
                 "the file is truncated; export it again",
             ));
@@ -436,7 +435,7 @@ pub fn intake(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake 
         }
         let Ok(der) = BASE64.decode(block.body.as_bytes()) else {
             out.diagnostics.push(error(
-                "MF217",
+                Code::MF217,
                 format!("{lead}block {n} is not valid base64"),
                 "the PEM was damaged (edited or cut); export it again",
             ));
@@ -464,10 +463,10 @@ struct Place<'a> {
 /// Checks one decoded certificate and, if it passes, adds it to the roots.
 fn take_certificate(out: &mut Intake, der: Vec<u8>, place: &Place<'_>, src: &SourceRef<'_>, policy: &CertPolicy) {
     let here = |d: Diagnostic| src.place(d, place.line);
-    let error = |code: &'static str, msg: String, hint: &str| here(Diagnostic::error(code, src.path, msg).hint(hint));
+    let error = |code: Code, msg: String, hint: &str| here(Diagnostic::new(code, src.path, msg).hint(hint));
     if der.first() == Some(&0x30) && der_claimed_len(&der).is_some_and(|claimed| claimed > der.len()) {
         out.diagnostics.push(error(
-            "MF218",
+            Code::MF218,
             format!("{} is cut short: its certificate data ends early", place.label),
             "data is missing; export it again",
         ));
@@ -477,7 +476,7 @@ fn take_certificate(out: &mut Intake, der: Vec<u8>, place: &Place<'_>, src: &Sou
         Ok((&[], cert)) => cert,
         Ok(_) => {
             out.diagnostics.push(error(
-                "MF205",
+                Code::MF205,
                 format!("{} has data after its certificate", place.label),
                 "export the root certificate again",
             ));
@@ -485,7 +484,7 @@ fn take_certificate(out: &mut Intake, der: Vec<u8>, place: &Place<'_>, src: &Sou
         }
         Err(_) => {
             out.diagnostics.push(error(
-                "MF205",
+                Code::MF205,
                 format!("{} is not a valid X.509 certificate", place.label),
                 "export the root certificate again",
             ));
@@ -504,8 +503,8 @@ fn take_certificate(out: &mut Intake, der: Vec<u8>, place: &Place<'_>, src: &Sou
     let root = RootCert::from_der(der.clone(), cert.subject().to_string());
     if out.roots.iter().any(|r| r.sha256 == root.sha256) {
         out.diagnostics.push(here(
-            Diagnostic::warning(
-                "MF214",
+            Diagnostic::new(
+                Code::MF214,
                 src.path,
                 format!("{} repeats an earlier certificate ({})", place.label, root.subject),
             )
@@ -522,8 +521,8 @@ fn take_certificate(out: &mut Intake, der: Vec<u8>, place: &Place<'_>, src: &Sou
 /// parameters (`d`, `p`, `q`…) poisons the bundle like a PEM private key.
 pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPolicy) -> Intake {
     let mut out = Intake::default();
-    let diag = |code: &'static str, msg: String, hint: &str| {
-        let d = Diagnostic::error(code, src.path, msg).hint(hint);
+    let diag = |code: Code, msg: String, hint: &str| {
+        let d = Diagnostic::new(code, src.path, msg).hint(hint);
         match src.file {
             Some(f) => d.at(f, None),
             None => d,
@@ -534,7 +533,7 @@ pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPoli
         Err(e) => {
             // serde_json's message names a line and column, never content.
             out.diagnostics.push(diag(
-                "MF501",
+                Code::MF501,
                 format!(
                     "the SPIFFE bundle is not JSON (line {}, column {})",
                     e.line(),
@@ -547,7 +546,7 @@ pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPoli
     };
     let Some(keys) = bundle.get("keys").and_then(|k| k.as_array()) else {
         out.diagnostics.push(diag(
-            "MF501",
+            Code::MF501,
             "the SPIFFE bundle has no `keys` list (it is not a JWK Set)".into(),
             "export it again, e.g. spire-server bundle show -format spiffe",
         ));
@@ -563,7 +562,7 @@ pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPoli
     if !secret.is_empty() {
         for n in secret {
             out.diagnostics.push(diag(
-                "MF203",
+                Code::MF203,
                 format!("key {n} of the SPIFFE bundle holds private key parameters; nothing from this source is used"),
                 "publish only public keys in a trust bundle, and rotate the key if it was shared",
             ));
@@ -585,7 +584,7 @@ pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPoli
             .unwrap_or_default();
         let [cert] = certs.as_slice() else {
             out.diagnostics.push(diag(
-                "MF502",
+                Code::MF502,
                 format!(
                     "{label} (x509-svid) has {} x5c certificates; SPIFFE requires exactly one",
                     certs.len()
@@ -604,7 +603,7 @@ pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPoli
                 take_certificate(&mut out, der, &place, src, policy);
             }
             Err(_) => out.diagnostics.push(diag(
-                "MF217",
+                Code::MF217,
                 format!("{label}: its x5c certificate is not valid base64"),
                 "export the bundle again from the SPIFFE server",
             )),
@@ -612,7 +611,7 @@ pub fn intake_spiffe_bundle(bytes: &[u8], src: &SourceRef<'_>, policy: &CertPoli
     }
     if x509_keys == 0 {
         out.diagnostics.push(diag(
-            "MF502",
+            Code::MF502,
             "the SPIFFE bundle has no x509-svid key: it holds no X.509 root".into(),
             "export the bundle of the cluster's X.509 CA (keys with use: x509-svid)",
         ));
@@ -689,11 +688,11 @@ fn check_root(
 ) -> bool {
     let what = format!("{block} ({})", subject_text(cert));
     let mut errors: Vec<Diagnostic> = Vec::new();
-    let mut error = |code, msg: String, hint: &str| errors.push(Diagnostic::error(code, src.path, msg).hint(hint));
+    let mut error = |code, msg: String, hint: &str| errors.push(Diagnostic::new(code, src.path, msg).hint(hint));
     let is_ca = matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
     if !is_ca {
         error(
-            "MF206",
+            Code::MF206,
             format!("{what} is not a CA certificate (basicConstraints CA:TRUE missing)"),
             "export the mesh's root CA (root-cert.pem), not a workload or gateway certificate",
         );
@@ -707,7 +706,7 @@ fn check_root(
     };
     if is_ca && !signs_certs {
         error(
-            "MF207",
+            Code::MF207,
             format!("{what} may not sign certificates (keyUsage lacks keyCertSign)"),
             "export the root that actually signs the mesh's certificates",
         );
@@ -716,21 +715,21 @@ fn check_root(
     let not_after = cert.validity().not_after.to_datetime();
     if policy.now > not_after {
         error(
-            "MF208",
+            Code::MF208,
             format!("{what} expired on {}", date(not_after)),
             "rotate the cluster's root CA and export the new root",
         );
     } else if policy.now < not_before {
         error(
-            "MF209",
+            Code::MF209,
             format!("{what} is not valid before {}", date(not_before)),
             "check the clock of the machine that made it, or wait",
         );
     } else if not_after - policy.now <= Duration::days(policy.warn_expiry_days) {
         let days_left = (not_after - policy.now).whole_days();
         report(
-            Diagnostic::warning(
-                "MF210",
+            Diagnostic::new(
+                Code::MF210,
                 src.path,
                 format!("{what} expires on {} ({days_left} days left)", date(not_after)),
             )
@@ -739,7 +738,7 @@ fn check_root(
     }
     if let Some(digest) = weak_digest(cert) {
         error(
-            "MF211",
+            Code::MF211,
             format!("{what} is signed with {digest}"),
             "issue a new root signed with SHA-256 or better",
         );
@@ -748,7 +747,7 @@ fn check_root(
         let bits = rsa_bits(rsa.modulus);
         if bits < 2048 {
             error(
-                "MF212",
+                Code::MF212,
                 format!("{what} has a {bits}-bit RSA key"),
                 "issue a new root with RSA 2048+ or ECDSA P-256+",
             );
@@ -756,12 +755,12 @@ fn check_root(
     }
     // A leaf is not self-signed either; MF206 already says what is wrong.
     if is_ca && cert.subject().as_raw() != cert.issuer().as_raw() {
-        report(Diagnostic::warning("MF213", src.path, format!("{what} is not self-signed (issued by {})", cert.issuer()))
+        report(Diagnostic::new(Code::MF213, src.path, format!("{what} is not self-signed (issued by {})", cert.issuer()))
             .hint("peers should trust the top of the chain; export the root that issued it unless trusting the intermediate is intended"));
     }
     if let (true, Some(td), Some(found)) = (is_ca, src.trust_domain, spiffe_trust_domain(cert)) {
         if !found.eq_ignore_ascii_case(td) {
-            report(Diagnostic::warning("MF215", src.path, format!("{what} names SPIFFE trust domain {found}, but the cluster's trustDomain is {td}"))
+            report(Diagnostic::new(Code::MF215, src.path, format!("{what} names SPIFFE trust domain {found}, but the cluster's trustDomain is {td}"))
                 .hint("set the cluster's trustDomain to the one its CA issues, or check that this is the right cluster's root"));
         }
     }
@@ -938,7 +937,7 @@ mod tests {
         intake(bytes, &src, policy)
     }
 
-    fn codes(i: &Intake) -> Vec<&'static str> {
+    fn codes(i: &Intake) -> Vec<Code> {
         i.diagnostics.iter().map(|d| d.code).collect()
     }
 
@@ -983,7 +982,7 @@ mod tests {
         for key in &forms {
             let input = format!("{}{key}", f.root.cert_pem);
             let got = run(input.as_bytes());
-            assert_eq!(codes(&got), ["MF203"], "{}", messages(&got));
+            assert_eq!(codes(&got), [Code::MF203], "{}", messages(&got));
             assert!(got.roots.is_empty() && got.found.is_empty());
             let text = messages(&got);
             assert!(text.contains("block 2") && text.contains("certs/a.pem:"), "{text}");
@@ -993,10 +992,10 @@ mod tests {
         }
         // A truncated key is still a key, whichever end is missing.
         let cut: String = f.root.key_pem.lines().take(2).map(|l| format!("{l}\n")).collect();
-        assert_eq!(codes(&run(cut.as_bytes())), ["MF203"]);
+        assert_eq!(codes(&run(cut.as_bytes())), [Code::MF203]);
         let headless: String = f.root.key_pem.lines().skip(1).map(|l| format!("{l}\n")).collect();
         let got = run(format!("{}{headless}", f.root.cert_pem).as_bytes());
-        assert_eq!(codes(&got), ["MF203"]);
+        assert_eq!(codes(&got), [Code::MF203]);
         assert!(got.roots.is_empty());
     }
 
@@ -1005,31 +1004,31 @@ mod tests {
         let f = fixture();
         let der = f.pki.der(&f.root);
         let got = run(&der);
-        assert_eq!(codes(&got), ["MF202"]);
+        assert_eq!(codes(&got), [Code::MF202]);
         assert!(messages(&got).contains("DER (binary) certificate"));
         assert_eq!(got.found.len(), 1, "inspect can still describe it");
         assert!(got.roots.is_empty());
         let mut with_newline = der.clone();
         with_newline.push(b'\n');
-        assert_eq!(codes(&run(&with_newline)), ["MF202"]);
-        assert_eq!(codes(&run(&der[..der.len() / 2])), ["MF202"]);
+        assert_eq!(codes(&run(&with_newline)), [Code::MF202]);
+        assert_eq!(codes(&run(&der[..der.len() / 2])), [Code::MF202]);
         assert!(messages(&run(&der[..der.len() / 2])).contains("cut short"));
         // 0x30 is also the digit '0': such text is not DER.
-        assert_eq!(codes(&run(b"0000 no certificate here\n")), ["MF216"]);
+        assert_eq!(codes(&run(b"0000 no certificate here\n")), [Code::MF216]);
         // DER whose last byte is itself whitespace (0x20), then a newline.
         let seq = [0x30, 0x81, 0x03, 0x01, 0x02, 0x20, b'\n'];
         let got = run(&seq);
-        assert_eq!(codes(&got), ["MF202"], "{}", messages(&got));
+        assert_eq!(codes(&got), [Code::MF202], "{}", messages(&got));
         assert!(messages(&got).contains("not a certificate"));
     }
 
     #[test]
     fn empty_binary_and_plain_text_each_have_their_own_code() {
-        assert_eq!(codes(&run(b"")), ["MF216"]);
-        assert_eq!(codes(&run(b" \n\r\n")), ["MF216"]);
-        assert_eq!(codes(&run(b"just some notes\n")), ["MF216"]);
-        assert_eq!(codes(&run(&[0u8; 64])), ["MF219"]);
-        assert_eq!(codes(&run(&[0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe])), ["MF219"]);
+        assert_eq!(codes(&run(b"")), [Code::MF216]);
+        assert_eq!(codes(&run(b" \n\r\n")), [Code::MF216]);
+        assert_eq!(codes(&run(b"just some notes\n")), [Code::MF216]);
+        assert_eq!(codes(&run(&[0u8; 64])), [Code::MF219]);
+        assert_eq!(codes(&run(&[0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe])), [Code::MF219]);
     }
 
     #[test]
@@ -1038,32 +1037,32 @@ mod tests {
         let pem = &f.root.cert_pem;
         let lines: Vec<&str> = pem.lines().collect();
         let no_end: String = lines[..lines.len() - 1].iter().map(|l| format!("{l}\n")).collect();
-        assert_eq!(codes(&run(no_end.as_bytes())), ["MF218"]);
+        assert_eq!(codes(&run(no_end.as_bytes())), [Code::MF218]);
         let no_begin: String = lines[1..].iter().map(|l| format!("{l}\n")).collect();
-        assert_eq!(codes(&run(no_begin.as_bytes())), ["MF218"]);
+        assert_eq!(codes(&run(no_begin.as_bytes())), [Code::MF218]);
         // Whole base64 lines missing: the base64 is fine, the DER is short.
         let mut cut = lines.clone();
         cut.remove(2);
         let cut: String = cut.iter().map(|l| format!("{l}\n")).collect();
         assert_eq!(
             codes(&run(cut.as_bytes())),
-            ["MF218"],
+            [Code::MF218],
             "{}",
             messages(&run(cut.as_bytes()))
         );
         let empty = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
-        assert_eq!(codes(&run(empty.as_bytes())), ["MF218"]);
+        assert_eq!(codes(&run(empty.as_bytes())), [Code::MF218]);
         let corrupt = pem.replacen("MI", "M!", 1);
-        assert_eq!(codes(&run(corrupt.as_bytes())), ["MF217"]);
+        assert_eq!(codes(&run(corrupt.as_bytes())), [Code::MF217]);
         let not_x509 = format!(
             "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
             BASE64.encode(b"hello, this is not a certificate")
         );
-        assert_eq!(codes(&run(not_x509.as_bytes())), ["MF205"]);
+        assert_eq!(codes(&run(not_x509.as_bytes())), [Code::MF205]);
         // Problems in one block do not hide the others.
         let both = format!("{corrupt}{not_x509}{pem}");
         let got = run(both.as_bytes());
-        assert_eq!(codes(&got), ["MF217", "MF205"]);
+        assert_eq!(codes(&got), [Code::MF217, Code::MF205]);
         assert_eq!(got.roots.len(), 1);
     }
 
@@ -1071,16 +1070,16 @@ mod tests {
     fn only_certificate_blocks_are_accepted() {
         let f = fixture();
         let got = run(f.pki.request(&f.root).as_bytes());
-        assert_eq!(codes(&got), ["MF204"]);
+        assert_eq!(codes(&got), [Code::MF204]);
         assert!(messages(&got).contains("CERTIFICATE REQUEST"));
-        assert_eq!(codes(&run(f.pki.key_as(&f.root, "public").as_bytes())), ["MF204"]);
+        assert_eq!(codes(&run(f.pki.key_as(&f.root, "public").as_bytes())), [Code::MF204]);
     }
 
     #[test]
     fn ca_flags_are_required() {
         let f = fixture();
-        assert_eq!(codes(&run(f.leaf.cert_pem.as_bytes())), ["MF206"]);
-        assert_eq!(codes(&run(f.no_cert_sign.cert_pem.as_bytes())), ["MF207"]);
+        assert_eq!(codes(&run(f.leaf.cert_pem.as_bytes())), [Code::MF206]);
+        assert_eq!(codes(&run(f.no_cert_sign.cert_pem.as_bytes())), [Code::MF207]);
         let got = run(f.root_no_key_usage.cert_pem.as_bytes());
         assert!(got.diagnostics.is_empty(), "no keyUsage means every usage");
         assert_eq!(got.roots.len(), 1);
@@ -1090,11 +1089,11 @@ mod tests {
     fn validity_is_checked_against_now() {
         let f = fixture();
         let got = run(f.expired.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF208"]);
+        assert_eq!(codes(&got), [Code::MF208]);
         assert!(messages(&got).contains("expired on 2001-01-01"));
         assert!(got.roots.is_empty());
         let got = run(f.future.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF209"]);
+        assert_eq!(codes(&got), [Code::MF209]);
         assert!(messages(&got).contains("not valid before 2090-01-01"));
     }
 
@@ -1107,7 +1106,7 @@ mod tests {
             warn_expiry_days: 30,
         };
         let got = run_with(pem, &soon);
-        assert_eq!(codes(&got), ["MF210"]);
+        assert_eq!(codes(&got), [Code::MF210]);
         assert!(
             messages(&got).contains("expires on 2099-12-31 (20 days left)"),
             "{}",
@@ -1120,7 +1119,7 @@ mod tests {
         };
         assert_eq!(
             codes(&run_with(pem, &edge)),
-            ["MF210"],
+            [Code::MF210],
             "exactly 30 days is within 30 days"
         );
         let narrow = CertPolicy {
@@ -1134,11 +1133,15 @@ mod tests {
     fn weak_signatures_and_keys_are_errors() {
         let f = fixture();
         let got = run(f.sha1.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF211"]);
-        assert_eq!(codes(&run(f.pss_sha1.cert_pem.as_bytes())), ["MF211"], "PSS over SHA-1");
+        assert_eq!(codes(&got), [Code::MF211]);
+        assert_eq!(
+            codes(&run(f.pss_sha1.cert_pem.as_bytes())),
+            [Code::MF211],
+            "PSS over SHA-1"
+        );
         assert!(run(f.pss_sha256.cert_pem.as_bytes()).diagnostics.is_empty());
         let got = run(f.rsa1024.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF212"]);
+        assert_eq!(codes(&got), [Code::MF212]);
         assert!(messages(&got).contains("1024-bit RSA key"));
         assert!(run(f.rsa2048.cert_pem.as_bytes()).diagnostics.is_empty());
     }
@@ -1155,14 +1158,14 @@ mod tests {
     fn intermediates_duplicates_and_spiffe_mismatches_are_warnings() {
         let f = fixture();
         let got = run(f.intermediate.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF213"]);
+        assert_eq!(codes(&got), [Code::MF213]);
         assert_eq!(got.roots.len(), 1);
         let twice = format!("{}{}", f.root.cert_pem, f.root.cert_pem);
         let got = run(twice.as_bytes());
-        assert_eq!(codes(&got), ["MF214"]);
+        assert_eq!(codes(&got), [Code::MF214]);
         assert_eq!(got.roots.len(), 1);
         let got = run(f.spiffe_elsewhere.cert_pem.as_bytes());
-        assert_eq!(codes(&got), ["MF215"]);
+        assert_eq!(codes(&got), [Code::MF215]);
         assert!(messages(&got).contains("elsewhere.local"));
         assert!(run(f.spiffe_cluster_a.cert_pem.as_bytes()).diagnostics.is_empty());
     }
@@ -1241,25 +1244,25 @@ mod tests {
         assert_eq!(got.roots.iter().filter(|r| r.pem == f.root.cert_pem).count(), 1);
         // The same rules apply to bundle roots.
         let got = run_bundle(&bundle(&x509_key(&[&f.leaf.cert_pem])));
-        assert_eq!(codes(&got), ["MF206"]);
+        assert_eq!(codes(&got), [Code::MF206]);
         assert!(messages(&got).contains("key 1 ("));
     }
 
     #[test]
     fn broken_spiffe_bundles_are_named() {
         let f = fixture();
-        assert_eq!(codes(&run_bundle("not json")), ["MF501"]);
-        assert_eq!(codes(&run_bundle(r#"{"spiffe_sequence": 1}"#)), ["MF501"]);
-        assert_eq!(codes(&run_bundle(&bundle(r#"{"use": "jwt-svid"}"#))), ["MF502"]);
+        assert_eq!(codes(&run_bundle("not json")), [Code::MF501]);
+        assert_eq!(codes(&run_bundle(r#"{"spiffe_sequence": 1}"#)), [Code::MF501]);
+        assert_eq!(codes(&run_bundle(&bundle(r#"{"use": "jwt-svid"}"#))), [Code::MF502]);
         let two = x509_key(&[&f.root.cert_pem, &f.rsa2048.cert_pem]);
-        assert_eq!(codes(&run_bundle(&bundle(&two))), ["MF502"]);
+        assert_eq!(codes(&run_bundle(&bundle(&two))), [Code::MF502]);
         assert_eq!(
             codes(&run_bundle(&bundle(r#"{"use": "x509-svid", "x5c": ["@@@"]}"#))),
-            ["MF217"]
+            [Code::MF217]
         );
         let secret = r#"{"use": "x509-svid", "kty": "EC", "d": "c2VjcmV0", "x5c": []}"#;
         let got = run_bundle(&bundle(&format!("{},{secret}", x509_key(&[&f.root.cert_pem]))));
-        assert_eq!(codes(&got), ["MF203"]);
+        assert_eq!(codes(&got), [Code::MF203]);
         assert!(got.roots.is_empty() && !messages(&got).contains("c2VjcmV0"));
     }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::certs::{self, CertPolicy, SourceRef};
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::naming;
 
 /// What the user asked for.
@@ -126,7 +126,7 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T
         .map_err(|e| e.to_string())
         .and_then(crate::load::read_text)
         .map_err(|why| {
-            Diagnostic::error("MF601", "", format!("cannot read the {what} document: {why}"))
+            Diagnostic::new(Code::MF601, "", format!("cannot read the {what} document: {why}"))
                 .at(file, None)
                 .hint("check the path")
         })?;
@@ -144,8 +144,8 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T
         if !has(mine) && has(theirs) {
             let line = crate::locate::LineIndex::build(&text)
                 .line_of(theirs.iter().find(|k| top.contains_key(**k)).copied().unwrap_or(""));
-            return Err(Diagnostic::error(
-                "MF611",
+            return Err(Diagnostic::new(
+                Code::MF611,
                 "",
                 format!("this looks like the {other} federation document, given as --{what}"),
             )
@@ -154,8 +154,8 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T
         }
     }
     let value = serde_json::from_str(&text).map_err(|e| {
-        Diagnostic::error(
-            "MF602",
+        Diagnostic::new(
+            Code::MF602,
             "",
             format!("the {what} document is not what Deckhouse publishes: {e}"),
         )
@@ -221,7 +221,7 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<Imported, Diag
     let ((public, public_text), (private, private_text)) = read_documents(req)?;
     if !naming::is_dns_label(&req.name) {
         diags.push(
-            Diagnostic::error("MF603", "--name", format!("{:?} is not a DNS-1123 label", req.name))
+            Diagnostic::new(Code::MF603, "--name", format!("{:?} is not a DNS-1123 label", req.name))
                 .hint("use lower-case letters, digits and '-'"),
         );
     }
@@ -244,8 +244,7 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<Imported, Diag
     let domain = pick_domain(req, &domains, &mut diags);
     if domain == "cluster.local" {
         diags.push(
-            Diagnostic::warning(
-                "MF612",
+            Diagnostic::new(Code::MF612,
                 "publicServices",
                 "the cluster uses cluster.local, every cluster's default domain: remote names would collide with local ones",
             )
@@ -313,8 +312,8 @@ fn gateways(private: &PrivateDoc, req: &ImportRequest, diags: &mut Diagnostics) 
         let path = format!("ingressGateways[{i}]");
         if gw.address.parse::<IpAddr>().is_err() && !naming::is_dns_name(&gw.address) {
             diags.push(
-                Diagnostic::error(
-                    "MF604",
+                Diagnostic::new(
+                    Code::MF604,
                     format!("{path}.address"),
                     format!("{:?} is neither an IP address nor a DNS name", gw.address),
                 )
@@ -324,8 +323,8 @@ fn gateways(private: &PrivateDoc, req: &ImportRequest, diags: &mut Diagnostics) 
         }
         if !(1..=65535).contains(&gw.port) {
             diags.push(
-                Diagnostic::error(
-                    "MF604",
+                Diagnostic::new(
+                    Code::MF604,
                     format!("{path}.port"),
                     format!("port {} is out of range", gw.port),
                 )
@@ -338,8 +337,8 @@ fn gateways(private: &PrivateDoc, req: &ImportRequest, diags: &mut Diagnostics) 
     }
     if private.ingress_gateways.is_empty() && !private.public_services.is_empty() {
         diags.push(
-            Diagnostic::error(
-                "MF605",
+            Diagnostic::new(
+                Code::MF605,
                 "ingressGateways",
                 "the cluster publishes services but no ingress gateway",
             )
@@ -349,8 +348,8 @@ fn gateways(private: &PrivateDoc, req: &ImportRequest, diags: &mut Diagnostics) 
     }
     if ports.len() > 1 {
         diags.push(
-            Diagnostic::error(
-                "MF606",
+            Diagnostic::new(
+                Code::MF606,
                 "ingressGateways",
                 format!(
                     "the gateways listen on different ports ({}); meshfed takes one port per cluster",
@@ -379,8 +378,8 @@ fn services(
                 domains.insert(domain.to_owned());
                 if s.ports.is_empty() {
                     diags.push(
-                        Diagnostic::error(
-                            "MF610",
+                        Diagnostic::new(
+                            Code::MF610,
                             format!("publicServices[{i}].ports"),
                             format!("{} publishes no port", s.hostname),
                         )
@@ -391,8 +390,8 @@ fn services(
                 for (pi, p) in s.ports.iter().enumerate() {
                     if !naming::is_dns_label(&p.name) || !(1..=65535).contains(&p.port) {
                         diags.push(
-                            Diagnostic::error(
-                                "MF610",
+                            Diagnostic::new(
+                                Code::MF610,
                                 format!("publicServices[{i}].ports[{pi}]"),
                                 format!("port {:?} {} is not a valid named port", p.name, p.port),
                             )
@@ -410,8 +409,8 @@ fn services(
                 });
             }
             None => diags.push(
-                Diagnostic::error(
-                    "MF607",
+                Diagnostic::new(
+                    Code::MF607,
                     format!("publicServices[{i}].hostname"),
                     format!("{:?} is not <service>.<namespace>.svc.<cluster domain>", s.hostname),
                 )
@@ -429,8 +428,8 @@ fn pick_domain(req: &ImportRequest, domains: &BTreeSet<String>, diags: &mut Diag
         (Some(d), _) => {
             if let Some(other) = domains.iter().find(|x| *x != d) {
                 diags.push(
-                    Diagnostic::warning(
-                        "MF608",
+                    Diagnostic::new(
+                        Code::MF608,
                         "publicServices",
                         format!("hostnames use domain {other}, but --domain is {d}"),
                     )
@@ -443,8 +442,8 @@ fn pick_domain(req: &ImportRequest, domains: &BTreeSet<String>, diags: &mut Diag
         (None, 1) => domains.first().cloned().unwrap_or_default(),
         (None, 0) => {
             diags.push(
-                Diagnostic::error(
-                    "MF609",
+                Diagnostic::new(
+                    Code::MF609,
                     "publicServices",
                     "no hostname to derive the cluster domain from",
                 )
@@ -455,8 +454,8 @@ fn pick_domain(req: &ImportRequest, domains: &BTreeSet<String>, diags: &mut Diag
         }
         (None, _) => {
             diags.push(
-                Diagnostic::error(
-                    "MF609",
+                Diagnostic::new(
+                    Code::MF609,
                     "publicServices",
                     format!(
                         "hostnames use several domains ({})",
@@ -487,8 +486,8 @@ fn place_on_lines(diags: &mut Diagnostics, req: &ImportRequest, private_text: &s
 fn root_out_taken(req: &ImportRequest, pem: &str) -> Option<Diagnostic> {
     match std::fs::read(&req.root_out) {
         Ok(old) if old != pem.as_bytes() && !req.force => Some(
-            Diagnostic::error(
-                "MF613",
+            Diagnostic::new(
+                Code::MF613,
                 "--root-out",
                 format!("{} exists and holds something else", req.root_out.display()),
             )
@@ -504,7 +503,7 @@ fn entry_text(req: &ImportRequest, public: &PublicDoc, entry: &ClusterEntry) -> 
     let root_file = &entry.root_ca.files[0];
     let yaml = crate::yaml::to_string(std::slice::from_ref(entry)).map_err(|e| {
         let mut all = Diagnostics::new();
-        all.push(Diagnostic::error("MF302", "", format!("cannot write the entry: {e}")));
+        all.push(Diagnostic::new(Code::MF305, "", format!("cannot write the entry: {e}")));
         all
     })?;
     // Indented as an item of `spec.clusters` (two spaces, as the README's

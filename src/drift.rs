@@ -13,7 +13,7 @@ use std::process::Command;
 
 use similar::TextDiff;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::output;
 use crate::pipeline::Rendered;
 
@@ -65,8 +65,8 @@ pub fn compare(
     }
     for tmp in output::temporaries(dir) {
         out.problems.push(
-            Diagnostic::error(
-                "MF442",
+            Diagnostic::new(
+                Code::MF442,
                 "",
                 format!(
                     "{} is a temporary file left by a meshfed run that was killed",
@@ -94,8 +94,8 @@ fn untracked<'a>(dir: &Path, files: impl Iterator<Item = &'a String>) -> Result<
     let inside = match git(&["rev-parse", "--is-inside-work-tree"]) {
         Ok(out) => out.status.success() && out.stdout.starts_with(b"true"),
         Err(e) => {
-            return Err(vec![Diagnostic::error(
-                "MF443",
+            return Err(vec![Diagnostic::new(
+                Code::MF443,
                 "",
                 format!("--require-tracked: cannot run git: {e}"),
             )
@@ -110,8 +110,8 @@ fn untracked<'a>(dir: &Path, files: impl Iterator<Item = &'a String>) -> Result<
     let listed = match git(&["ls-files", "-z", "--", "."]) {
         Ok(out) if out.status.success() => out.stdout,
         Ok(out) => {
-            return Err(vec![Diagnostic::error(
-                "MF443",
+            return Err(vec![Diagnostic::new(
+                Code::MF443,
                 "",
                 format!(
                     "--require-tracked: git ls-files failed: {}",
@@ -121,8 +121,8 @@ fn untracked<'a>(dir: &Path, files: impl Iterator<Item = &'a String>) -> Result<
             .at(dir, None)])
         }
         Err(e) => {
-            return Err(vec![Diagnostic::error(
-                "MF443",
+            return Err(vec![Diagnostic::new(
+                Code::MF443,
                 "",
                 format!("--require-tracked: cannot run git: {e}"),
             )
@@ -134,8 +134,8 @@ fn untracked<'a>(dir: &Path, files: impl Iterator<Item = &'a String>) -> Result<
         .filter(|rel| !tracked.contains(rel.as_bytes()))
         .map(|rel| {
             let path = dir.join(rel);
-            Diagnostic::error(
-                "MF443",
+            Diagnostic::new(
+                Code::MF443,
                 "",
                 format!("{} is generated but not tracked by git", path.display()),
             )
@@ -149,8 +149,8 @@ fn read(path: &Path) -> Result<Option<String>, Vec<Diagnostic>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(vec![Diagnostic::error(
-            "MF403",
+        Err(e) => Err(vec![Diagnostic::new(
+            Code::MF403,
             "",
             format!("cannot read {}: {e}", path.display()),
         )

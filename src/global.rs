@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{port_protocol, ObjectMeta, ServicePort};
 use crate::naming;
 use crate::spec::{ClusterSpec, ExportSpec, FederationSpec, OutlierDetectionSpec};
@@ -103,8 +103,8 @@ pub fn check(spec: &FederationSpec) -> Vec<Diagnostic> {
     for (ci, c) in spec.clusters.iter().enumerate() {
         if gd == &c.domain || gd.ends_with(&format!(".{}", c.domain)) {
             out.push(
-                Diagnostic::error(
-                    "MF150",
+                Diagnostic::new(
+                    Code::MF150,
                     "spec.globalDomain",
                     format!(
                         "global domain {gd} is inside the domain of cluster {} (spec.clusters[{ci}].domain): global hosts would be that cluster's names",
@@ -134,8 +134,8 @@ pub fn check(spec: &FederationSpec) -> Vec<Diagnostic> {
             let got = port_list(e);
             if got != expected {
                 out.push(
-                    Diagnostic::error(
-                        "MF151",
+                    Diagnostic::new(
+                        Code::MF151,
                         format!("spec.clusters[{ci}].exports[{ei}].ports"),
                         format!(
                             "global service {} has ports [{}] in cluster {} but [{}] in cluster {}",
@@ -175,7 +175,7 @@ pub fn check_limits(spec: &FederationSpec) -> Vec<Diagnostic> {
         a.len()
     };
     let too_many =
-        |path: String, what: String, hint: &str| Diagnostic::error("MF152", path, what).hint(hint.to_owned());
+        |path: String, what: String, hint: &str| Diagnostic::new(Code::MF152, path, what).hint(hint.to_owned());
     // Hosts each cluster imports, and how many of them are visible mesh-wide.
     let mut imported: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for (ci, c) in spec.clusters.iter().enumerate() {
@@ -244,8 +244,8 @@ pub fn check_limits(spec: &FederationSpec) -> Vec<Diagnostic> {
         };
         if hosts > MANY_IMPORTED_HOSTS && unscoped > 0 {
             out.push(
-                Diagnostic::warning(
-                    "MF153",
+                Diagnostic::new(
+                    Code::MF153,
                     format!("spec.clusters[{ci}]"),
                     format!(
                         "cluster {} imports {hosts} hosts, {unscoped} of them visible in every namespace: every sidecar there receives them all",

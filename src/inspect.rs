@@ -14,7 +14,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::objects::{oid2sn, oid_registry};
 
 use crate::certs::{self, CertPolicy, FoundCert, Intake, SourceRef};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 
 /// The report for every file, and whether any check gave an error.
 pub struct Report {
@@ -44,7 +44,7 @@ fn inspect_file(file: &Path, policy: &CertPolicy, report: &mut Report) {
     let bytes = match read_bounded(file) {
         Ok(b) => b,
         Err(e) => {
-            let d = Diagnostic::error("MF201", "", format!("cannot read {shown}: {e}"))
+            let d = Diagnostic::new(Code::MF503, "", format!("cannot read {shown}: {e}"))
                 .hint("check the path and its permissions")
                 .at(file, None);
             let _ = writeln!(out, "  {d}");

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use data_encoding::BASE64;
 use serde_norway::{Mapping, Value};
 
-use crate::diagnostics::{Diagnostic, Diagnostics, Severity};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Severity};
 use crate::load::SpecSource;
 use crate::model::{ObjectKind, ObjectSource, ObjectSources};
 use crate::naming::{ANNOTATION_CLUSTER, LABEL_FEDERATION, LABEL_MANAGED_BY, MANAGER};
@@ -85,10 +85,12 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
     let mut opts = base.clone();
     opts.build.objects = Some(object_sources(&list.items));
     let requested = if list.duplicate_keys_under.iter().any(|k| k == "functionConfig") {
-        Err(
-            Diagnostic::error("MF411", "functionConfig", "functionConfig repeats a key in one mapping")
-                .hint("write each key once"),
+        Err(Diagnostic::new(
+            Code::MF411,
+            "functionConfig",
+            "functionConfig repeats a key in one mapping",
         )
+        .hint("write each key once"))
     } else {
         request(&config, workdir)
     };
@@ -127,7 +129,7 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
 /// and any part of the list whose original text could not be copied.
 fn emit(value: &Value) -> Result<String, Diagnostic> {
     crate::yaml::to_string(value)
-        .map_err(|e| Diagnostic::error("MF410", "", format!("cannot write the ResourceList: {e}")))
+        .map_err(|e| Diagnostic::new(Code::MF410, "", format!("cannot write the ResourceList: {e}")))
 }
 
 /// `key: value` as a top-level entry.
@@ -198,7 +200,7 @@ fn write_list(list: &ResourceList, items: &[Placed], results: Option<Value>, cop
 }
 
 fn not_a_list(why: &str) -> Diagnostic {
-    Diagnostic::error("MF410", "", format!("stdin is not a KRM ResourceList: {why}")).hint(
+    Diagnostic::new(Code::MF410, "", format!("stdin is not a KRM ResourceList: {why}")).hint(
         "without arguments meshfed runs as a KRM function (kpt fn eval --exec meshfed); see `meshfed --help` for the commands",
     )
 }
@@ -214,8 +216,8 @@ fn request(config: &Value, workdir: &Path) -> Result<Request, Diagnostic> {
     let kind = config.get("kind").and_then(Value::as_str).unwrap_or_default();
     let api_version = config.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
     if api_version != API_VERSION || (kind != KIND && kind != MEMBER_KIND) {
-        return Err(Diagnostic::error(
-            "MF411",
+        return Err(Diagnostic::new(
+            Code::MF411,
             "functionConfig",
             format!("functionConfig is {api_version:?} {kind:?}, not a {API_VERSION} {MEMBER_KIND} or {KIND}"),
         )
@@ -224,8 +226,13 @@ fn request(config: &Value, workdir: &Path) -> Result<Request, Diagnostic> {
         )));
     }
     if kind == KIND {
-        let text = serde_norway::to_string(config)
-            .map_err(|e| Diagnostic::error("MF411", "functionConfig", format!("cannot read functionConfig: {e}")))?;
+        let text = serde_norway::to_string(config).map_err(|e| {
+            Diagnostic::new(
+                Code::MF411,
+                "functionConfig",
+                format!("cannot read functionConfig: {e}"),
+            )
+        })?;
         return Ok(Request::Federation {
             spec: SpecSource {
                 file: PathBuf::from(INLINE),
@@ -266,10 +273,10 @@ fn unresolved_hint(workdir: &Path) -> String {
 
 /// A `MeshFederationMember` from its YAML value, or why it is not one (MF412).
 pub fn read_member(value: &Value) -> Result<MeshFederationMember, Diagnostic> {
-    let json =
-        serde_json::to_value(value).map_err(|e| Diagnostic::error("MF412", "", format!("not a {MEMBER_KIND}: {e}")))?;
+    let json = serde_json::to_value(value)
+        .map_err(|e| Diagnostic::new(Code::MF412, "", format!("not a {MEMBER_KIND}: {e}")))?;
     serde_json::from_value::<MeshFederationMember>(json).map_err(|e| {
-        Diagnostic::error("MF412", "", format!("not a valid {MEMBER_KIND}: {e}"))
+        Diagnostic::new(Code::MF412, "", format!("not a valid {MEMBER_KIND}: {e}"))
             .hint("it needs metadata.name (the cluster) and spec.federation (the MeshFederation file), nothing else")
     })
 }
@@ -279,7 +286,7 @@ pub fn read_member(value: &Value) -> Result<MeshFederationMember, Diagnostic> {
 pub fn member_diagnostics(diags: Diagnostics) -> Diagnostics {
     let mut out = Diagnostics::new();
     for d in diags {
-        out.push(if d.code == "MF130" {
+        out.push(if d.code == Code::MF130 {
             let message = d
                 .message
                 .strip_prefix("--cluster ")
@@ -304,7 +311,7 @@ pub fn member_diagnostics(diags: Diagnostics) -> Diagnostics {
 fn inline_diagnostics(diags: Diagnostics, workdir: &Path) -> Diagnostics {
     let mut out = Diagnostics::new();
     for d in diags {
-        out.push(if d.code == "MF201" {
+        out.push(if d.code == Code::MF201 {
             d.hint(unresolved_hint(workdir))
         } else {
             d
@@ -457,7 +464,7 @@ fn documents(text: &str) -> Result<Vec<Value>, Diagnostic> {
     let mut docs = Vec::new();
     for doc in serde_norway::Deserializer::from_str(text) {
         let value: Value = serde::Deserialize::deserialize(doc)
-            .map_err(|e| Diagnostic::error("MF302", "", format!("rendered output is not YAML: {e}")))?;
+            .map_err(|e| Diagnostic::new(Code::MF302, "", format!("rendered output is not YAML: {e}")))?;
         docs.push(value);
     }
     Ok(docs)
@@ -533,7 +540,7 @@ fn result(d: &Diagnostic, resource_ref: &Mapping) -> Value {
         r.insert(Value::from("file"), Value::Mapping(file));
     }
     let mut tags = Mapping::new();
-    tags.insert(Value::from("code"), Value::from(d.code));
+    tags.insert(Value::from("code"), Value::from(d.code.as_str()));
     r.insert(Value::from("tags"), Value::Mapping(tags));
     Value::Mapping(r)
 }

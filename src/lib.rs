@@ -44,7 +44,7 @@ pub use cli::run;
 #[doc(hidden)]
 pub mod internals {
     pub use crate::certs::{intake, intake_spiffe_bundle, CertPolicy, SourceRef};
-    pub use crate::diagnostics::Diagnostic;
+    pub use crate::diagnostics::{Code, Diagnostic};
     pub use crate::krm::process;
     pub use crate::load::{load_spec, SpecSource};
     pub use crate::pipeline::RenderOptions;

@@ -13,7 +13,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::Validator;
 use serde_json::Value;
 
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::locate::{self, LineIndex};
 use crate::nesting;
 use crate::spec::MeshFederation;
@@ -57,13 +57,13 @@ pub struct SpecSource {
 impl SpecSource {
     pub fn read(file: &Path) -> Result<Self, Diagnostic> {
         let unreadable = |why: String| {
-            Diagnostic::error("MF001", "", format!("cannot read the spec: {why}"))
+            Diagnostic::new(Code::MF001, "", format!("cannot read the spec: {why}"))
                 .hint("check the path and its permissions")
                 .at(file, None)
         };
         let meta = std::fs::metadata(file).map_err(|e| unreadable(e.to_string()))?;
         if meta.is_dir() {
-            return Err(Diagnostic::error("MF001", "", "cannot read the spec: it is a folder")
+            return Err(Diagnostic::new(Code::MF001, "", "cannot read the spec: it is a folder")
                 .hint("give the spec file (the MeshFederation YAML), not its folder")
                 .at(file, None));
         }
@@ -89,8 +89,8 @@ fn not_utf8(file: &Path, bytes: &[u8], offset: usize) -> Diagnostic {
     let before = &bytes[..offset];
     let line = before.iter().filter(|b| **b == b'\n').count() + 1;
     let column = offset - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
-    Diagnostic::error(
-        "MF001",
+    Diagnostic::new(
+        Code::MF001,
         "",
         format!(
             "cannot read the spec: it is not UTF-8 at line {line}: byte {column} of the line (offset {offset} in the file) is 0x{:02X}",
@@ -121,14 +121,14 @@ pub fn parse_yaml(text: &str, file: &Path) -> Result<Value, Diagnostic> {
     };
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Err(
-            Diagnostic::error("MF002", "", "the file is empty: it holds no YAML document")
+            Diagnostic::new(Code::MF002, "", "the file is empty: it holds no YAML document")
                 .hint("write a MeshFederation there; `meshfed schema` shows its shape")
                 .at(file, None),
         );
     };
     if docs.next().is_some() {
         return Err(
-            Diagnostic::error("MF004", "", "the file holds more than one YAML document")
+            Diagnostic::new(Code::MF004, "", "the file holds more than one YAML document")
                 .hint("keep one MeshFederation per file")
                 .at(file, None),
         );
@@ -141,15 +141,15 @@ fn yaml_error(e: &serde_norway::Error, file: &Path) -> Diagnostic {
     let msg = e.to_string();
     let (code, hint) = if msg.contains("recursion limit") || msg.contains("repetition limit") {
         (
-            "MF003",
+            Code::MF003,
             "the document nests or repeats aliases beyond any real spec; write it out plainly",
         )
     } else {
-        ("MF002", "fix the YAML syntax at that line")
+        (Code::MF002, "fix the YAML syntax at that line")
     };
     // serde_norway appends " at line X column Y"; the location says it already.
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-    Diagnostic::error(code, "", format!("not valid YAML: {msg}"))
+    Diagnostic::new(code, "", format!("not valid YAML: {msg}"))
         .hint(hint)
         .at(file, line)
 }
@@ -185,7 +185,7 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
         .filter_map(|d| d.suggested.as_ref().map(|s| locate::child(parent_of(&d.diag.path), s)))
         .collect();
     for f in found {
-        if f.diag.code == "MF102" && f.missing.as_ref().is_some_and(|m| renamed.contains(m)) {
+        if f.diag.code == Code::MF102 && f.missing.as_ref().is_some_and(|m| renamed.contains(m)) {
             continue;
         }
         let line = index.get_or_init(|| LineIndex::build(&src.text)).line_of(&f.diag.path);
@@ -198,7 +198,7 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
         Ok(spec) => Ok(spec),
         Err(e) => {
             diags.push(
-                Diagnostic::error("MF103", "", format!("the spec does not fit its schema: {e}")).at(&src.file, None),
+                Diagnostic::new(Code::MF103, "", format!("the spec does not fit its schema: {e}")).at(&src.file, None),
             );
             Err(diags)
         }
@@ -225,8 +225,8 @@ fn member_instead(value: &Value, src: &SpecSource) -> Option<Diagnostic> {
     };
     let line = LineIndex::build(&src.text).line_of("kind");
     Some(
-        Diagnostic::error(
-            "MF105",
+        Diagnostic::new(
+            Code::MF105,
             "kind",
             "this file is a MeshFederationMember (one cluster of a federation, for kustomize and kpt), not a MeshFederation",
         )
@@ -292,7 +292,7 @@ fn parent_of(path: &str) -> &str {
 
 fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, instance: &Value) -> Vec<Found> {
     use ValidationErrorKind as K;
-    let invalid = |msg: String, hint: &str| vec![Diagnostic::error("MF104", path, msg).hint(hint).into()];
+    let invalid = |msg: String, hint: &str| vec![Diagnostic::new(Code::MF104, path, msg).hint(hint).into()];
     match kind {
         K::AdditionalProperties { unexpected } => {
             let known = suggest::known_fields(pointer);
@@ -308,18 +308,18 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, ins
                     let near = suggest::nearest(field, &known).filter(|k| !present.contains(&k.as_str()));
                     if let Some(near) = near {
                         return Found {
-                            diag: Diagnostic::error("MF101", at, format!("unknown field `{field}`"))
+                            diag: Diagnostic::new(Code::MF101, at, format!("unknown field `{field}`"))
                                 .hint(format!("did you mean `{near}`?")),
                             suggested: Some(near),
                             missing: None,
                         };
                     }
                     if let Some(home) = suggest::belongs_elsewhere(path, field) {
-                        return Diagnostic::error("MF101", at, format!("`{field}` does not belong at this level"))
+                        return Diagnostic::new(Code::MF101, at, format!("`{field}` does not belong at this level"))
                             .hint(format!("it is `{home}`; move it there"))
                             .into();
                     }
-                    Diagnostic::error("MF101", at, format!("unknown field `{field}`"))
+                    Diagnostic::new(Code::MF101, at, format!("unknown field `{field}`"))
                         .hint("remove it or correct its spelling; `meshfed schema` lists every field")
                         .into()
                 })
@@ -328,7 +328,7 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, ins
         K::Required { property } => {
             let field = property.as_str().unwrap_or_default();
             vec![Found {
-                diag: Diagnostic::error("MF102", path, format!("missing required field `{field}`"))
+                diag: Diagnostic::new(Code::MF102, path, format!("missing required field `{field}`"))
                     .hint(format!("add `{field}`; see the spec reference in the README")),
                 suggested: None,
                 missing: Some(locate::child(path, field)),
@@ -344,11 +344,13 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, ins
             } else {
                 "see `meshfed schema` for the expected shape"
             };
-            vec![
-                Diagnostic::error("MF103", path, format!("expected {expected}, found {}", shown(instance)))
-                    .hint(hint)
-                    .into(),
-            ]
+            vec![Diagnostic::new(
+                Code::MF103,
+                path,
+                format!("expected {expected}, found {}", shown(instance)),
+            )
+            .hint(hint)
+            .into()]
         }
         K::Pattern { pattern } => {
             let (what, hint) = describe_pattern(pattern);

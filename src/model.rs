@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::certs::{self, CertPolicy, RootCert, SourceRef};
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::load::SpecSource;
 use crate::locate::LineIndex;
 use crate::naming;
@@ -375,14 +375,14 @@ struct Builder<'a> {
 
 /// Codes of root CA sources and their certificates (MF116, MF2xx, the
 /// SPIFFE bundle's MF5xx), which [`build_without_roots`] reports as warnings.
-fn is_root_problem(code: &str) -> bool {
-    code == "MF116" || code.starts_with("MF2") || code.starts_with("MF5")
+fn is_root_problem(code: Code) -> bool {
+    code == Code::MF116 || code.as_str().starts_with("MF2") || code.as_str().starts_with("MF5")
 }
 
 impl Builder<'_> {
     fn report(&mut self, mut d: Diagnostic) {
         if self.roots_as_warnings && d.is_error() && is_root_problem(d.code) {
-            d.severity = crate::diagnostics::Severity::Warning;
+            d = d.as_warning();
         }
         let d = if d.location.is_none() {
             let line = self
@@ -434,8 +434,8 @@ fn build_with(
     let minor = istio_minor(&s.istio.version).unwrap_or(0);
     if minor < OLDEST_ISTIO_MINOR {
         b.report(
-            Diagnostic::error(
-                "MF124",
+            Diagnostic::new(
+                Code::MF124,
                 "spec.istio.version",
                 format!("Istio {} is older than meshfed supports", s.istio.version),
             )
@@ -445,8 +445,8 @@ fn build_with(
         );
     } else if minor > NEWEST_CHECKED_ISTIO_MINOR {
         b.report(
-            Diagnostic::warning(
-                "MF124",
+            Diagnostic::new(
+                Code::MF126,
                 "spec.istio.version",
                 format!(
                     "Istio {} is newer than the 1.{NEWEST_CHECKED_ISTIO_MINOR} meshfed was checked against",
@@ -459,12 +459,12 @@ fn build_with(
 
     if s.clusters.is_empty() {
         b.report(
-            Diagnostic::error("MF110", "spec.clusters", "the federation has no clusters")
+            Diagnostic::new(Code::MF110, "spec.clusters", "the federation has no clusters")
                 .hint("add at least two clusters"),
         );
     } else if s.clusters.len() == 1 {
         b.report(
-            Diagnostic::warning("MF111", "spec.clusters", "only one cluster: nothing to federate")
+            Diagnostic::new(Code::MF111, "spec.clusters", "only one cluster: nothing to federate")
                 .hint("add the clusters it should federate with"),
         );
     }
@@ -472,8 +472,8 @@ fn build_with(
     check_unused_metadata(&mut b, &spec.metadata);
     if s.clusters.len() >= 2 && s.clusters.iter().all(|c| c.exports.is_empty()) {
         b.report(
-            Diagnostic::warning(
-                "MF133",
+            Diagnostic::new(
+                Code::MF133,
                 "spec.clusters",
                 "no cluster exports anything: no cluster imports a service and no cluster trusts another",
             )
@@ -1038,8 +1038,8 @@ const TOOL_ANNOTATION_PREFIXES: [&str; 6] = [
 fn check_unused_metadata(b: &mut Builder<'_>, m: &crate::spec::Metadata) {
     if let Some(ns) = &m.namespace {
         b.report(
-            Diagnostic::warning(
-                "MF132",
+            Diagnostic::new(
+                Code::MF132,
                 "metadata.namespace",
                 format!("namespace {ns} is not used: the output's namespaces are spec.istio.namespace and spec.importNamespace"),
             )
@@ -1049,8 +1049,8 @@ fn check_unused_metadata(b: &mut Builder<'_>, m: &crate::spec::Metadata) {
     if !m.labels.is_empty() {
         let keys: Vec<&str> = m.labels.keys().map(String::as_str).collect();
         b.report(
-            Diagnostic::warning(
-                "MF132",
+            Diagnostic::new(
+                Code::MF132,
                 "metadata.labels",
                 format!("labels {} are not copied to the generated objects", keys.join(", ")),
             )
@@ -1065,8 +1065,8 @@ fn check_unused_metadata(b: &mut Builder<'_>, m: &crate::spec::Metadata) {
         .collect();
     if !foreign.is_empty() {
         b.report(
-            Diagnostic::warning(
-                "MF132",
+            Diagnostic::new(
+                Code::MF132,
                 "metadata.annotations",
                 format!("annotations {} are not copied to the generated objects", foreign.join(", ")),
             )
@@ -1083,8 +1083,8 @@ fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
         let path = format!("spec.clusters[{i}]");
         if let Some(first) = names.insert(&c.name, i) {
             b.report(
-                Diagnostic::error(
-                    "MF112",
+                Diagnostic::new(
+                    Code::MF112,
                     format!("{path}.name"),
                     format!("cluster name {} is already used by spec.clusters[{first}]", c.name),
                 )
@@ -1093,8 +1093,8 @@ fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
         }
         if c.domain == "cluster.local" {
             b.report(
-                Diagnostic::error(
-                    "MF115",
+                Diagnostic::new(
+                    Code::MF115,
                     format!("{path}.domain"),
                     "cluster.local is every cluster's default domain: remote names would collide with local ones",
                 )
@@ -1105,8 +1105,8 @@ fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
             );
         } else if let Some(first) = domains.insert(&c.domain, i) {
             b.report(
-                Diagnostic::error(
-                    "MF113",
+                Diagnostic::new(
+                    Code::MF113,
                     format!("{path}.domain"),
                     format!("domain {} is already used by spec.clusters[{first}]", c.domain),
                 )
@@ -1121,8 +1121,8 @@ fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
                 "domain"
             };
             b.report(
-                Diagnostic::error(
-                    "MF114",
+                Diagnostic::new(
+                    Code::MF114,
                     format!("{path}.{field}"),
                     format!("trust domain {td} is already used by spec.clusters[{first}]"),
                 )
@@ -1131,8 +1131,8 @@ fn check_cluster_identities(b: &mut Builder<'_>, clusters: &[ClusterSpec]) {
         }
         if td == "cluster.local" && c.domain != "cluster.local" {
             b.report(
-                Diagnostic::error(
-                    "MF115",
+                Diagnostic::new(
+                    Code::MF115,
                     format!("{path}.trustDomain"),
                     "cluster.local is every cluster's default trust domain and cannot tell clusters apart",
                 )
@@ -1146,8 +1146,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
     let path = format!("spec.clusters[{ci}]");
     if !c.exports.is_empty() && c.gateway.addresses.is_empty() {
         b.report(
-            Diagnostic::error(
-                "MF117",
+            Diagnostic::new(
+                Code::MF117,
                 format!("{path}.gateway.addresses"),
                 format!("cluster {} exports services but has no gateway address", c.name),
             )
@@ -1168,8 +1168,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
                 None => "write an address such as 203.0.113.10 or gw.example.com (no scheme, no port)".to_owned(),
             };
             b.report(
-                Diagnostic::error(
-                    "MF118",
+                Diagnostic::new(
+                    Code::MF118,
                     format!("{path}.gateway.addresses[{ai}]"),
                     format!("{addr:?} is neither an IP address nor a DNS name"),
                 )
@@ -1185,8 +1185,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
                 format!(" ({normal})")
             };
             b.report(
-                Diagnostic::warning(
-                    "MF131",
+                Diagnostic::new(
+                    Code::MF131,
                     format!("{path}.gateway.addresses[{ai}]"),
                     format!("{addr}{same} is the same address as addresses[{first}]; it is used once"),
                 )
@@ -1201,8 +1201,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
         let ep = format!("{path}.exports[{ei}]");
         if let Some(first) = seen.insert((&e.service, &e.namespace), ei) {
             b.report(
-                Diagnostic::error(
-                    "MF119",
+                Diagnostic::new(
+                    Code::MF119,
                     ep.clone(),
                     format!(
                         "{}.{} is already exported by {path}.exports[{first}]",
@@ -1214,7 +1214,7 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
         }
         if needs_selector && e.selector.is_none() {
             b.report(
-                Diagnostic::error("MF140", format!("{ep}.selector"), format!("{}.{} has no workload selector", e.service, e.namespace))
+                Diagnostic::new(Code::MF140, format!("{ep}.selector"), format!("{}.{} has no workload selector", e.service, e.namespace))
                     .hint("authorization: importers needs the labels of the exported pods (the Service's selector), e.g. selector: {app: foo}"),
             );
         }
@@ -1223,8 +1223,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
         for (pi, p) in e.ports.iter().enumerate() {
             if let Some(first) = numbers.insert(p.port, pi) {
                 b.report(
-                    Diagnostic::error(
-                        "MF122",
+                    Diagnostic::new(
+                        Code::MF122,
                         format!("{ep}.ports[{pi}].port"),
                         format!("port {} is already listed at ports[{first}]", p.port),
                     )
@@ -1233,8 +1233,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
             }
             if let Some(first) = port_names.insert(&p.name, pi) {
                 b.report(
-                    Diagnostic::error(
-                        "MF123",
+                    Diagnostic::new(
+                        Code::MF123,
                         format!("{ep}.ports[{pi}].name"),
                         format!("port name {} is already used at ports[{first}]", p.name),
                     )
@@ -1244,8 +1244,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
             let by_name = port_protocol(&p.name, None);
             if names_udp(&p.name) {
                 b.report(
-                    Diagnostic::error(
-                        "MF129",
+                    Diagnostic::new(
+                        Code::MF129,
                         format!("{ep}.ports[{pi}].name"),
                         format!("port name {} asks for UDP, which Istio does not proxy", p.name),
                     )
@@ -1254,8 +1254,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
             } else if let (Some(named), Some(explicit)) = (&by_name, &p.protocol) {
                 if contradicts(named, explicit) {
                     b.report(
-                        Diagnostic::warning(
-                            "MF128",
+                        Diagnostic::new(
+                            Code::MF128,
                             format!("{ep}.ports[{pi}].protocol"),
                             format!(
                                 "port name {} says {named} but protocol says {explicit}; {explicit} is used",
@@ -1268,8 +1268,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
             }
             if !names_udp(&p.name) && port_protocol(&p.name, p.protocol.as_deref()).is_none() {
                 b.report(
-                    Diagnostic::warning(
-                        "MF125",
+                    Diagnostic::new(
+                        Code::MF125,
                         format!("{ep}.ports[{pi}].name"),
                         format!("port name {} does not say its protocol; TCP is assumed", p.name),
                     )
@@ -1280,8 +1280,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
         if let Some(to) = &e.to {
             if to.is_empty() {
                 b.report(
-                    Diagnostic::warning(
-                        "MF127",
+                    Diagnostic::new(
+                        Code::MF127,
                         format!("{ep}.to"),
                         "an empty `to` exports the service to no cluster",
                     )
@@ -1291,8 +1291,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
             for (ti, target) in to.iter().enumerate() {
                 if target == &c.name {
                     b.report(
-                        Diagnostic::error(
-                            "MF121",
+                        Diagnostic::new(
+                            Code::MF121,
                             format!("{ep}.to[{ti}]"),
                             format!("cluster {target} cannot import its own service"),
                         )
@@ -1300,8 +1300,8 @@ fn check_exports(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, names: &BTreeS
                     );
                 } else if !names.contains(target.as_str()) {
                     b.report(
-                        Diagnostic::error(
-                            "MF120",
+                        Diagnostic::new(
+                            Code::MF120,
                             format!("{ep}.to[{ti}]"),
                             format!("no cluster is named {target}"),
                         )
@@ -1373,7 +1373,7 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
         && !c.root_ca.references_objects()
     {
         b.report(
-            Diagnostic::error("MF116", path, format!("cluster {} has no root CA source", c.name))
+            Diagnostic::new(Code::MF116, path, format!("cluster {} has no root CA source", c.name))
                 .hint("set rootCA.files to the PEM of the cluster's exported root certificate (or rootCA.pem inline)"),
         );
         return roots;
@@ -1386,8 +1386,8 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
         match read_cert_file(&resolved) {
             Ok(bytes) => sources.push((fpath, f.clone(), Some(resolved), bytes)),
             Err(why) => b.report(
-                Diagnostic::error(
-                    "MF201",
+                Diagnostic::new(
+                    Code::MF201,
                     fpath,
                     format!("cannot read root CA file {}: {why}", resolved.display()),
                 )
@@ -1430,7 +1430,7 @@ fn read_roots(b: &mut Builder<'_>, ci: usize, c: &ClusterSpec, policy: &CertPoli
         read_spiffe_bundle(b, &format!("{path}.spiffeBundle"), bundle, td, policy, &mut roots);
     }
     if rotation_under_way(&roots, policy) {
-        for d in b.diags.since_mut(first_diag).filter(|d| d.code == "MF210") {
+        for d in b.diags.since_mut(first_diag).filter(|d| d.code == Code::MF210) {
             d.message
                 .push_str("; the rotation is under way: a root that lasts longer is listed beside it");
             d.hint = Some(
@@ -1495,8 +1495,8 @@ fn read_spiffe_bundle(
         Ok(bytes) => bytes,
         Err(why) => {
             b.report(
-                Diagnostic::error(
-                    "MF201",
+                Diagnostic::new(
+                    Code::MF201,
                     fpath,
                     format!("cannot read SPIFFE bundle {}: {why}", resolved.display()),
                 )
@@ -1525,8 +1525,8 @@ fn merge_roots(b: &mut Builder<'_>, fpath: &str, origin: &str, got: certs::Intak
     for root in got.roots {
         if roots.iter().any(|r| r.sha256 == root.sha256) {
             b.report(
-                Diagnostic::warning(
-                    "MF214",
+                Diagnostic::new(
+                    Code::MF214,
                     fpath,
                     format!(
                         "{origin}: {} is also given by another source of this cluster",
@@ -1617,8 +1617,12 @@ fn object_root_sources(
         );
         let Some(objects) = b.objects else {
             b.report(
-                Diagnostic::error("MF420", rpath, format!("{what} can only be read in KRM function mode"))
-                    .hint("outside a kpt/kustomize function pipeline, use rootCA.files or rootCA.pem"),
+                Diagnostic::new(
+                    Code::MF420,
+                    rpath,
+                    format!("{what} can only be read in KRM function mode"),
+                )
+                .hint("outside a kpt/kustomize function pipeline, use rootCA.files or rootCA.pem"),
             );
             continue;
         };
@@ -1635,14 +1639,14 @@ fn object_root_sources(
             }
             [] => {
                 b.report(
-                    Diagnostic::error("MF421", rpath, format!("no {what} among the function's items"))
+                    Diagnostic::new(Code::MF421, rpath, format!("no {what} among the function's items"))
                         .hint("add it to the package/kustomization the function runs on, or fix the name"),
                 );
                 continue;
             }
             _ => {
                 b.report(
-                    Diagnostic::error("MF423", rpath, format!("{} items match {what}", found.len()))
+                    Diagnostic::new(Code::MF423, rpath, format!("{} items match {what}", found.len()))
                         .hint("set `namespace` to pick one"),
                 );
                 continue;
@@ -1651,11 +1655,11 @@ fn object_root_sources(
         match object.data.get(&r.key) {
             Some(Ok(bytes)) => sources.push((rpath, format!("{what} key {}", r.key), None, bytes.clone())),
             Some(Err(why)) => b.report(
-                Diagnostic::error("MF424", rpath, format!("{what} key {}: {why}", r.key))
+                Diagnostic::new(Code::MF424, rpath, format!("{what} key {}: {why}", r.key))
                     .hint("Secret data values are base64; put PEM text under stringData instead"),
             ),
             None => b.report(
-                Diagnostic::error("MF422", rpath, format!("{what} has no key {}", r.key)).hint(format!(
+                Diagnostic::new(Code::MF422, rpath, format!("{what} has no key {}", r.key)).hint(format!(
                     "use one of its keys: {}",
                     object.data.keys().cloned().collect::<Vec<_>>().join(", ")
                 )),

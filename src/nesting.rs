@@ -23,7 +23,7 @@
 
 use std::path::Path;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 
 /// Deepest nesting accepted: block and flow collections together. Istio's
 /// own CRD schemas, the deepest real documents meshfed meets (as KRM items),
@@ -49,9 +49,13 @@ pub fn diagnose(text: &str, file: &Path) -> Result<(), Diagnostic> {
 
 /// The MF003 diagnostic for a refused input.
 pub fn too_deep(e: TooDeep, file: &Path) -> Diagnostic {
-    Diagnostic::error("MF003", "", format!("the YAML nests deeper than {MAX_DEPTH} levels"))
-        .hint("no real document nests that deep: write the values out plainly")
-        .at(file, Some(e.line))
+    Diagnostic::new(
+        Code::MF003,
+        "",
+        format!("the YAML nests deeper than {MAX_DEPTH} levels"),
+    )
+    .hint("no real document nests that deep: write the values out plainly")
+    .at(file, Some(e.line))
 }
 
 /// One open flow collection.

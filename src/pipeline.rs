@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::load::{self, SpecSource};
 use crate::model::{self, BuildOptions, ClusterPlan, Federation};
 use crate::render::{ClusterOutput, Renderer};
@@ -135,8 +135,8 @@ fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagno
     for name in &opts.clusters {
         if !federation.clusters.iter().any(|c| &c.name == name) {
             diagnostics.push(
-                Diagnostic::error(
-                    "MF130",
+                Diagnostic::new(
+                    Code::MF130,
                     "spec.clusters",
                     format!("--cluster {name}: no such cluster in the federation"),
                 )
@@ -331,7 +331,7 @@ mod tests {
             })
             .collect();
         assert_eq!(errors[0].len(), 1, "{:?}", errors[0]);
-        assert!(errors[0][0].contains("MF302"), "{:?}", errors[0]);
+        assert!(errors[0][0].contains("error[MF302]"), "{:?}", errors[0]);
         assert!(errors.iter().all(|e| e == &errors[0]), "{errors:?}");
     }
 }

@@ -11,7 +11,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::krm;
 use crate::load;
 use crate::pipeline::{self, RenderOptions, Rendered};
@@ -66,14 +66,14 @@ pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<R
     };
     let text = std::fs::read_to_string(file).map_err(|e| {
         one(
-            Diagnostic::error("MF412", "", format!("cannot read {}: {e}", file.display()))
+            Diagnostic::new(Code::MF412, "", format!("cannot read {}: {e}", file.display()))
                 .hint("check the generators entry of kustomization.yaml names the MeshFederationMember file")
                 .at(file, None),
         )
     })?;
     crate::nesting::diagnose(&text, file).map_err(one)?;
     let value: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
-        one(Diagnostic::error("MF412", "", format!("not YAML: {e}"))
+        one(Diagnostic::new(Code::MF412, "", format!("not YAML: {e}"))
             .hint("fix the YAML of the MeshFederationMember file")
             .at(file, None))
     })?;
@@ -99,7 +99,7 @@ pub fn config_root() -> PathBuf {
 pub fn install(config_home: &Path, copy: bool) -> Result<PathBuf, Diagnostic> {
     let target = plugin_path(config_home);
     let failed = |what: &str, e: std::io::Error| {
-        Diagnostic::error("MF430", "", format!("cannot {what} {}: {e}", target.display()))
+        Diagnostic::new(Code::MF430, "", format!("cannot {what} {}: {e}", target.display()))
             .hint("check that the folder is writable, or set XDG_CONFIG_HOME")
             .at(&target, None)
     };

@@ -20,7 +20,7 @@ use minijinja::value::{Enumerator, Object, Serde, ValueKind};
 use minijinja::{context, AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
 use serde::Serialize;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 
 mod canonical;
 use crate::model::{ClusterPlan, Federation, ImportedService, InstallerKind, ServiceImport};
@@ -107,7 +107,7 @@ fn check_overrides(dir: &Path) -> Result<(), Diagnostic> {
         } else {
             e.to_string()
         };
-        Diagnostic::error("MF304", "", format!("--templates {}: {why}", dir.display()))
+        Diagnostic::new(Code::MF304, "", format!("--templates {}: {why}", dir.display()))
             .hint(format!(
                 "give a folder holding templates named like the embedded ones: {}",
                 known()
@@ -122,8 +122,8 @@ fn check_overrides(dir: &Path) -> Result<(), Diagnostic> {
     unknown.sort();
     match unknown.first() {
         None => Ok(()),
-        Some(first) => Err(Diagnostic::error(
-            "MF304",
+        Some(first) => Err(Diagnostic::new(
+            Code::MF304,
             "",
             format!(
                 "--templates {}: {} {} not a template meshfed knows",
@@ -163,7 +163,7 @@ impl Renderer {
             let (origin, source) = match overrides.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path).map_err(|e| {
-                        Diagnostic::error("MF301", "", format!("cannot read template: {e}"))
+                        Diagnostic::new(Code::MF301, "", format!("cannot read template: {e}"))
                             .hint("make the file readable, or remove it to use the embedded template")
                             .at(&path, None)
                     })?;
@@ -359,7 +359,7 @@ impl Renderer {
             resources,
         };
         let text = to_yaml(&kustomization)
-            .map_err(|e| Diagnostic::error("MF302", "", format!("cannot write kustomization.yaml: {e}")))?;
+            .map_err(|e| Diagnostic::new(Code::MF305, "", format!("cannot write kustomization.yaml: {e}")))?;
         files.insert("kustomization.yaml".into(), OutputFile { text, applied: false });
         Ok(files)
     }
@@ -523,7 +523,7 @@ fn template_error(file: &Path, e: &minijinja::Error) -> Diagnostic {
     if let Some(detail) = e.detail() {
         msg.push_str(&format!(": {detail}"));
     }
-    Diagnostic::error("MF301", "", msg)
+    Diagnostic::new(Code::MF301, "", msg)
         .hint("fix the template; each template's header comment lists its context")
         .at(file, e.line())
 }
@@ -532,9 +532,13 @@ fn template_error(file: &Path, e: &minijinja::Error) -> Diagnostic {
 fn parse_back(origin: &Path, text: &str) -> Result<String, Diagnostic> {
     let broken = |why: String| {
         let name = origin.file_name().unwrap_or_default().to_string_lossy();
-        Diagnostic::error("MF302", "", format!("template {name} rendered invalid output: {why}"))
-            .hint("the template must render one YAML mapping")
-            .at(origin, None)
+        Diagnostic::new(
+            Code::MF302,
+            "",
+            format!("template {name} rendered invalid output: {why}"),
+        )
+        .hint("the template must render one YAML mapping")
+        .at(origin, None)
     };
     // The Kubernetes type checks what a hand-made template could get wrong
     // (base64 in `data`, field types).

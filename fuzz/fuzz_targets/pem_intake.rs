@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meshfed::internals::{intake, CertPolicy, SourceRef};
+use meshfed::internals::{intake, CertPolicy, Code, SourceRef};
 
 fuzz_target!(|data: &[u8]| {
     let src = SourceRef {
@@ -11,10 +11,11 @@ fuzz_target!(|data: &[u8]| {
         origin: "fuzz.pem",
         file: Some(std::path::Path::new("fuzz.pem")),
         trust_domain: Some("cluster-a.local"),
+        inline_at: None,
     };
     let got = intake(data, &src, &CertPolicy::default());
     let text = String::from_utf8_lossy(data);
-    if text.contains("PRIVATE KEY-----") && got.diagnostics.iter().any(|d| d.code == "MF203") {
+    if text.contains("PRIVATE KEY-----") && got.diagnostics.iter().any(|d| d.code == Code::MF203) {
         assert!(got.roots.is_empty() && got.found.is_empty());
     }
     for d in &got.diagnostics {

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meshfed::internals::{intake_spiffe_bundle, CertPolicy, SourceRef};
+use meshfed::internals::{intake_spiffe_bundle, CertPolicy, Code, SourceRef};
 
 fuzz_target!(|data: &[u8]| {
     let src = SourceRef {
@@ -10,9 +10,10 @@ fuzz_target!(|data: &[u8]| {
         origin: "bundle.json",
         file: Some(std::path::Path::new("bundle.json")),
         trust_domain: Some("cluster-a.local"),
+        inline_at: None,
     };
     let got = intake_spiffe_bundle(data, &src, &CertPolicy::default());
-    if got.diagnostics.iter().any(|d| d.code == "MF203") {
+    if got.diagnostics.iter().any(|d| d.code == Code::MF203) {
         assert!(got.roots.is_empty());
     }
 });

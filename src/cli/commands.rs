@@ -9,7 +9,7 @@ use super::args::{build_options, CheckArgs, Cli, Command, GraphFormatArg, Import
 use super::explain::explain;
 use super::{one, report, Outcome};
 use crate::deckhouse;
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::drift;
 use crate::graph::{self as fedgraph, GraphFormat};
 use crate::krm;
@@ -89,8 +89,8 @@ fn man() -> Outcome {
     let mut page = Vec::new();
     match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page) {
         Ok(()) => Outcome::printed(String::from_utf8_lossy(&page)),
-        Err(e) => Outcome::failed_one(Diagnostic::error(
-            "MF451",
+        Err(e) => Outcome::failed_one(Diagnostic::new(
+            Code::MF451,
             "",
             format!("cannot write the manual page: {e}"),
         )),
@@ -165,8 +165,8 @@ pub(super) fn spec_given_as_plugin_argument(args: &[std::ffi::OsString]) -> Opti
     let mut words = vec!["meshfed".to_owned(), "generate".to_owned()];
     words.extend(args.iter().map(|a| shell_word(&a.to_string_lossy())));
     Some(Outcome::usage(
-        Diagnostic::error(
-            "MF461",
+        Diagnostic::new(
+            Code::MF461,
             "",
             format!(
                 "{} is a MeshFederation spec, not a MeshFederationMember file (the kustomize plugin form)",
@@ -184,8 +184,8 @@ pub(super) fn krm_function(implicit: bool) -> Outcome {
     let input = match crate::load::read_text(std::io::stdin().lock()) {
         Ok(input) => input,
         Err(why) => {
-            return Outcome::failed_one(Diagnostic::error(
-                "MF410",
+            return Outcome::failed_one(Diagnostic::new(
+                Code::MF410,
                 "",
                 format!("cannot read a ResourceList from stdin: {why}"),
             ))
@@ -215,7 +215,7 @@ pub(super) fn kustomize_plugin(file: &Path) -> Outcome {
 fn plugin_install(copy: bool) -> Outcome {
     let Some(home) = plugin::config_home() else {
         return Outcome::failed_one(
-            Diagnostic::error("MF430", "", "neither XDG_CONFIG_HOME nor HOME is set")
+            Diagnostic::new(Code::MF430, "", "neither XDG_CONFIG_HOME nor HOME is set")
                 .hint("set XDG_CONFIG_HOME (or HOME)"),
         );
     };
@@ -232,7 +232,7 @@ fn read_spec(spec: &Path) -> Result<SpecSource, Diagnostic> {
         return SpecSource::read(spec);
     }
     let unreadable = |why: String| {
-        Diagnostic::error("MF001", "", format!("cannot read the spec from stdin: {why}"))
+        Diagnostic::new(Code::MF001, "", format!("cannot read the spec from stdin: {why}"))
             .hint("pipe the MeshFederation spec into `meshfed … -`, as UTF-8 text")
             .at("<stdin>", None)
     };
@@ -298,7 +298,7 @@ fn check(spec: &Path, dir: &Path, require_tracked: bool, opts: &RenderOptions) -
         Ok(drift) if drift.is_clean() => Outcome::warned(String::new(), diagnostics),
         Ok(drift) => {
             // Untracked files alone (MF443) are not fixed by generating again.
-            let regenerate = !drift.diff.is_empty() || drift.problems.iter().any(|d| d.code != "MF443");
+            let regenerate = !drift.diff.is_empty() || drift.problems.iter().any(|d| d.code != Code::MF443);
             diagnostics.extend(drift.problems);
             let summary = regenerate.then(|| {
                 format!(
@@ -364,8 +364,8 @@ fn not_a_folder(dir: &Path) -> Option<Outcome> {
         return None;
     }
     Some(Outcome::usage(
-        Diagnostic::error(
-            "MF450",
+        Diagnostic::new(
+            Code::MF450,
             "",
             format!("-o {}: the path is a file, not a folder", dir.display()),
         )

@@ -1,7 +1,7 @@
 //! `meshfed explain [CODE]`: docs/diagnostics.md, built into the binary.
 
 use super::Outcome;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 
 /// docs/diagnostics.md, built in, so `meshfed explain` works with only the binary.
 const DIAGNOSTICS_DOC: &str = include_str!("../../docs/diagnostics.md");
@@ -45,7 +45,7 @@ pub(super) fn explain(code: Option<&str>) -> Outcome {
     match entries.iter().find(|(c, _)| *c == wanted) {
         Some((c, text)) => Outcome::printed(format!("{c}\n\n{text}\n")),
         None => Outcome::usage(
-            Diagnostic::error("MF460", "", format!("{code} is not a meshfed diagnostic code"))
+            Diagnostic::new(Code::MF460, "", format!("{code} is not a meshfed diagnostic code"))
                 .hint("`meshfed explain` lists every code; codes look like MF208"),
         ),
     }

@@ -25,7 +25,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
 
 use super::args::DiagFormat;
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 
 /// How this run prints diagnostics: set once, from the command line.
 #[derive(Debug, Clone, Copy, Default)]
@@ -130,7 +130,7 @@ pub(super) fn emit(text: &str) -> bool {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => true,
         Err(e) => {
             report_one(
-                Diagnostic::error("MF451", "", format!("cannot write the output to stdout: {e}"))
+                Diagnostic::new(Code::MF451, "", format!("cannot write the output to stdout: {e}"))
                     .hint("check where stdout goes (a full disk, a closed pipe or file)"),
             );
             false

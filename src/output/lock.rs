@@ -7,7 +7,7 @@ use std::fs::{File, TryLockError};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 
 /// Where a remark made while a run waits goes: the front end prints it as a
 /// note, in the `--format` asked for and not with `--quiet` (`cli::report`).
@@ -55,8 +55,7 @@ pub(super) fn lock_folder(dir: &Path, exclusive: bool, notify: Notify) -> Result
             Err(TryLockError::Error(e)) => return Err(lock_error(dir, &e)),
         }
         if Instant::now() >= deadline {
-            return Err(Diagnostic::error(
-                "MF440",
+            return Err(Diagnostic::new(Code::MF440,
                 "",
                 format!(
                     "{} is still in use by another meshfed run after {} s; nothing was written",
@@ -95,7 +94,7 @@ fn same_folder(_folder: &File, dir: &Path) -> bool {
 }
 
 fn lock_error(dir: &Path, e: &std::io::Error) -> Diagnostic {
-    Diagnostic::error("MF440", "", format!("cannot lock {}: {e}", dir.display()))
+    Diagnostic::new(Code::MF440, "", format!("cannot lock {}: {e}", dir.display()))
         .hint("check that the output folder is a readable folder")
         .at(dir, None)
 }

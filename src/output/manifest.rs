@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::adopt::adopts;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::pipeline::Rendered;
 use crate::render::ClusterOutput;
 
@@ -63,8 +63,8 @@ impl Ownership {
             return None;
         }
         Some(
-            Diagnostic::error(
-                "MF401",
+            Diagnostic::new(
+                Code::MF401,
                 "",
                 format!(
                     "{} exists and was not written by meshfed; nothing was written",
@@ -142,7 +142,7 @@ pub fn read_manifest(dir: &Path) -> Result<BTreeSet<String>, Diagnostic> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
         Err(e) => {
             return Err(
-                Diagnostic::error("MF402", "", format!("cannot read {}: {e}", path.display()))
+                Diagnostic::new(Code::MF402, "", format!("cannot read {}: {e}", path.display()))
                     .hint("meshfed keeps its record of written files there; restore it or remove the folder")
                     .at(&path, None),
             )
@@ -166,8 +166,8 @@ pub fn read_manifest(dir: &Path) -> Result<BTreeSet<String>, Diagnostic> {
             .all(|c| matches!(c, std::path::Component::Normal(_)))
             && line.split('/').count() == 2;
         if !safe {
-            return Err(Diagnostic::error(
-                "MF402",
+            return Err(Diagnostic::new(
+                Code::MF402,
                 "",
                 format!(
                     "{}: line {} is not a cluster/file path: {line:?}",

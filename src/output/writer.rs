@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use super::lock::{lock_folder, FolderLock, Notify};
 use super::manifest::{Ownership, MANIFEST};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::render::ClusterOutput;
 
 /// What a staging temporary is called: `.<name>.meshfed-tmp` beside `<name>`.
@@ -217,7 +217,7 @@ impl TreeWriter {
         if *phase == Phase::Staging {
             Ok(phase)
         } else {
-            Err(Diagnostic::error("MF441", "", "interrupted; nothing was written")
+            Err(Diagnostic::new(Code::MF441, "", "interrupted; nothing was written")
                 .hint("run generate again")
                 .at(&self.shared.own.dir, None))
         }
@@ -238,9 +238,12 @@ impl TreeWriter {
         let mut phase = shared.phase.write().unwrap_or_else(|e| e.into_inner());
         if *phase != Phase::Staging {
             // Interrupted: the signal thread cleaned up and ends the process.
-            return Err(vec![
-                Diagnostic::error("MF441", "", "interrupted; nothing was written").at(&shared.own.dir, None)
-            ]);
+            return Err(vec![Diagnostic::new(
+                Code::MF441,
+                "",
+                "interrupted; nothing was written",
+            )
+            .at(&shared.own.dir, None)]);
         }
         let mut state = std::mem::take(&mut *shared.state());
         if !state.conflicts.is_empty() {
@@ -308,8 +311,8 @@ pub fn create_parent(path: &Path) -> Result<(), Diagnostic> {
         return Ok(());
     };
     std::fs::create_dir_all(parent).map_err(|e| {
-        Diagnostic::error(
-            "MF303",
+        Diagnostic::new(
+            Code::MF303,
             "",
             format!("cannot create the folder {}: {e}", parent.display()),
         )
@@ -346,7 +349,7 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf, Diagnostic> {
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
-    Diagnostic::error("MF303", "", format!("cannot write {}: {e}", path.display()))
+    Diagnostic::new(Code::MF303, "", format!("cannot write {}: {e}", path.display()))
         .hint("check that the output folder is writable")
         .at(path, None)
 }

@@ -119,3 +119,16 @@ fn problems_are_shown_and_keys_never() {
         assert!(!text.contains(&line), "key material printed:\n{text}");
     }
 }
+
+/// A file `inspect` cannot read has its own code (MF503): the path resolves
+/// from the current folder, not from a spec, so MF201's advice would mislead.
+#[test]
+fn a_missing_file_is_named_with_its_own_code() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let missing = tmp.path().join("nowhere.pem");
+    let out = meshfed(&["inspect", missing.to_str().expect("utf-8 path")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("error[MF503]"), "{text}");
+    assert!(text.contains("(meshfed explain MF503)"), "{text}");
+}

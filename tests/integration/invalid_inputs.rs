@@ -664,3 +664,19 @@ fn a_federation_without_exports_is_a_warning() {
         "{stderr}"
     );
 }
+
+/// An Istio release newer than the ones meshfed was checked against is a
+/// warning of its own (MF126), not the "too old" error's code: the output is
+/// still written, with the newest API versions meshfed knows.
+#[test]
+fn a_newer_istio_is_a_warning_with_its_own_code() {
+    let tmp = two_valid_clusters(|spec| spec.replace("spec:\n", "spec:\n  istio:\n    version: \"1.99\"\n"));
+    let out = meshfed(tmp.path(), &["generate", "federation.yaml", "-o", "out"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.starts_with("warning[MF126] spec.istio.version (federation.yaml:7): Istio 1.99 is newer than"),
+        "{stderr}"
+    );
+    assert!(tmp.path().join("out/cluster-a").is_dir());
+}

@@ -12,8 +12,6 @@ mod check;
 mod cli_habits;
 /// `meshfed import deckhouse`.
 mod deckhouse;
-/// Every diagnostic code is documented once in docs/diagnostics.md.
-mod diagnostics_doc;
 /// The static binary of the function image, run in an empty root.
 mod function_image;
 /// The core generator: golden scenarios, Istio CRD validation, determinism.

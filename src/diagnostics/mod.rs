@@ -10,6 +10,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+mod codes;
+
+pub use codes::Code;
+
 /// How bad a problem is. Errors stop generation; warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -36,9 +40,12 @@ pub struct Location {
 /// One problem with the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The code's own severity, except where [`Diagnostic::as_warning`]
+    /// lowered it.
     pub severity: Severity,
-    /// Stable code such as `MF104`; documented in `docs/diagnostics.md`.
-    pub code: &'static str,
+    /// Stable code such as `MF104`, declared in `codes.rs` and documented
+    /// in `docs/diagnostics.md`.
+    pub code: Code,
     /// Field path in the spec, e.g. `spec.clusters[1].rootCA.files[0]`; empty
     /// when the problem is not tied to a field.
     pub path: String,
@@ -49,23 +56,25 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(Severity::Error, code, path, message)
-    }
-
-    pub fn warning(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(Severity::Warning, code, path, message)
-    }
-
-    fn new(severity: Severity, code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A problem of the code's own severity.
+    pub fn new(code: Code, path: impl Into<String>, message: impl Into<String>) -> Self {
         Diagnostic {
-            severity,
+            severity: code.severity(),
             code,
             path: path.into(),
             location: None,
             message: message.into(),
             hint: None,
         }
+    }
+
+    /// The same problem reported as a warning, for the one command that can
+    /// go on without what it is about: `meshfed graph` draws a federation
+    /// whose root CA sources are broken, so their errors become warnings
+    /// there (`docs/diagnostics.md` says so).
+    pub fn as_warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -95,7 +104,7 @@ impl Diagnostic {
     /// bold red / bold yellow ANSI colour, for a terminal.
     pub fn render_colour(&self) -> String {
         let plain = self.to_string();
-        let prefix = format!("{}[{}]", self.severity.as_str(), self.code);
+        let prefix = format!("{}[{}]", self.severity.as_str(), self.code.as_str());
         let colour = match self.severity {
             Severity::Error => "\x1b[1;31m",
             Severity::Warning => "\x1b[1;33m",
@@ -119,7 +128,7 @@ impl Diagnostic {
         }
         serde_json::to_string(&Json {
             severity: self.severity.as_str(),
-            code: self.code,
+            code: self.code.as_str(),
             path: Some(self.path.as_str()).filter(|p| !p.is_empty()),
             file: self.location.as_ref().map(|l| l.file.display().to_string()),
             line: self.location.as_ref().and_then(|l| l.line),
@@ -140,7 +149,7 @@ impl Diagnostic {
                 props.push(format!("line={line}"));
             }
         }
-        props.push(format!("title={}", github_property(self.code)));
+        props.push(format!("title={}", github_property(self.code.as_str())));
         let mut message = String::new();
         if !self.path.is_empty() {
             message.push_str(&self.path);
@@ -151,7 +160,7 @@ impl Diagnostic {
             message.push_str("; ");
             message.push_str(hint);
         }
-        message.push_str(&format!(" (meshfed explain {})", self.code));
+        message.push_str(&format!(" (meshfed explain {})", self.code.as_str()));
         format!(
             "::{} {}::{}",
             self.severity.as_str(),
@@ -176,7 +185,7 @@ pub fn github_property(s: &str) -> String {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}[{}]", self.severity.as_str(), self.code)?;
+        write!(f, "{}[{}]", self.severity.as_str(), self.code.as_str())?;
         if !self.path.is_empty() {
             write!(f, " {}", self.path)?;
         }
@@ -191,7 +200,7 @@ impl fmt::Display for Diagnostic {
         if let Some(hint) = &self.hint {
             write!(f, "; {hint}")?;
         }
-        write!(f, " (meshfed explain {})", self.code)
+        write!(f, " (meshfed explain {})", self.code.as_str())
     }
 }
 
