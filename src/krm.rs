@@ -95,7 +95,7 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
         request(&config, workdir)
     };
     let (items, diags) = match requested {
-        Err(d) => (kept, one(d)),
+        Err(d) => (kept, Diagnostics::from(d)),
         Ok(request) => {
             let (spec, member) = match request {
                 Request::Member { cluster, spec } => (spec, Some(cluster)),
@@ -107,7 +107,7 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
                 Err(diags) => (kept, inline_diagnostics(diags, workdir)),
                 Ok(rendered) => match merge(&list.items, &rendered, member.as_deref()) {
                     Ok(items) => (items, rendered.diagnostics),
-                    Err(d) => (kept, one(d)),
+                    Err(d) => (kept, Diagnostics::from(d)),
                 },
             }
         }
@@ -203,12 +203,6 @@ fn not_a_list(why: &str) -> Diagnostic {
     Diagnostic::new(Code::MF410, "", format!("stdin is not a KRM ResourceList: {why}")).hint(
         "without arguments meshfed runs as a KRM function (kpt fn eval --exec meshfed); see `meshfed --help` for the commands",
     )
-}
-
-fn one(d: Diagnostic) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.push(d);
-    diags
 }
 
 /// Reads the functionConfig into what to render.

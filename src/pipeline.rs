@@ -29,7 +29,7 @@ pub struct Rendered {
 
 /// Loads, checks and renders. On any error: every diagnostic, nothing rendered.
 pub fn render_file(spec: &Path, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
-    let src = SpecSource::read(spec).map_err(one)?;
+    let src = SpecSource::read(spec).map_err(Diagnostics::from)?;
     render_source(&src, opts)
 }
 
@@ -44,7 +44,7 @@ pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered,
             .insert(name.to_owned(), files);
         Ok(())
     })
-    .map_err(one)?;
+    .map_err(Diagnostics::from)?;
     Ok(Rendered {
         federation,
         clusters: rendered.into_inner().unwrap_or_else(|e| e.into_inner()),
@@ -65,7 +65,7 @@ where
     render_parallel(&federation, &renderer, &clusters, |cluster, files| {
         sink(&federation.name, cluster, files)
     })
-    .map_err(one)?;
+    .map_err(Diagnostics::from)?;
     Ok(diagnostics)
 }
 
@@ -148,7 +148,7 @@ fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagno
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    let renderer = Renderer::new(opts.templates.as_deref(), federation.exports).map_err(one)?;
+    let renderer = Renderer::new(opts.templates.as_deref(), federation.exports).map_err(Diagnostics::from)?;
     Ok((federation, diagnostics, renderer))
 }
 
@@ -191,12 +191,6 @@ fn cluster_names(fed: &Federation) -> String {
         .map(|c| c.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn one(d: Diagnostic) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.push(d);
-    diags
 }
 
 /// The applied objects of the given clusters as one multi-document stream.

@@ -59,11 +59,7 @@ pub fn is_member_file(arg: &OsStr) -> bool {
 /// Renders the cluster a MeshFederationMember file names. `root` is where
 /// `spec.federation` resolves from.
 pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
-    let one = |d: Diagnostic| {
-        let mut diags = Diagnostics::new();
-        diags.push(d);
-        diags
-    };
+    let one = |d: Diagnostic| Diagnostics::from(d);
     let text = std::fs::read_to_string(file).map_err(|e| {
         one(
             Diagnostic::new(Code::MF412, "", format!("cannot read {}: {e}", file.display()))
@@ -71,7 +67,7 @@ pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<R
                 .at(file, None),
         )
     })?;
-    crate::nesting::diagnose(&text, file).map_err(one)?;
+    crate::nesting::diagnose(&text, file).map_err(Diagnostics::from)?;
     let value: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
         one(Diagnostic::new(Code::MF412, "", format!("not YAML: {e}"))
             .hint("fix the YAML of the MeshFederationMember file")

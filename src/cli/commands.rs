@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::{build_options, CheckArgs, Cli, Command, GraphFormatArg, ImportCommand, PluginAction};
 use super::explain::explain;
-use super::{one, report, Outcome};
+use super::{report, Outcome};
 use crate::deckhouse;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::drift;
@@ -246,7 +246,7 @@ fn read_spec(spec: &Path) -> Result<SpecSource, Diagnostic> {
 }
 
 fn render_spec(spec: &Path, opts: &RenderOptions) -> Result<pipeline::Rendered, Diagnostics> {
-    let src = read_spec(spec).map_err(one)?;
+    let src = read_spec(spec).map_err(Diagnostics::from)?;
     pipeline::render_source(&src, opts)
 }
 

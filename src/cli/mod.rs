@@ -81,18 +81,12 @@ impl Outcome {
     }
 
     fn failed_one(d: Diagnostic) -> Self {
-        Outcome::failed(one(d))
+        Outcome::failed(d.into())
     }
 
     fn usage(d: Diagnostic) -> Self {
-        Outcome::Usage(one(d))
+        Outcome::Usage(d.into())
     }
-}
-
-fn one(d: Diagnostic) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.push(d);
-    diags
 }
 
 /// Parses the command line, runs it, prints the outcome and returns the exit code.

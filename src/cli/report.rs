@@ -78,9 +78,7 @@ pub(super) fn report(diags: Diagnostics) {
 }
 
 pub(super) fn report_one(d: Diagnostic) {
-    let mut diags = Diagnostics::new();
-    diags.push(d);
-    report(diags);
+    report(Diagnostics::from(d));
 }
 
 /// `check`'s closing line on drift (no code: the diff is the detail), in the

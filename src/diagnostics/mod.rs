@@ -261,6 +261,14 @@ impl Diagnostics {
     }
 }
 
+/// One problem on its own, where a step that finds only one meets a caller
+/// that collects many.
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Self {
+        Diagnostics { items: vec![d] }
+    }
+}
+
 impl IntoIterator for Diagnostics {
     type Item = Diagnostic;
     type IntoIter = std::vec::IntoIter<Diagnostic>;

@@ -39,7 +39,7 @@ mod writer;
 
 use std::path::Path;
 
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::Diagnostics;
 use crate::load::SpecSource;
 use crate::pipeline::{self, RenderOptions};
 
@@ -59,14 +59,9 @@ pub fn generate_tree(
     opts: &RenderOptions,
     notify: Notify,
 ) -> Result<Diagnostics, Diagnostics> {
-    let one = |d: Diagnostic| {
-        let mut diags = Diagnostics::new();
-        diags.push(d);
-        diags
-    };
     // Before any thread starts: they inherit the blocked signals.
     crate::interrupt::install(interrupted);
-    let writer = TreeWriter::new(dir, notify).map_err(one)?;
+    let writer = TreeWriter::new(dir, notify).map_err(Diagnostics::from)?;
     let staged = pipeline::render_each(src, opts, |federation, cluster, files| {
         writer.stage(federation, cluster, &files)
     });
