@@ -142,7 +142,7 @@ fn read_json<T: for<'de> Deserialize<'de>>(file: &Path, what: &str) -> Result<(T
         };
         let has = |keys: &[&str]| keys.iter().any(|k| top.contains_key(*k));
         if !has(mine) && has(theirs) {
-            let line = crate::locate::LineIndex::build(&text)
+            let line = crate::line_index::LineIndex::build(&text)
                 .line_of(theirs.iter().find(|k| top.contains_key(**k)).copied().unwrap_or(""));
             return Err(Diagnostic::new(
                 Code::MF611,
@@ -236,7 +236,7 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<Imported, Diag
         inline_at: None,
     };
     let intake = certs::intake(public.root_ca.as_bytes(), &src, policy);
-    let root_line = crate::locate::LineIndex::build(&public_text).line_of("rootCA");
+    let root_line = crate::line_index::LineIndex::build(&public_text).line_of("rootCA");
     diags.extend(intake.diagnostics.into_iter().map(|d| d.at(&req.public, root_line)));
 
     let (ports, mut addresses) = gateways(&private, req, &mut diags);
@@ -472,7 +472,7 @@ fn pick_domain(req: &ImportRequest, domains: &BTreeSet<String>, diags: &mut Diag
 
 /// Every problem in the private document at the line of its field.
 fn place_on_lines(diags: &mut Diagnostics, req: &ImportRequest, private_text: &str) {
-    let index = crate::locate::LineIndex::build(private_text);
+    let index = crate::line_index::LineIndex::build(private_text);
     for d in diags.since_mut(0) {
         if let Some(loc) = d.location.as_mut() {
             if loc.file == req.private && loc.line.is_none() && !d.path.is_empty() {

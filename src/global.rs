@@ -3,7 +3,7 @@
 //! with locality failover between them. This file checks what makes a
 //! global service (its exporters agree on its ports; the global domain is
 //! no cluster's) and plans the ServiceEntry and DestinationRule each
-//! cluster gets for it. The per-cluster imports stay as `model` makes them.
+//! cluster gets for it. The per-cluster imports stay as `plan` makes them.
 //!
 //! Who gets a global host, and with which endpoints:
 //! - a cluster that imports the service from at least one of its exporters
@@ -22,8 +22,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::diagnostics::{Code, Diagnostic};
-use crate::model::{port_protocol, ObjectMeta, ServicePort};
 use crate::naming;
+use crate::plan::{service_ports, ObjectMeta, ServicePort};
 use crate::spec::{ClusterSpec, ExportSpec, FederationSpec, OutlierDetectionSpec};
 
 /// A global host as one cluster sees it: a ServiceEntry and its DestinationRule.
@@ -275,16 +275,7 @@ pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMa
     for ((namespace, service), members) in &groups {
         let host = global_host(service, namespace, &spec.global_domain);
         let (_, _, _, first) = members[0];
-        let mut ports: Vec<ServicePort> = first
-            .ports
-            .iter()
-            .map(|p| ServicePort {
-                name: p.name.clone(),
-                number: p.port as u16,
-                protocol: port_protocol(&p.name, p.protocol.as_deref()).unwrap_or_else(|| "TCP".to_owned()),
-            })
-            .collect();
-        ports.sort_by_key(|p| p.number);
+        let ports = service_ports(&first.ports);
         for c in &spec.clusters {
             let own = members.iter().find(|m| m.1.name == c.name);
             let peers: Vec<_> = members.iter().filter(|m| exports_to(m.1, m.3, &c.name)).collect();
@@ -364,7 +355,7 @@ pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMa
                 },
                 host: host.clone(),
                 ports: ports.clone(),
-                resolution: crate::model::resolution(endpoints.iter().map(|e| e.address.as_str())),
+                resolution: crate::plan::resolution(endpoints.iter().map(|e| e.address.as_str())),
                 endpoints,
                 subject_alt_names: sans,
                 export_to,

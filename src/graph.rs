@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::model::Federation;
+use crate::plan::Federation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GraphFormat {
@@ -18,7 +18,7 @@ pub enum GraphFormat {
     Dot,
 }
 
-/// What the graph shows, derived once from the model.
+/// What the graph shows, derived once from the plan.
 struct Edges<'a> {
     /// (importer, exporter) → services, sorted.
     imports: BTreeMap<(&'a str, &'a str), Vec<String>>,

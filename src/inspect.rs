@@ -41,7 +41,7 @@ fn inspect_file(file: &Path, policy: &CertPolicy, report: &mut Report) {
     let shown = file.display().to_string();
     let out = &mut report.text;
     let _ = writeln!(out, "{shown}");
-    let bytes = match read_bounded(file) {
+    let bytes = match crate::load::read_ca_file(file) {
         Ok(b) => b,
         Err(e) => {
             let d = Diagnostic::new(Code::MF503, "", format!("cannot read {shown}: {e}"))
@@ -97,21 +97,6 @@ fn inspect_file(file: &Path, policy: &CertPolicy, report: &mut Report) {
     for d in rest {
         let _ = writeln!(out, "  {d}");
     }
-}
-
-/// Reads at most 4 MiB (far beyond any CA file); devices such as /dev/zero
-/// report no size and never end.
-fn read_bounded(file: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    const MAX: u64 = 4 * 1024 * 1024;
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)?.take(MAX + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX} bytes, far larger than a CA file"
-        )));
-    }
-    Ok(bytes)
 }
 
 fn describe(found: &FoundCert, diags: &[&Diagnostic], policy: &CertPolicy, out: &mut String) {

@@ -31,8 +31,8 @@ use data_encoding::BASE64;
 use serde_norway::{Mapping, Value};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Severity};
+use crate::intake::{ObjectKind, ObjectSource, ObjectSources};
 use crate::load::SpecSource;
-use crate::model::{ObjectKind, ObjectSource, ObjectSources};
 use crate::naming::{ANNOTATION_CLUSTER, LABEL_FEDERATION, LABEL_MANAGED_BY, MANAGER};
 use crate::pipeline::{self, RenderOptions, Rendered};
 use crate::resource_list::{self, Item, ResourceList};
@@ -384,7 +384,7 @@ fn decode(b64: &str) -> Result<Vec<u8>, String> {
 fn merge(items: &[Item], rendered: &Rendered, member: Option<&str>) -> Result<Vec<Placed>, Diagnostic> {
     let federation = rendered.federation.name.as_str();
     // An item a root was read from stays, even if it looks like earlier output.
-    let read = &rendered.federation.items_read;
+    let read = &rendered.items_read;
     let mut out = Vec::new();
     let mut places = HashMap::new();
     for (i, item) in items.iter().enumerate() {

@@ -1,11 +1,12 @@
 //! meshfed: a declarative Istio federation spec in, every cluster's
 //! manifests out, offline.
 //!
-//! The pipeline, in file order: `load` (spec intake) → `certs` (root CA
-//! intake) → `model` (the validated plan) → `render` (templates) →
-//! `output` / `pipeline::stream` (files or a YAML stream), every YAML text
-//! written by `yaml` (YAML-1.1-safe quoting). `cli` is the
-//! command-line edge; `diagnostics` carries every problem found.
+//! The pipeline, in file order: `load` (spec text, the one bounded file
+//! reader) → `intake` (every check, and each cluster's root CA sources read
+//! and handed to `certs`) → `plan` (pure: every decision, no I/O) →
+//! `render` (templates) → `output` / `pipeline::stream` (files or a YAML
+//! stream), every YAML text written by `yaml` (YAML-1.1-safe quoting).
+//! `cli` is the command-line edge; `diagnostics` carries every problem found.
 
 // A Diagnostic is the error type throughout; errors are the cold path, so
 // their size does not matter and boxing them would only add noise.
@@ -20,15 +21,16 @@ mod exit_codes;
 mod global;
 mod graph;
 mod inspect;
+mod intake;
 mod interrupt;
 mod krm;
+mod line_index;
 mod load;
-mod locate;
-mod model;
 mod naming;
 mod nesting;
 mod output;
 mod pipeline;
+mod plan;
 mod plugin;
 mod render;
 mod resource_list;

@@ -14,7 +14,7 @@ use jsonschema::Validator;
 use serde_json::Value;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
-use crate::locate::{self, LineIndex};
+use crate::line_index::{self, LineIndex};
 use crate::nesting;
 use crate::spec::MeshFederation;
 use crate::suggest;
@@ -36,11 +36,36 @@ pub fn read_text(input: impl std::io::Read) -> Result<String, String> {
 
 /// At most the size limit of `input`'s bytes (see `read_text`).
 pub fn read_bytes(input: impl std::io::Read) -> Result<Vec<u8>, String> {
+    read_at_most(input, MAX_SPEC_BYTES, "")
+}
+
+/// Largest root CA file or SPIFFE bundle meshfed reads (`rootCA.files`,
+/// `rootCA.spiffeBundle`, `meshfed inspect`): far beyond any CA bundle.
+pub const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A root CA file or SPIFFE bundle, read with the same bound as every other
+/// input but at most [`MAX_CA_BYTES`]; a folder is refused by name. `Err`
+/// says why, for the caller's MF201.
+pub fn read_ca_file(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        return Err("it is a directory".into());
+    }
+    if meta.len() > MAX_CA_BYTES {
+        return Err(format!("{} bytes is far larger than a CA bundle", meta.len()));
+    }
+    // Devices and pipes report no size (/dev/zero never ends): read at most the limit + 1.
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    read_at_most(file, MAX_CA_BYTES, ", far larger than a CA bundle")
+}
+
+/// The one bounded reader: at most `max` bytes of `input`, or why not
+/// (`too_large` follows the size in that message).
+fn read_at_most(input: impl std::io::Read, max: u64, too_large: &str) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(input, MAX_SPEC_BYTES + 1), &mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_SPEC_BYTES {
-        return Err(format!("it is larger than {MAX_SPEC_BYTES} bytes"));
+    std::io::Read::read_to_end(&mut std::io::Read::take(input, max + 1), &mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(format!("it is larger than {max} bytes{too_large}"));
     }
     Ok(bytes)
 }
@@ -182,7 +207,11 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
     // says what the "missing" would.
     let renamed: Vec<String> = found
         .iter()
-        .filter_map(|d| d.suggested.as_ref().map(|s| locate::child(parent_of(&d.diag.path), s)))
+        .filter_map(|d| {
+            d.suggested
+                .as_ref()
+                .map(|s| line_index::child(parent_of(&d.diag.path), s))
+        })
         .collect();
     for f in found {
         if f.diag.code == Code::MF102 && f.missing.as_ref().is_some_and(|m| renamed.contains(m)) {
@@ -241,9 +270,9 @@ pub fn pointer_to_path(pointer: &str) -> String {
     for seg in pointer.split('/').skip(1) {
         let seg = seg.replace("~1", "/").replace("~0", "~");
         if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
-            path = locate::item(&path, seg.parse().unwrap_or(0));
+            path = line_index::item(&path, seg.parse().unwrap_or(0));
         } else {
-            path = locate::child(&path, &seg);
+            path = line_index::child(&path, &seg);
         }
     }
     path
@@ -303,7 +332,7 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, ins
             unexpected
                 .iter()
                 .map(|field| {
-                    let at = locate::child(path, field);
+                    let at = line_index::child(path, field);
                     // A near name not already in use (`domian` beside `domain` is a duplicate, not a typo).
                     let near = suggest::nearest(field, &known).filter(|k| !present.contains(&k.as_str()));
                     if let Some(near) = near {
@@ -331,7 +360,7 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, ins
                 diag: Diagnostic::new(Code::MF102, path, format!("missing required field `{field}`"))
                     .hint(format!("add `{field}`; see the spec reference in the README")),
                 suggested: None,
-                missing: Some(locate::child(path, field)),
+                missing: Some(line_index::child(path, field)),
             }]
         }
         K::Type { kind } => {

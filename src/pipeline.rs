@@ -2,14 +2,16 @@
 //! files out, with all diagnostics. Every front end (CLI, KRM function,
 //! kustomize plugin) goes through here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::intake::{self, BuildOptions};
 use crate::load::{self, SpecSource};
-use crate::model::{self, BuildOptions, ClusterPlan, Federation};
+use crate::plan::{self, ClusterPlan, Federation};
 use crate::render::{ClusterOutput, Renderer};
+use crate::spec::MeshFederation;
 
 #[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
@@ -22,6 +24,9 @@ pub struct RenderOptions {
 /// What a successful run produced; `diagnostics` holds its warnings.
 pub struct Rendered {
     pub federation: Federation,
+    /// In KRM mode, the items (`intake::ObjectSource::item`) roots were read
+    /// from: inputs, never to be replaced as earlier output.
+    pub items_read: BTreeSet<usize>,
     /// Cluster name → its files.
     pub clusters: BTreeMap<String, ClusterOutput>,
     pub diagnostics: Diagnostics,
@@ -34,7 +39,7 @@ pub fn render_file(spec: &Path, opts: &RenderOptions) -> Result<Rendered, Diagno
 }
 
 pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
-    let (federation, diagnostics, renderer) = prepare(src, opts)?;
+    let (Planned(federation, items_read, diagnostics), renderer) = prepare(src, opts)?;
     let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
     let rendered = std::sync::Mutex::new(BTreeMap::new());
     render_parallel(&federation, &renderer, &clusters, |name, files| {
@@ -47,6 +52,7 @@ pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered,
     .map_err(Diagnostics::from)?;
     Ok(Rendered {
         federation,
+        items_read,
         clusters: rendered.into_inner().unwrap_or_else(|e| e.into_inner()),
         diagnostics,
     })
@@ -60,7 +66,7 @@ pub fn render_each<F>(src: &SpecSource, opts: &RenderOptions, sink: F) -> Result
 where
     F: Fn(&str, &str, ClusterOutput) -> Result<(), Diagnostic> + Sync,
 {
-    let (federation, diagnostics, renderer) = prepare(src, opts)?;
+    let (Planned(federation, _, diagnostics), renderer) = prepare(src, opts)?;
     let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
     render_parallel(&federation, &renderer, &clusters, |cluster, files| {
         sink(&federation.name, cluster, files)
@@ -129,9 +135,13 @@ where
     }
 }
 
-/// The checked plan, its warnings and the template set, or every problem.
-fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagnostics, Renderer), Diagnostics> {
-    let (federation, mut diagnostics) = validate_source(src, opts)?;
+/// A checked plan: the federation, the KRM items its roots were read from,
+/// and its warnings.
+struct Planned(Federation, BTreeSet<usize>, Diagnostics);
+
+/// The checked plan and the template set, or every problem.
+fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Planned, Renderer), Diagnostics> {
+    let Planned(federation, items_read, mut diagnostics) = checked_plan(src, opts)?;
     for name in &opts.clusters {
         if !federation.clusters.iter().any(|c| &c.name == name) {
             diagnostics.push(
@@ -149,7 +159,7 @@ fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagno
         return Err(diagnostics);
     }
     let renderer = Renderer::new(opts.templates.as_deref(), federation.exports).map_err(Diagnostics::from)?;
-    Ok((federation, diagnostics, renderer))
+    Ok((Planned(federation, items_read, diagnostics), renderer))
 }
 
 fn selected<'a>(fed: &'a Federation, opts: &'a RenderOptions) -> impl Iterator<Item = &'a ClusterPlan> {
@@ -160,27 +170,41 @@ fn selected<'a>(fed: &'a Federation, opts: &'a RenderOptions) -> impl Iterator<I
 
 /// Every check, no rendering: the plan and its warnings, or every problem.
 pub fn validate_source(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagnostics), Diagnostics> {
+    checked_plan(src, opts).map(|Planned(federation, _, diagnostics)| (federation, diagnostics))
+}
+
+/// Load, intake (every check, every root read), then the pure plan.
+fn checked_plan(src: &SpecSource, opts: &RenderOptions) -> Result<Planned, Diagnostics> {
     let spec = load::load_spec(src).map_err(|mut diags| {
         // A typo elsewhere must not hide a pasted private key or an expired
         // root: every rootCA that parses still goes through intake.
         if let Ok(value) = load::parse_yaml(&src.text, &src.file) {
-            diags.extend(model::intake_roots(&value, src, &opts.build));
+            diags.extend(intake::intake_roots(&value, src, &opts.build));
         }
         diags
     })?;
-    match model::build(&spec, src, &opts.build) {
-        (Some(fed), diags) if !diags.has_errors() => Ok((fed, diags)),
-        (_, diags) => Err(diags),
-    }
+    plan_of(&spec, src, &opts.build, false)
 }
 
 /// [`validate_source`] for `meshfed graph`, which draws names, not
-/// certificates: root CA problems are warnings (`model::build_without_roots`),
-/// so an expired or missing root never hides the picture.
+/// certificates: root CA problems are warnings (`intake::read`'s
+/// `roots_as_warnings`), so an expired or missing root never hides the picture.
 pub fn validate_for_graph(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagnostics), Diagnostics> {
     let spec = load::load_spec(src)?;
-    match model::build_without_roots(&spec, src, &opts.build) {
-        (Some(fed), diags) if !diags.has_errors() => Ok((fed, diags)),
+    plan_of(&spec, src, &opts.build, true).map(|Planned(federation, _, diagnostics)| (federation, diagnostics))
+}
+
+/// Intake, then the plan of what passed it; or every problem.
+fn plan_of(
+    spec: &MeshFederation,
+    src: &SpecSource,
+    opts: &BuildOptions,
+    roots_as_warnings: bool,
+) -> Result<Planned, Diagnostics> {
+    match intake::read(spec, src, opts, roots_as_warnings) {
+        (Some(checked), diags) if !diags.has_errors() => {
+            Ok(Planned(plan::build(spec, &checked.roots), checked.items_read, diags))
+        }
         (_, diags) => Err(diags),
     }
 }
@@ -240,7 +264,7 @@ mod tests {
     fn an_import_built_on_its_shared_value_is_the_import_itself() {
         use minijinja::value::{Serde, Value};
         let src = large(3);
-        let (federation, _, renderer) = prepare(&src, &RenderOptions::default()).unwrap();
+        let (Planned(federation, ..), renderer) = prepare(&src, &RenderOptions::default()).unwrap();
         let keys = |v: &Value| v.try_iter().unwrap().map(|k| k.to_string()).collect::<Vec<_>>();
         let mut clusters = std::collections::BTreeSet::new();
         for c in &federation.clusters {
@@ -271,11 +295,11 @@ mod tests {
     #[test]
     fn a_renderer_given_another_federation_renders_that_federation() {
         let opts = RenderOptions::default();
-        let (first, _, renderer) = prepare(&large(2), &opts).unwrap();
+        let (Planned(first, ..), renderer) = prepare(&large(2), &opts).unwrap();
         renderer.cluster(&first, &first.clusters[0]).unwrap();
         let mut other = large(2);
         other.text = other.text.replace("service: s0,", "service: renamed,");
-        let (second, _, own) = prepare(&other, &opts).unwrap();
+        let (Planned(second, ..), own) = prepare(&other, &opts).unwrap();
         let cluster = &second.clusters[0];
         let files = renderer.cluster(&second, cluster).unwrap();
         assert!(files.values().any(|f| f.text.contains("renamed")));
@@ -287,7 +311,7 @@ mod tests {
         let src = large(200);
         let opts = RenderOptions::default();
         let parallel = render_source(&src, &opts).unwrap();
-        let (federation, _, renderer) = prepare(&src, &opts).unwrap();
+        let (Planned(federation, ..), renderer) = prepare(&src, &opts).unwrap();
         assert!(
             federation.clusters.iter().map(|c| c.imports.len()).sum::<usize>() > 512,
             "several threads"

@@ -47,7 +47,10 @@ pub fn is_member_file(arg: &OsStr) -> bool {
     if !small_file {
         return false;
     }
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(text) = std::fs::File::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(load::read_text)
+    else {
         return false;
     };
     load::parse_yaml(&text, path).is_ok_and(|v| {
@@ -60,7 +63,11 @@ pub fn is_member_file(arg: &OsStr) -> bool {
 /// `spec.federation` resolves from.
 pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
     let one = |d: Diagnostic| Diagnostics::from(d);
-    let text = std::fs::read_to_string(file).map_err(|e| {
+    // The same bound as every other input (`load::read_text`).
+    let text = std::fs::File::open(file)
+        .map_err(|e| e.to_string())
+        .and_then(load::read_text);
+    let text = text.map_err(|e| {
         one(
             Diagnostic::new(Code::MF412, "", format!("cannot read {}: {e}", file.display()))
                 .hint("check the generators entry of kustomization.yaml names the MeshFederationMember file")

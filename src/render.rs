@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::diagnostics::{Code, Diagnostic};
 
 mod canonical;
-use crate::model::{ClusterPlan, Federation, ImportedService, InstallerKind, ServiceImport};
+use crate::plan::{ClusterPlan, Federation, ImportedService, InstallerKind, ServiceImport};
 
 /// Every template meshfed uses, embedded at build time.
 pub const TEMPLATES: [(&str, &str); 13] = [
@@ -472,7 +472,7 @@ struct ClusterContext<'a> {
 #[derive(Serialize)]
 struct FedContext<'a> {
     name: &'a str,
-    istio: &'a crate::model::IstioTarget,
+    istio: &'a crate::plan::IstioTarget,
     import_namespace: &'a str,
 }
 

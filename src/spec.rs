@@ -1,6 +1,7 @@
 //! The input: a `MeshFederation` document as the user writes it, with the
 //! defaults PRODUCT §2 names. These types mirror the YAML one to one and
-//! decide nothing; `model` turns them into a validated plan.
+//! decide nothing; `intake` checks them and reads the roots they name,
+//! and `plan` turns them into the plan.
 //!
 //! Unknown fields are rejected twice over: by the JSON Schema in
 //! `schemas/` (which reports every problem with its path) and by

@@ -64,7 +64,7 @@ def is_ip(address):
         return False
 
 
-# model::TRUST_SECRET_READERS
+# plan::TRUST_SECRET_READERS (src/plan/trust.rs)
 TRUST_SECRET_READERS = (
     "credentialName (ca.crt) of SIMPLE/MUTUAL TLS and clients outside the mesh; "
     "not Istio ISTIO_MUTUAL sidecars, which get these roots from meshConfig.caCertificates"

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::certs::CertPolicy;
-use crate::model::BuildOptions;
+use crate::intake::BuildOptions;
 use crate::pipeline::RenderOptions;
 
 /// What `--help` says after the options: the exit codes, the forms without

@@ -1,0 +1,138 @@
+//! Intake: everything the plan is built from, read and checked. The spec's
+//! semantic checks (`plan::checks`) and every root CA source of every
+//! cluster (`roots`: files, inline PEM, SPIFFE bundles; `objects`: a KRM
+//! function's ConfigMaps and Secrets) are reported in spec order, each at
+//! its line; what passes goes to the plan as plain values ([`Checked`]).
+//! All file reading before the plan happens here (through `load`'s bounded
+//! reader), so the plan does none.
+
+use std::cell::OnceCell;
+use std::collections::BTreeSet;
+
+use crate::certs::CertPolicy;
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::line_index::LineIndex;
+use crate::load::SpecSource;
+use crate::plan::{checks, ClusterRoots};
+use crate::spec::{AuthorizationMode, MeshFederation};
+
+mod objects;
+mod roots;
+
+pub use objects::{ObjectKind, ObjectSource, ObjectSources};
+pub use roots::intake_roots;
+
+/// What intake hands on for a spec that passed every check.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Every cluster's checked roots: with the spec, the plan's input.
+    pub roots: ClusterRoots,
+    /// In KRM mode, the items (`ObjectSource::item`) roots were read from:
+    /// inputs, never to be replaced as earlier output.
+    pub items_read: BTreeSet<usize>,
+}
+
+/// Runs every check of a schema-valid spec and reads every cluster's roots,
+/// collecting all problems in one pass. With `roots_as_warnings` (`meshfed
+/// graph`, which needs names, not certificates) an expired, missing or
+/// broken root is a warning and the cluster goes on without it.
+pub fn read(
+    spec: &MeshFederation,
+    src: &SpecSource,
+    opts: &BuildOptions,
+    roots_as_warnings: bool,
+) -> (Option<Checked>, Diagnostics) {
+    let mut b = Reader::new(src, opts, roots_as_warnings);
+    let s = &spec.spec;
+    b.report_all(checks::federation(spec));
+    let names: BTreeSet<&str> = s.clusters.iter().map(|c| c.name.as_str()).collect();
+    let needs_selector = s.authorization == Some(AuthorizationMode::Importers);
+    let mut roots = ClusterRoots::default();
+    for (ci, c) in s.clusters.iter().enumerate() {
+        b.report_all(checks::exports(ci, c, &names, needs_selector));
+        let cluster_roots = roots::read_roots(&mut b, ci, c, &opts.certs);
+        roots.insert(&c.name, cluster_roots);
+    }
+    b.report_all(
+        crate::global::check(s)
+            .into_iter()
+            .chain(crate::global::check_limits(s)),
+    );
+    if b.diags.has_errors() {
+        return (None, b.diags);
+    }
+    let checked = Checked {
+        roots,
+        items_read: std::mem::take(&mut b.items_read),
+    };
+    (Some(checked), b.diags)
+}
+
+/// Settings for intake: the certificate policy, and in KRM mode the objects
+/// roots may be read from.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub certs: CertPolicy,
+    /// The ConfigMaps and Secrets among a KRM function's items, which
+    /// `rootCA.configMaps`/`rootCA.secrets` name; `None` outside KRM mode.
+    pub objects: Option<ObjectSources>,
+}
+
+/// One intake run: where diagnostics go and how they are placed.
+struct Reader<'a> {
+    src: &'a SpecSource,
+    objects: Option<&'a ObjectSources>,
+    /// The items (`ObjectSource::item`) a root was read from.
+    items_read: BTreeSet<usize>,
+    /// Built on the first diagnostic: a valid spec never needs it.
+    index: OnceCell<LineIndex>,
+    diags: Diagnostics,
+    /// `meshfed graph` needs names, not certificates: root CA problems are
+    /// warnings and the plan is built without those roots.
+    roots_as_warnings: bool,
+}
+
+/// Codes of root CA sources and their certificates (MF116, MF2xx, the
+/// SPIFFE bundle's MF5xx), which `meshfed graph` reports as warnings.
+fn is_root_problem(code: Code) -> bool {
+    code == Code::MF116 || code.as_str().starts_with("MF2") || code.as_str().starts_with("MF5")
+}
+
+impl<'a> Reader<'a> {
+    fn new(src: &'a SpecSource, opts: &'a BuildOptions, roots_as_warnings: bool) -> Self {
+        Reader {
+            src,
+            objects: opts.objects.as_ref(),
+            items_read: BTreeSet::new(),
+            index: OnceCell::new(),
+            diags: Diagnostics::new(),
+            roots_as_warnings,
+        }
+    }
+
+    /// The spec's line index, built on first use.
+    fn line_index(&self) -> &LineIndex {
+        self.index.get_or_init(|| LineIndex::build(&self.src.text))
+    }
+
+    /// Places a diagnostic at its line of the spec (unless it has a place of
+    /// its own) and keeps it.
+    fn report(&mut self, mut d: Diagnostic) {
+        if self.roots_as_warnings && d.is_error() && is_root_problem(d.code) {
+            d = d.as_warning();
+        }
+        let d = if d.location.is_none() {
+            let line = self.line_index().line_of(&d.path);
+            d.at(&self.src.file, line)
+        } else {
+            d
+        };
+        self.diags.push(d);
+    }
+
+    fn report_all(&mut self, diagnostics: impl IntoIterator<Item = Diagnostic>) {
+        for d in diagnostics {
+            self.report(d);
+        }
+    }
+}
