@@ -70,23 +70,59 @@ pub fn global_host(service: &str, namespace: &str, global_domain: &str) -> Strin
     format!("{service}.{namespace}.{global_domain}")
 }
 
-/// One global service's exporters: (cluster index, cluster, export index, export), by cluster name.
-type Members<'a> = Vec<(usize, &'a ClusterSpec, usize, &'a ExportSpec)>;
+/// One exporter of a global service, with its place in the spec.
+#[derive(Clone, Copy)]
+struct Member<'a> {
+    ci: usize,
+    cluster: &'a ClusterSpec,
+    ei: usize,
+    export: &'a ExportSpec,
+}
 
-fn groups(spec: &FederationSpec) -> BTreeMap<(&str, &str), Members<'_>> {
-    let mut groups: BTreeMap<(&str, &str), Members<'_>> = BTreeMap::new();
-    for (ci, c) in spec.clusters.iter().enumerate() {
-        for (ei, e) in c.exports.iter().enumerate().filter(|(_, e)| e.global) {
+/// Each global service's exporters, by cluster name, keyed by (namespace, service).
+fn groups(spec: &FederationSpec) -> BTreeMap<(&str, &str), Vec<Member<'_>>> {
+    let mut groups: BTreeMap<(&str, &str), Vec<Member<'_>>> = BTreeMap::new();
+    for (ci, cluster) in spec.clusters.iter().enumerate() {
+        for (ei, export) in cluster.exports.iter().enumerate().filter(|(_, e)| e.global) {
             groups
-                .entry((e.namespace.as_str(), e.service.as_str()))
+                .entry((export.namespace.as_str(), export.service.as_str()))
                 .or_default()
-                .push((ci, c, ei, e));
+                .push(Member {
+                    ci,
+                    cluster,
+                    ei,
+                    export,
+                });
         }
     }
     for members in groups.values_mut() {
-        members.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+        members.sort_by(|a, b| a.cluster.name.cmp(&b.cluster.name));
     }
     groups
+}
+
+/// What one cluster sees of a global service: its own export, if it has
+/// one, and the peers it imports the service from.
+struct View<'a, 'm> {
+    own: Option<&'m Member<'a>>,
+    peers: Vec<&'m Member<'a>>,
+}
+
+impl<'a, 'm> View<'a, 'm> {
+    /// `None` when the cluster neither exports nor imports the service.
+    fn of(members: &'m [Member<'a>], cluster: &str) -> Option<Self> {
+        let own = members.iter().find(|m| m.cluster.name == cluster);
+        let peers: Vec<_> = members
+            .iter()
+            .filter(|m| exports_to(m.cluster, m.export, cluster))
+            .collect();
+        (own.is_some() || !peers.is_empty()).then_some(View { own, peers })
+    }
+
+    /// The exporters behind the host here: its own first, then the peers.
+    fn serving(&self) -> impl Iterator<Item = &'m Member<'a>> + '_ {
+        self.own.into_iter().chain(self.peers.iter().copied())
+    }
 }
 
 fn port_list(e: &ExportSpec) -> Vec<(u32, &str)> {
@@ -126,11 +162,17 @@ pub fn check(spec: &FederationSpec) -> Vec<Diagnostic> {
             .join(", ")
     };
     for ((namespace, service), members) in groups(spec) {
-        let Some((_, first, _, first_export)) = members.first() else {
+        let Some(first) = members.first() else {
             continue;
         };
-        let expected = port_list(first_export);
-        for (ci, c, ei, e) in &members[1..] {
+        let expected = port_list(first.export);
+        for &Member {
+            ci,
+            cluster: c,
+            ei,
+            export: e,
+        } in &members[1..]
+        {
             let got = port_list(e);
             if got != expected {
                 out.push(
@@ -143,7 +185,7 @@ pub fn check(spec: &FederationSpec) -> Vec<Diagnostic> {
                             show(&got),
                             c.name,
                             show(&expected),
-                            first.name
+                            first.cluster.name
                         ),
                     )
                     .hint("a global service is one host: give it the same port names and numbers in every cluster that exports it with global: true"),
@@ -168,78 +210,11 @@ pub const MANY_IMPORTED_HOSTS: usize = 1000;
 /// `consumers` (MF153).
 pub fn check_limits(spec: &FederationSpec) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let addresses = |c: &ClusterSpec| {
-        let mut a: Vec<&str> = c.gateway.addresses.iter().map(String::as_str).collect();
-        a.sort();
-        a.dedup();
-        a.len()
-    };
-    let too_many =
-        |path: String, what: String, hint: &str| Diagnostic::new(Code::MF152, path, what).hint(hint.to_owned());
-    // Hosts each cluster imports, and how many of them are visible mesh-wide.
-    let mut imported: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut imported = BTreeMap::new();
+    export_caps(spec, &mut imported, &mut out);
+    global_caps(spec, &mut imported, &mut out);
     for (ci, c) in spec.clusters.iter().enumerate() {
-        if addresses(c) > MAX_SERVICE_ENTRY_ENDPOINTS && !c.exports.is_empty() {
-            out.push(too_many(
-                format!("spec.clusters[{ci}].gateway.addresses"),
-                format!(
-                    "cluster {} has {} gateway addresses: each ServiceEntry importing its services would have more than the {MAX_SERVICE_ENTRY_ENDPOINTS} endpoints Istio's CRD allows",
-                    c.name,
-                    addresses(c)
-                ),
-                "list at most 4096 addresses, e.g. a load balancer's in front of the gateway pods",
-            ));
-        }
-        for (ei, e) in c.exports.iter().enumerate() {
-            if e.ports.len() > MAX_SERVICE_ENTRY_PORTS {
-                out.push(too_many(
-                    format!("spec.clusters[{ci}].exports[{ei}].ports"),
-                    format!(
-                        "{}.{} has {} ports: its ServiceEntry would have more than the {MAX_SERVICE_ENTRY_PORTS} Istio's CRD allows",
-                        e.service,
-                        e.namespace,
-                        e.ports.len()
-                    ),
-                    "export at most 256 ports per service; split it into several Services",
-                ));
-            }
-            for importer in spec.clusters.iter().filter(|i| exports_to(c, e, &i.name)) {
-                let counts = imported.entry(&importer.name).or_default();
-                counts.0 += 1;
-                counts.1 += usize::from(e.consumers.is_none());
-            }
-        }
-    }
-    for ((namespace, service), members) in groups(spec) {
-        let host = global_host(service, namespace, &spec.global_domain);
-        for c in &spec.clusters {
-            let own = members.iter().any(|m| m.1.name == c.name);
-            let peers: Vec<_> = members.iter().filter(|m| exports_to(m.1, m.3, &c.name)).collect();
-            if !own && peers.is_empty() {
-                continue;
-            }
-            let endpoints = usize::from(own) + peers.iter().map(|m| addresses(m.1)).sum::<usize>();
-            let (ci, _, ei, _) = members[0];
-            if endpoints > MAX_SERVICE_ENTRY_ENDPOINTS {
-                out.push(too_many(
-                    format!("spec.clusters[{ci}].exports[{ei}].global"),
-                    format!(
-                        "global service {host} would have {endpoints} endpoints in cluster {}, more than the {MAX_SERVICE_ENTRY_ENDPOINTS} Istio's CRD allows on one ServiceEntry",
-                        c.name
-                    ),
-                    "export it globally from fewer clusters, or list fewer gateway addresses per cluster",
-                ));
-            }
-            if !peers.is_empty() {
-                let counts = imported.entry(&c.name).or_default();
-                counts.0 += 1;
-                let scoped = members.iter().all(|m| m.3.consumers.is_some());
-                counts.1 += usize::from(!scoped);
-            }
-        }
-    }
-    for (ci, c) in spec.clusters.iter().enumerate() {
-        let Some(&(hosts, unscoped)) = imported.get(c.name.as_str()) else {
+        let Some(&Imported { hosts, unscoped }) = imported.get(c.name.as_str()) else {
             continue;
         };
         if hosts > MANY_IMPORTED_HOSTS && unscoped > 0 {
@@ -259,6 +234,98 @@ pub fn check_limits(spec: &FederationSpec) -> Vec<Diagnostic> {
     out
 }
 
+/// The hosts one cluster imports, and how many of them are visible mesh-wide.
+#[derive(Default, Clone, Copy)]
+struct Imported {
+    hosts: usize,
+    unscoped: usize,
+}
+
+impl Imported {
+    fn add(&mut self, scoped: bool) {
+        self.hosts += 1;
+        self.unscoped += usize::from(!scoped);
+    }
+}
+
+/// A cluster's distinct gateway addresses: the endpoints each of its
+/// exports has in an importer's ServiceEntry.
+fn address_count(c: &ClusterSpec) -> usize {
+    let mut a: Vec<&str> = c.gateway.addresses.iter().map(String::as_str).collect();
+    a.sort();
+    a.dedup();
+    a.len()
+}
+
+fn too_many(path: String, what: String, hint: &str) -> Diagnostic {
+    Diagnostic::new(Code::MF152, path, what).hint(hint.to_owned())
+}
+
+/// MF152 for an exporter's addresses and an export's ports, counting each
+/// plain import on the way.
+fn export_caps<'a>(spec: &'a FederationSpec, imported: &mut BTreeMap<&'a str, Imported>, out: &mut Vec<Diagnostic>) {
+    for (ci, c) in spec.clusters.iter().enumerate() {
+        if address_count(c) > MAX_SERVICE_ENTRY_ENDPOINTS && !c.exports.is_empty() {
+            out.push(too_many(
+                format!("spec.clusters[{ci}].gateway.addresses"),
+                format!(
+                    "cluster {} has {} gateway addresses: each ServiceEntry importing its services would have more than the {MAX_SERVICE_ENTRY_ENDPOINTS} endpoints Istio's CRD allows",
+                    c.name,
+                    address_count(c)
+                ),
+                "list at most 4096 addresses, e.g. a load balancer's in front of the gateway pods",
+            ));
+        }
+        for (ei, e) in c.exports.iter().enumerate() {
+            if e.ports.len() > MAX_SERVICE_ENTRY_PORTS {
+                out.push(too_many(
+                    format!("spec.clusters[{ci}].exports[{ei}].ports"),
+                    format!(
+                        "{}.{} has {} ports: its ServiceEntry would have more than the {MAX_SERVICE_ENTRY_PORTS} Istio's CRD allows",
+                        e.service,
+                        e.namespace,
+                        e.ports.len()
+                    ),
+                    "export at most 256 ports per service; split it into several Services",
+                ));
+            }
+            for importer in spec.clusters.iter().filter(|i| exports_to(c, e, &i.name)) {
+                imported.entry(&importer.name).or_default().add(e.consumers.is_some());
+            }
+        }
+    }
+}
+
+/// MF152 for a global host's endpoints in each cluster, counting each
+/// imported global host on the way.
+fn global_caps<'a>(spec: &'a FederationSpec, imported: &mut BTreeMap<&'a str, Imported>, out: &mut Vec<Diagnostic>) {
+    for ((namespace, service), members) in groups(spec) {
+        let host = global_host(service, namespace, &spec.global_domain);
+        for c in &spec.clusters {
+            let Some(view) = View::of(&members, &c.name) else {
+                continue;
+            };
+            let endpoints =
+                usize::from(view.own.is_some()) + view.peers.iter().map(|m| address_count(m.cluster)).sum::<usize>();
+            let Member { ci, ei, .. } = members[0];
+            if endpoints > MAX_SERVICE_ENTRY_ENDPOINTS {
+                out.push(too_many(
+                    format!("spec.clusters[{ci}].exports[{ei}].global"),
+                    format!(
+                        "global service {host} would have {endpoints} endpoints in cluster {}, more than the {MAX_SERVICE_ENTRY_ENDPOINTS} Istio's CRD allows on one ServiceEntry",
+                        c.name
+                    ),
+                    "export it globally from fewer clusters, or list fewer gateway addresses per cluster",
+                ));
+            }
+            if !view.peers.is_empty() {
+                let scoped = members.iter().all(|m| m.export.consumers.is_some());
+                imported.entry(&c.name).or_default().add(scoped);
+            }
+        }
+    }
+}
+
 fn exports_to(exporter: &ClusterSpec, e: &ExportSpec, cluster: &str) -> bool {
     exporter.name != cluster && e.to.as_ref().is_none_or(|to| to.iter().any(|t| t == cluster))
 }
@@ -274,78 +341,13 @@ pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMa
     let labels = Arc::new(naming::labels(fed, None));
     for ((namespace, service), members) in &groups {
         let host = global_host(service, namespace, &spec.global_domain);
-        let (_, _, _, first) = members[0];
-        let ports = service_ports(&first.ports);
+        let ports = service_ports(&members[0].export.ports);
         for c in &spec.clusters {
-            let own = members.iter().find(|m| m.1.name == c.name);
-            let peers: Vec<_> = members.iter().filter(|m| exports_to(m.1, m.3, &c.name)).collect();
-            if own.is_none() && peers.is_empty() {
+            let Some(view) = View::of(members, &c.name) else {
                 continue;
-            }
-            let mut endpoints = Vec::new();
-            if let Some((_, me, _, _)) = own {
-                endpoints.push(GlobalEndpoint {
-                    address: naming::service_host(service, namespace, &me.domain),
-                    locality: me.locality.clone(),
-                    cluster: me.name.clone(),
-                    ports: ports
-                        .iter()
-                        .map(|p| EndpointPort {
-                            name: p.name.clone(),
-                            number: u32::from(p.number),
-                        })
-                        .collect(),
-                });
-            }
-            for (_, peer, _, _) in &peers {
-                let mut addresses = peer.gateway.addresses.clone();
-                addresses.sort();
-                addresses.dedup();
-                for address in addresses {
-                    endpoints.push(GlobalEndpoint {
-                        address,
-                        locality: peer.locality.clone(),
-                        cluster: peer.name.clone(),
-                        ports: ports
-                            .iter()
-                            .map(|p| EndpointPort {
-                                name: p.name.clone(),
-                                number: u32::from(peer.gateway.port),
-                            })
-                            .collect(),
-                    });
-                }
-            }
-            let serving = own.into_iter().chain(peers.iter().copied());
-            let mut sans = Vec::new();
-            let mut pinned = true;
-            let mut export_to = Vec::new();
-            let mut scoped = true;
-            for (_, exporter, _, e) in serving {
-                pinned &= !e.service_accounts.is_empty();
-                let td = exporter.trust_domain.as_deref().unwrap_or(&exporter.domain);
-                sans.extend(e.service_accounts.iter().map(|sa| naming::spiffe_id(td, namespace, sa)));
-                match &e.consumers {
-                    Some(c) => export_to.extend(c.iter().cloned()),
-                    None => scoped = false,
-                }
-            }
-            for list in [&mut sans, &mut export_to] {
-                list.sort();
-                list.dedup();
-            }
-            if !pinned {
-                sans.clear();
-            }
-            if !scoped {
-                export_to.clear();
-            } else if own.is_some() {
-                // The exporter's own gateway routes the global SNI through this
-                // host, under the DestinationRule's locality preference.
-                export_to.push(spec.istio.namespace.clone());
-                export_to.sort();
-                export_to.dedup();
-            }
+            };
+            let endpoints = endpoints(&view, service, namespace, &ports);
+            let (subject_alt_names, export_to) = identities(&view, namespace, &spec.istio.namespace);
             out.entry(c.name.clone()).or_default().push(GlobalService {
                 meta: ObjectMeta {
                     name: naming::object_name(&[fed, service, namespace, "global"]),
@@ -357,7 +359,7 @@ pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMa
                 ports: ports.clone(),
                 resolution: crate::plan::resolution(endpoints.iter().map(|e| e.address.as_str())),
                 endpoints,
-                subject_alt_names: sans,
+                subject_alt_names,
                 export_to,
                 outlier_detection: spec.global_outlier_detection.clone(),
             });
@@ -367,4 +369,82 @@ pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMa
         list.sort_by(|a, b| a.host.cmp(&b.host));
     }
     out
+}
+
+/// The cluster's own instance first, as its local Service on the service
+/// ports, then each peer's distinct gateway addresses on its gateway port.
+fn endpoints(view: &View<'_, '_>, service: &str, namespace: &str, ports: &[ServicePort]) -> Vec<GlobalEndpoint> {
+    // Every port, on its own number or on the one port a gateway takes them all on.
+    let on = |gateway: Option<u16>| -> Vec<EndpointPort> {
+        ports
+            .iter()
+            .map(|p| EndpointPort {
+                name: p.name.clone(),
+                number: u32::from(gateway.unwrap_or(p.number)),
+            })
+            .collect()
+    };
+    let mut endpoints = Vec::new();
+    if let Some(me) = view.own {
+        endpoints.push(GlobalEndpoint {
+            address: naming::service_host(service, namespace, &me.cluster.domain),
+            locality: me.cluster.locality.clone(),
+            cluster: me.cluster.name.clone(),
+            ports: on(None),
+        });
+    }
+    for peer in &view.peers {
+        let mut addresses = peer.cluster.gateway.addresses.clone();
+        addresses.sort();
+        addresses.dedup();
+        for address in addresses {
+            endpoints.push(GlobalEndpoint {
+                address,
+                locality: peer.cluster.locality.clone(),
+                cluster: peer.cluster.name.clone(),
+                ports: on(Some(peer.cluster.gateway.port)),
+            });
+        }
+    }
+    endpoints
+}
+
+/// The identities the host's DestinationRule pins (the union of the
+/// exporters' service accounts, or none when any exporter pins none) and
+/// the namespaces it is exported to (the union of their `consumers`, plus
+/// the exporter's own gateway namespace, or mesh-wide when any has none).
+fn identities(view: &View<'_, '_>, namespace: &str, gateway_namespace: &str) -> (Vec<String>, Vec<String>) {
+    let mut sans = Vec::new();
+    let mut pinned = true;
+    let mut export_to = Vec::new();
+    let mut scoped = true;
+    for Member {
+        cluster: exporter,
+        export: e,
+        ..
+    } in view.serving()
+    {
+        pinned &= !e.service_accounts.is_empty();
+        let td = exporter.trust_domain.as_deref().unwrap_or(&exporter.domain);
+        sans.extend(e.service_accounts.iter().map(|sa| naming::spiffe_id(td, namespace, sa)));
+        match &e.consumers {
+            Some(c) => export_to.extend(c.iter().cloned()),
+            None => scoped = false,
+        }
+    }
+    if !scoped {
+        export_to.clear();
+    } else if view.own.is_some() {
+        // The exporter's own gateway routes the global SNI through this
+        // host, under the DestinationRule's locality preference.
+        export_to.push(gateway_namespace.to_owned());
+    }
+    for list in [&mut sans, &mut export_to] {
+        list.sort();
+        list.dedup();
+    }
+    if !pinned {
+        sans.clear();
+    }
+    (sans, export_to)
 }

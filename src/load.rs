@@ -319,41 +319,64 @@ fn parent_of(path: &str) -> &str {
     path.rfind('.').map_or("", |i| &path[..i])
 }
 
+/// MF101 for each unknown field, with the known field it is near, or the
+/// level it belongs at.
+fn unknown_fields(unexpected: &[String], path: &str, pointer: &str, instance: &Value) -> Vec<Found> {
+    let known = suggest::known_fields(pointer);
+    let present: Vec<&str> = instance
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    unexpected
+        .iter()
+        .map(|field| {
+            let at = line_index::child(path, field);
+            // A near name not already in use (`domian` beside `domain` is a duplicate, not a typo).
+            let near = suggest::nearest(field, &known).filter(|k| !present.contains(&k.as_str()));
+            if let Some(near) = near {
+                return Found {
+                    diag: Diagnostic::new(Code::MF101, at, format!("unknown field `{field}`"))
+                        .hint(format!("did you mean `{near}`?")),
+                    suggested: Some(near),
+                    missing: None,
+                };
+            }
+            if let Some(home) = suggest::belongs_elsewhere(path, field) {
+                return Diagnostic::new(Code::MF101, at, format!("`{field}` does not belong at this level"))
+                    .hint(format!("it is `{home}`; move it there"))
+                    .into();
+            }
+            Diagnostic::new(Code::MF101, at, format!("unknown field `{field}`"))
+                .hint("remove it or correct its spelling; `meshfed schema` lists every field")
+                .into()
+        })
+        .collect()
+}
+
+/// MF103, with the quoting hint for an Istio version YAML read as a number.
+fn wrong_type(kind: &TypeKind, path: &str, instance: &Value) -> Diagnostic {
+    let expected = match kind {
+        TypeKind::Single(t) => format!("{t:?}").to_lowercase(),
+        TypeKind::Multiple(_) => "another type".to_owned(),
+    };
+    let hint = if path.ends_with("istio.version") && instance.is_number() {
+        "quote it, e.g. version: \"1.30\" (YAML reads 1.30 as the number 1.3)"
+    } else {
+        "see `meshfed schema` for the expected shape"
+    };
+    Diagnostic::new(
+        Code::MF103,
+        path,
+        format!("expected {expected}, found {}", shown(instance)),
+    )
+    .hint(hint)
+}
+
 fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, instance: &Value) -> Vec<Found> {
     use ValidationErrorKind as K;
     let invalid = |msg: String, hint: &str| vec![Diagnostic::new(Code::MF104, path, msg).hint(hint).into()];
     match kind {
-        K::AdditionalProperties { unexpected } => {
-            let known = suggest::known_fields(pointer);
-            let present: Vec<&str> = instance
-                .as_object()
-                .map(|o| o.keys().map(String::as_str).collect())
-                .unwrap_or_default();
-            unexpected
-                .iter()
-                .map(|field| {
-                    let at = line_index::child(path, field);
-                    // A near name not already in use (`domian` beside `domain` is a duplicate, not a typo).
-                    let near = suggest::nearest(field, &known).filter(|k| !present.contains(&k.as_str()));
-                    if let Some(near) = near {
-                        return Found {
-                            diag: Diagnostic::new(Code::MF101, at, format!("unknown field `{field}`"))
-                                .hint(format!("did you mean `{near}`?")),
-                            suggested: Some(near),
-                            missing: None,
-                        };
-                    }
-                    if let Some(home) = suggest::belongs_elsewhere(path, field) {
-                        return Diagnostic::new(Code::MF101, at, format!("`{field}` does not belong at this level"))
-                            .hint(format!("it is `{home}`; move it there"))
-                            .into();
-                    }
-                    Diagnostic::new(Code::MF101, at, format!("unknown field `{field}`"))
-                        .hint("remove it or correct its spelling; `meshfed schema` lists every field")
-                        .into()
-                })
-                .collect()
-        }
+        K::AdditionalProperties { unexpected } => unknown_fields(unexpected, path, pointer, instance),
         K::Required { property } => {
             let field = property.as_str().unwrap_or_default();
             vec![Found {
@@ -363,24 +386,7 @@ fn schema_diagnostics(kind: &ValidationErrorKind, path: &str, pointer: &str, ins
                 missing: Some(line_index::child(path, field)),
             }]
         }
-        K::Type { kind } => {
-            let expected = match kind {
-                TypeKind::Single(t) => format!("{t:?}").to_lowercase(),
-                TypeKind::Multiple(_) => "another type".to_owned(),
-            };
-            let hint = if path.ends_with("istio.version") && instance.is_number() {
-                "quote it, e.g. version: \"1.30\" (YAML reads 1.30 as the number 1.3)"
-            } else {
-                "see `meshfed schema` for the expected shape"
-            };
-            vec![Diagnostic::new(
-                Code::MF103,
-                path,
-                format!("expected {expected}, found {}", shown(instance)),
-            )
-            .hint(hint)
-            .into()]
-        }
+        K::Type { kind } => vec![wrong_type(kind, path, instance).into()],
         K::Pattern { pattern } => {
             let (what, hint) = describe_pattern(pattern);
             let hint = match instance.as_str().and_then(istio_minor_of) {

@@ -418,12 +418,22 @@ fn warnings_alone_pass_and_both_rotation_roots_reach_every_trust_output() {
         certs.cert("root", "cluster-a").cert_pem,
         certs.cert("rsa2048", "cluster-a").cert_pem,
     ];
-    // Every string value of cluster-b's output, base64 values decoded too.
+    let strings = output_strings(&dir.join("out/cluster-b"));
+    for root in &roots {
+        // ca.crt, cluster-a.pem and a caCertificates entry (Helm values) at least.
+        let carriers = strings.iter().filter(|s| s.contains(root.as_str())).count();
+        assert!(carriers >= 3, "a rotation root is in only {carriers} trust value(s)");
+    }
+}
+
+/// Every string value of one cluster's output folder, base64 values decoded
+/// too (NEXT-STEPS.md is prose, not YAML, and is left out).
+fn output_strings(cluster_dir: &std::path::Path) -> Vec<String> {
     let mut strings = Vec::new();
-    for entry in std::fs::read_dir(dir.join("out/cluster-b")).expect("cluster-b output") {
+    for entry in std::fs::read_dir(cluster_dir).expect("cluster output") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "md") {
-            continue; // NEXT-STEPS.md: prose, not YAML
+            continue;
         }
         let text = std::fs::read_to_string(path).expect("output file");
         for doc in serde_norway::Deserializer::from_str(&text) {
@@ -431,11 +441,7 @@ fn warnings_alone_pass_and_both_rotation_roots_reach_every_trust_output() {
             collect_strings(&value, &mut strings);
         }
     }
-    for root in &roots {
-        // ca.crt, cluster-a.pem and a caCertificates entry (Helm values) at least.
-        let carriers = strings.iter().filter(|s| s.contains(root.as_str())).count();
-        assert!(carriers >= 3, "a rotation root is in only {carriers} trust value(s)");
-    }
+    strings
 }
 
 fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
@@ -473,18 +479,7 @@ fn a_spiffe_bundle_is_a_root_source() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     let root_b = certs.cert("root", "cluster-b").cert_pem;
-    let mut strings = Vec::new();
-    for entry in std::fs::read_dir(dir.join("out/cluster-a")).expect("cluster-a output") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "md") {
-            continue; // NEXT-STEPS.md: prose, not YAML
-        }
-        let text = std::fs::read_to_string(path).expect("output file");
-        for doc in serde_norway::Deserializer::from_str(&text) {
-            let value: serde_json::Value = serde::Deserialize::deserialize(doc).expect("output is YAML");
-            collect_strings(&value, &mut strings);
-        }
-    }
+    let strings = output_strings(&dir.join("out/cluster-a"));
     let carriers = strings.iter().filter(|s| s.contains(root_b.as_str())).count();
     assert!(
         carriers >= 3,

@@ -151,77 +151,6 @@ fn objects_in(dir: &Path, files: &[PathBuf]) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn kpt_with_cat_leaves_the_package_byte_for_byte() {
-    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
-        return;
-    };
-    let tmp = workspace();
-    let before = tree(&tmp.path().join("package"));
-    kpt(&kpt_bin, tmp.path(), &["fn", "eval", "package", "--exec", "/bin/cat"]);
-    assert_same_tree(&tree(&tmp.path().join("package")), &before, "kpt with /bin/cat changed");
-}
-
-#[test]
-fn kpt_fn_eval_with_a_member_adds_that_cluster_and_keeps_the_package() {
-    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
-        return;
-    };
-    let tmp = workspace();
-    let package = tmp.path().join("package");
-    let before = tree(&package);
-    let args = ["fn", "eval", "package", "--exec", BIN, "--fn-config", "member.yaml"];
-    kpt(&kpt_bin, tmp.path(), &args);
-    let first = tree(&package);
-    let added = split_added(&before, &first);
-    assert_eq!(
-        sorted(objects_in(&package, &added)),
-        sorted(generated(
-            &tmp.path().join("federation/federation.yaml"),
-            &["cluster-a"]
-        ))
-    );
-    kpt(&kpt_bin, tmp.path(), &args);
-    assert_same_tree(&tree(&package), &first, "a second run changed");
-}
-
-#[test]
-fn kpt_fn_eval_with_a_federation_adds_every_cluster_in_its_folder() {
-    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
-        return;
-    };
-    let tmp = workspace();
-    let package = tmp.path().join("package");
-    let before = tree(&package);
-    // The MeshFederation's rootCA files resolve from kpt's working directory.
-    let federation = tmp.path().join("federation");
-    let args = [
-        "fn",
-        "eval",
-        "../package",
-        "--exec",
-        BIN,
-        "--fn-config",
-        "federation.yaml",
-    ];
-    kpt(&kpt_bin, &federation, &args);
-    let first = tree(&package);
-    let added = split_added(&before, &first);
-    for cluster in ["cluster-a", "cluster-b"] {
-        let files: Vec<PathBuf> = added.iter().filter(|p| p.starts_with(cluster)).cloned().collect();
-        let want: Vec<Value> = generated(&federation.join("federation.yaml"), &[cluster]);
-        assert_eq!(sorted(objects_in(&package, &files)), sorted(want), "{cluster}/");
-    }
-    assert!(
-        added
-            .iter()
-            .all(|p| p.starts_with("cluster-a") || p.starts_with("cluster-b")),
-        "{added:?}"
-    );
-    kpt(&kpt_bin, &federation, &args);
-    assert_same_tree(&tree(&package), &first, "a second run changed");
-}
-
 /// A Kptfile whose pipeline runs meshfed with `member.yaml` (in the package).
 fn with_pipeline(package: &Path, federation: &str) {
     let kptfile = format!(
@@ -232,42 +161,126 @@ fn with_pipeline(package: &Path, federation: &str) {
     std::fs::write(package.join("member.yaml"), member(federation)).unwrap();
 }
 
+/// A workspace ready for kpt: kpt itself, the temporary tree, its package
+/// folder and the package's files before kpt ran.
+struct Package {
+    kpt: PathBuf,
+    tmp: tempfile::TempDir,
+    dir: PathBuf,
+    before: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+/// The workspace, with a Kptfile pipeline when `pipeline`; `None` (the
+/// test is skipped) without kpt outside CI.
+fn package(pipeline: bool) -> Option<Package> {
+    let kpt = tools::required("kpt", KPT_TESTS)?;
+    let tmp = workspace();
+    let dir = tmp.path().join("package");
+    if pipeline {
+        with_pipeline(&dir, "federation/federation.yaml");
+    }
+    let before = tree(&dir);
+    Some(Package { kpt, tmp, dir, before })
+}
+
+impl Package {
+    fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Runs kpt in `cwd`; the package's files after it, and which are new.
+    fn run(&self, cwd: &Path, args: &[&str]) -> (BTreeMap<PathBuf, Vec<u8>>, Vec<PathBuf>) {
+        kpt(&self.kpt, cwd, args);
+        let after = tree(&self.dir);
+        let added = split_added(&self.before, &after);
+        (after, added)
+    }
+
+    /// The files kpt added hold exactly the objects `meshfed generate`
+    /// makes for `clusters`.
+    fn assert_added_objects(&self, added: &[PathBuf], clusters: &[&str]) {
+        let want = generated(&self.root().join("federation/federation.yaml"), clusters);
+        assert_eq!(sorted(objects_in(&self.dir, added)), sorted(want), "{clusters:?}");
+    }
+
+    /// A second run leaves the package as the first left it.
+    fn assert_settled(&self, cwd: &Path, args: &[&str], first: &BTreeMap<PathBuf, Vec<u8>>) {
+        kpt(&self.kpt, cwd, args);
+        assert_same_tree(&tree(&self.dir), first, "a second run changed");
+    }
+}
+
 #[test]
-fn kpt_fn_render_keeps_the_package_adds_the_cluster_and_settles() {
-    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
+fn kpt_with_cat_leaves_the_package_byte_for_byte() {
+    let Some(p) = package(false) else {
         return;
     };
-    let tmp = workspace();
-    let package = tmp.path().join("package");
-    with_pipeline(&package, "federation/federation.yaml");
-    let before = tree(&package);
-    kpt(&kpt_bin, tmp.path(), &["fn", "render", "package", "--allow-exec"]);
-    let first = tree(&package);
-    let added = split_added(&before, &first);
-    assert_eq!(
-        sorted(objects_in(&package, &added)),
-        sorted(generated(
-            &tmp.path().join("federation/federation.yaml"),
-            &["cluster-a"]
-        ))
+    let (after, _) = p.run(p.root(), &["fn", "eval", "package", "--exec", "/bin/cat"]);
+    assert_same_tree(&after, &p.before, "kpt with /bin/cat changed");
+}
+
+#[test]
+fn kpt_fn_eval_with_a_member_adds_that_cluster_and_keeps_the_package() {
+    let Some(p) = package(false) else {
+        return;
+    };
+    let args = ["fn", "eval", "package", "--exec", BIN, "--fn-config", "member.yaml"];
+    let (first, added) = p.run(p.root(), &args);
+    p.assert_added_objects(&added, &["cluster-a"]);
+    p.assert_settled(p.root(), &args, &first);
+}
+
+#[test]
+fn kpt_fn_eval_with_a_federation_adds_every_cluster_in_its_folder() {
+    let Some(p) = package(false) else {
+        return;
+    };
+    // The MeshFederation's rootCA files resolve from kpt's working directory.
+    let federation = p.root().join("federation");
+    let args = [
+        "fn",
+        "eval",
+        "../package",
+        "--exec",
+        BIN,
+        "--fn-config",
+        "federation.yaml",
+    ];
+    let (first, added) = p.run(&federation, &args);
+    for cluster in ["cluster-a", "cluster-b"] {
+        let files: Vec<PathBuf> = added.iter().filter(|f| f.starts_with(cluster)).cloned().collect();
+        p.assert_added_objects(&files, &[cluster]);
+    }
+    assert!(
+        added
+            .iter()
+            .all(|f| f.starts_with("cluster-a") || f.starts_with("cluster-b")),
+        "{added:?}"
     );
-    kpt(&kpt_bin, tmp.path(), &["fn", "render", "package", "--allow-exec"]);
-    assert_same_tree(&tree(&package), &first, "a second render changed");
+    p.assert_settled(&federation, &args, &first);
+}
+
+#[test]
+fn kpt_fn_render_keeps_the_package_adds_the_cluster_and_settles() {
+    let Some(p) = package(true) else {
+        return;
+    };
+    let args = ["fn", "render", "package", "--allow-exec"];
+    let (first, added) = p.run(p.root(), &args);
+    p.assert_added_objects(&added, &["cluster-a"]);
+    p.assert_settled(p.root(), &args, &first);
 }
 
 #[test]
 fn kpt_started_elsewhere_gets_the_working_directory_hint() {
-    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
+    // The pipeline's path is relative to the workspace root, but kpt is
+    // started in the package.
+    let Some(p) = package(true) else {
         return;
     };
-    let tmp = workspace();
-    let package = tmp.path().join("package");
-    // Relative to the workspace root, but kpt is started in the package.
-    with_pipeline(&package, "federation/federation.yaml");
-    let before = tree(&package);
-    let out = Command::new(&kpt_bin)
+    let out = Command::new(&p.kpt)
         .args(["fn", "render", ".", "--allow-exec"])
-        .current_dir(&package)
+        .current_dir(&p.dir)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
@@ -278,34 +291,30 @@ fn kpt_started_elsewhere_gets_the_working_directory_hint() {
             && stderr.contains("the folder kpt was started from, not the package folder"),
         "{stderr}"
     );
-    assert_same_tree(&tree(&package), &before, "a failed render changed");
+    assert_same_tree(&tree(&p.dir), &p.before, "a failed render changed");
 }
 
 #[test]
 fn kpt_fn_render_leaves_the_cluster_objects_where_the_user_moved_them() {
-    let Some(kpt_bin) = tools::required("kpt", KPT_TESTS) else {
+    let Some(p) = package(true) else {
         return;
     };
-    let tmp = workspace();
-    let package = tmp.path().join("package");
-    with_pipeline(&package, "federation/federation.yaml");
-    let before = tree(&package);
-    kpt(&kpt_bin, tmp.path(), &["fn", "render", "package", "--allow-exec"]);
-    let added = split_added(&before, &tree(&package));
+    let args = ["fn", "render", "package", "--allow-exec"];
+    let (_, added) = p.run(p.root(), &args);
     // Gather meshfed's objects into one file of the user's choosing.
     let mut mesh = String::new();
     for file in &added {
         if !mesh.is_empty() {
             mesh.push_str("---\n");
         }
-        mesh.push_str(&std::fs::read_to_string(package.join(file)).unwrap());
-        std::fs::remove_file(package.join(file)).unwrap();
+        mesh.push_str(&std::fs::read_to_string(p.dir.join(file)).unwrap());
+        std::fs::remove_file(p.dir.join(file)).unwrap();
     }
-    std::fs::write(package.join("mesh.yaml"), &mesh).unwrap();
-    let moved = tree(&package);
-    kpt(&kpt_bin, tmp.path(), &["fn", "render", "package", "--allow-exec"]);
+    std::fs::write(p.dir.join("mesh.yaml"), &mesh).unwrap();
+    let moved = tree(&p.dir);
+    kpt(&p.kpt, p.root(), &args);
     assert_same_tree(
-        &tree(&package),
+        &tree(&p.dir),
         &moved,
         "a render moved meshfed's objects out of mesh.yaml",
     );
