@@ -18,7 +18,6 @@ mod deckhouse;
 mod diagnostics;
 mod drift;
 mod exit_codes;
-mod global;
 mod graph;
 mod inspect;
 mod intake;
