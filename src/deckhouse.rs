@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use crate::certs::{self, CertPolicy, SourceRef};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::naming;
-use crate::output::write_atomic;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -202,21 +201,24 @@ pub fn relative_to(target: &Path, base: &Path) -> String {
     parts.join("/")
 }
 
-/// Builds the entry and writes the root CA file. Returns the YAML to print
-/// and the warnings; on any error writes nothing.
-pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagnostics), Diagnostics> {
+/// What an import produced: the entry to print, the root CA file to write
+/// (the caller writes it, through `output`), and the warnings.
+#[derive(Debug)]
+pub struct Imported {
+    /// The `clusters[]` entry, indented to paste under `spec.clusters:`.
+    pub entry: String,
+    /// Where the root CA goes (`--root-out`) and its PEM text.
+    pub root_out: PathBuf,
+    pub root_pem: String,
+    pub warnings: Diagnostics,
+}
+
+/// Builds the entry and the root CA file's text; writes nothing. Every
+/// problem on failure, including an existing `--root-out` that holds
+/// something else (MF613, unless `--force`).
+pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<Imported, Diagnostics> {
     let mut diags = Diagnostics::new();
-    let ((public, public_text), (private, private_text)) = match (
-        read_json::<PublicDoc>(&req.public, "public"),
-        read_json::<PrivateDoc>(&req.private, "private"),
-    ) {
-        (Ok(p), Ok(q)) => (p, q),
-        (p, q) => {
-            diags.extend(p.err());
-            diags.extend(q.err());
-            return Err(diags);
-        }
-    };
+    let ((public, public_text), (private, private_text)) = read_documents(req)?;
     if !naming::is_dns_label(&req.name) {
         diags.push(
             Diagnostic::new(Code::MF603, "--name", format!("{:?} is not a DNS-1123 label", req.name))
@@ -237,6 +239,73 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
     let root_line = crate::line_index::LineIndex::build(&public_text).line_of("rootCA");
     diags.extend(intake.diagnostics.into_iter().map(|d| d.at(&req.public, root_line)));
 
+    let (ports, mut addresses) = gateways(&private, req, &mut diags);
+    let (domains, mut exports) = services(&private, req, &mut diags);
+    let domain = pick_domain(req, &domains, &mut diags);
+    if domain == "cluster.local" {
+        diags.push(
+            Diagnostic::new(Code::MF612,
+                "publicServices",
+                "the cluster uses cluster.local, every cluster's default domain: remote names would collide with local ones",
+            )
+            .at(&req.private, None)
+            .hint(format!(
+                "give the cluster its own domain, e.g. {}.local, as its kubelet clusterDomain and CoreDNS zone, then export the documents again (the spec will refuse cluster.local: MF115)",
+                req.name
+            )),
+        );
+    }
+    exports.sort_by(|a, b| (&a.namespace, &a.service).cmp(&(&b.namespace, &b.service)));
+    addresses.sort();
+    addresses.dedup();
+    place_on_lines(&mut diags, req, &private_text);
+    let pem: String = intake.roots.iter().map(|r| r.pem.as_str()).collect();
+    diags.extend(root_out_taken(req, &pem));
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let entry = ClusterEntry {
+        name: req.name.clone(),
+        domain,
+        trust_domain: req.trust_domain.clone(),
+        root_ca: RootFiles {
+            files: vec![relative_to(&req.root_out, &req.spec_dir)],
+        },
+        gateway: GatewayEntry {
+            addresses,
+            port: ports.first().copied().unwrap_or(15443),
+        },
+        exports,
+    };
+    Ok(Imported {
+        entry: entry_text(req, &public, &entry)?,
+        root_out: req.root_out.clone(),
+        root_pem: pem,
+        warnings: diags,
+    })
+}
+
+/// A document read, and its text (for line numbers).
+type Read<T> = (T, String);
+
+/// Both documents, or every problem with either.
+fn read_documents(req: &ImportRequest) -> Result<(Read<PublicDoc>, Read<PrivateDoc>), Diagnostics> {
+    let mut diags = Diagnostics::new();
+    match (
+        read_json::<PublicDoc>(&req.public, "public"),
+        read_json::<PrivateDoc>(&req.private, "private"),
+    ) {
+        (Ok(p), Ok(q)) => Ok((p, q)),
+        (p, q) => {
+            diags.extend(p.err());
+            diags.extend(q.err());
+            Err(diags)
+        }
+    }
+}
+
+/// The gateways' ports and addresses, checked (MF604, MF605, MF606).
+fn gateways(private: &PrivateDoc, req: &ImportRequest, diags: &mut Diagnostics) -> (BTreeSet<u32>, Vec<String>) {
     let mut ports = BTreeSet::new();
     let mut addresses = Vec::new();
     for (i, gw) in private.ingress_gateways.iter().enumerate() {
@@ -292,6 +361,15 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         );
     }
 
+    (ports, addresses)
+}
+
+/// The published services' domains and the exports they become (MF607, MF610).
+fn services(
+    private: &PrivateDoc,
+    req: &ImportRequest,
+    diags: &mut Diagnostics,
+) -> (BTreeSet<String>, Vec<ExportEntry>) {
     let mut domains = BTreeSet::new();
     let mut exports = Vec::new();
     for (i, s) in private.public_services.iter().enumerate() {
@@ -341,7 +419,12 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
             ),
         }
     }
-    let domain = match (&req.domain, domains.len()) {
+    (domains, exports)
+}
+
+/// The cluster's domain: `--domain`, or the one the hostnames share (MF608, MF609).
+fn pick_domain(req: &ImportRequest, domains: &BTreeSet<String>, diags: &mut Diagnostics) -> String {
+    match (&req.domain, domains.len()) {
         (Some(d), _) => {
             if let Some(other) = domains.iter().find(|x| *x != d) {
                 diags.push(
@@ -384,27 +467,12 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
             );
             String::new()
         }
-    };
-    if domain == "cluster.local" {
-        diags.push(
-            Diagnostic::new(
-                Code::MF612,
-                "publicServices",
-                "the cluster uses cluster.local, every cluster's default domain: remote names would collide with local ones",
-            )
-            .at(&req.private, None)
-            .hint(format!(
-                "give the cluster its own domain, e.g. {}.local, as its kubelet clusterDomain and CoreDNS zone, then export the documents again (the spec will refuse cluster.local: MF115)",
-                req.name
-            )),
-        );
     }
-    exports.sort_by(|a, b| (&a.namespace, &a.service).cmp(&(&b.namespace, &b.service)));
-    addresses.sort();
-    addresses.dedup();
+}
 
-    // Every problem in the private document at the line of its field.
-    let index = crate::line_index::LineIndex::build(&private_text);
+/// Every problem in the private document at the line of its field.
+fn place_on_lines(diags: &mut Diagnostics, req: &ImportRequest, private_text: &str) {
+    let index = crate::line_index::LineIndex::build(private_text);
     for d in diags.since_mut(0) {
         if let Some(loc) = d.location.as_mut() {
             if loc.file == req.private && loc.line.is_none() && !d.path.is_empty() {
@@ -412,11 +480,12 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
             }
         }
     }
+}
 
-    let pem: String = intake.roots.iter().map(|r| r.pem.as_str()).collect();
-    // An existing root file is replaced only when it holds the same, or with --force.
+/// MF613: an existing root file is replaced only when it holds the same, or with --force.
+fn root_out_taken(req: &ImportRequest, pem: &str) -> Option<Diagnostic> {
     match std::fs::read(&req.root_out) {
-        Ok(old) if old != pem.as_bytes() && !req.force => diags.push(
+        Ok(old) if old != pem.as_bytes() && !req.force => Some(
             Diagnostic::new(
                 Code::MF613,
                 "--root-out",
@@ -425,45 +494,14 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
             .at(&req.root_out, None)
             .hint("pass --force to overwrite it, or choose another --root-out"),
         ),
-        _ => {}
+        _ => None,
     }
-    if diags.has_errors() {
-        return Err(diags);
-    }
-    let with = |d: Diagnostic| {
-        let mut all = diags.clone();
-        all.push(d);
-        all
-    };
-    if let Some(parent) = req.root_out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            with(
-                Diagnostic::new(
-                    Code::MF303,
-                    "",
-                    format!("cannot create the folder {}: {e}", parent.display()),
-                )
-                .hint("check that the folder of --root-out can be made")
-                .at(parent, None),
-            )
-        })?;
-    }
-    write_atomic(&req.root_out, pem.as_bytes()).map_err(with)?;
-    let root_file = relative_to(&req.root_out, &req.spec_dir);
-    let entry = ClusterEntry {
-        name: req.name.clone(),
-        domain,
-        trust_domain: req.trust_domain.clone(),
-        root_ca: RootFiles {
-            files: vec![root_file.clone()],
-        },
-        gateway: GatewayEntry {
-            addresses,
-            port: ports.first().copied().unwrap_or(15443),
-        },
-        exports,
-    };
-    let yaml = crate::yaml::to_string(&[entry])
+}
+
+/// The entry as YAML with two comment lines, indented as an item of `spec.clusters`.
+fn entry_text(req: &ImportRequest, public: &PublicDoc, entry: &ClusterEntry) -> Result<String, Diagnostics> {
+    let root_file = &entry.root_ca.files[0];
+    let yaml = crate::yaml::to_string(std::slice::from_ref(entry))
         .map_err(|e| Diagnostics::from(Diagnostic::new(Code::MF305, "", format!("cannot write the entry: {e}"))))?;
     // Indented as an item of `spec.clusters` (two spaces, as the README's
     // spec writes it), so it pastes as is.
@@ -482,7 +520,7 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<(String, Diagn
         out.push_str(line);
         out.push('\n');
     }
-    Ok((out, diags))
+    Ok(out)
 }
 
 #[cfg(test)]

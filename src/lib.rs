@@ -13,12 +13,11 @@
 #![allow(clippy::result_large_err)]
 
 mod certs;
-mod check;
 mod cli;
 mod deckhouse;
 mod diagnostics;
+mod drift;
 mod exit_codes;
-mod global;
 mod graph;
 mod inspect;
 mod intake;

@@ -62,13 +62,12 @@ pub fn is_member_file(arg: &OsStr) -> bool {
 /// Renders the cluster a MeshFederationMember file names. `root` is where
 /// `spec.federation` resolves from.
 pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
-    let one = |d: Diagnostic| Diagnostics::from(d);
     // The same bound as every other input (`load::read_text`).
     let text = std::fs::File::open(file)
         .map_err(|e| e.to_string())
         .and_then(load::read_text);
     let text = text.map_err(|e| {
-        one(
+        Diagnostics::from(
             Diagnostic::new(Code::MF412, "", format!("cannot read {}: {e}", file.display()))
                 .hint("check the generators entry of kustomization.yaml names the MeshFederationMember file")
                 .at(file, None),
@@ -76,11 +75,13 @@ pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<R
     })?;
     crate::nesting::diagnose(&text, file).map_err(Diagnostics::from)?;
     let value: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
-        one(Diagnostic::new(Code::MF412, "", format!("not YAML: {e}"))
-            .hint("fix the YAML of the MeshFederationMember file")
-            .at(file, None))
+        Diagnostics::from(
+            Diagnostic::new(Code::MF412, "", format!("not YAML: {e}"))
+                .hint("fix the YAML of the MeshFederationMember file")
+                .at(file, None),
+        )
     })?;
-    let member = krm::read_member(&value).map_err(|d| one(d.at(file, None)))?;
+    let member = krm::read_member(&value).map_err(|d| Diagnostics::from(d.at(file, None)))?;
     let spec = krm::resolve(root, &member.spec.federation);
     let opts = RenderOptions {
         clusters: vec![member.metadata.name],

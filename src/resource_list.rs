@@ -26,8 +26,9 @@
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
-use serde_norway::value::{Tag as YamlTag, TaggedValue};
 use serde_norway::{Mapping, Value};
+
+use scalar::{scalar, tagged};
 
 /// Deeper nodes are not read (their value is null); no Kubernetes object
 /// comes near this. (saphyr-parser itself refuses flow nesting a few hundred
@@ -289,58 +290,9 @@ impl Reader<'_> {
                     frame.items = items;
                 }
             }
-            Event::MappingEnd | Event::SequenceEnd => {
-                let Some(frame) = self.frames.pop() else {
-                    return Err("unbalanced YAML events".into());
-                };
-                if self.frames.is_empty() {
-                    self.top_end = start;
-                }
-                let value = match frame.collection {
-                    Collection::Map { map, .. } => Value::Mapping(map),
-                    Collection::Seq(seq) => Value::Sequence(seq),
-                };
-                let value = tagged(value, frame.tag.as_ref());
-                let node = Node {
-                    value,
-                    nodes: frame.nodes + 1,
-                    extent: Extent {
-                        start: frame.start,
-                        end,
-                    },
-                };
-                if frame.anchor != 0 {
-                    self.anchors.insert(frame.anchor, (node.value.clone(), node.nodes));
-                }
-                if frame.items {
-                    self.items_value_extent = Some(node.extent);
-                }
-                self.place(node)?;
-            }
+            Event::MappingEnd | Event::SequenceEnd => self.close(start, end)?,
             Event::Scalar(text, style, anchor, tag) => {
-                let plain = style == ScalarStyle::Plain && tag.is_none();
-                let value = scalar(text.into_owned(), style, tag.as_deref());
-                if anchor != 0 {
-                    self.anchors.insert(anchor, (value.clone(), 1));
-                }
-                let node = Node {
-                    value,
-                    nodes: 1,
-                    extent: Extent { start, end },
-                };
-                // A top-level key written plainly can be found in the text.
-                if plain && self.frames.len() == 1 {
-                    if let Collection::Map { key: None, .. } = &self.frames[0].collection {
-                        self.top.push(TopEntry {
-                            key: String::new(),
-                            key_value: Value::Null,
-                            key_extent: node.extent,
-                            value: Value::Null,
-                            plain_key: true,
-                        });
-                    }
-                }
-                self.place(node)?;
+                self.scalar_event(text.into_owned(), style, anchor, tag, Extent { start, end })?
             }
             Event::Alias(id) => {
                 self.has_aliases = true;
@@ -358,6 +310,69 @@ impl Reader<'_> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The end of a mapping or sequence that began at the frame on top.
+    fn close(&mut self, start: usize, end: usize) -> Result<(), String> {
+        let Some(frame) = self.frames.pop() else {
+            return Err("unbalanced YAML events".into());
+        };
+        if self.frames.is_empty() {
+            self.top_end = start;
+        }
+        let value = match frame.collection {
+            Collection::Map { map, .. } => Value::Mapping(map),
+            Collection::Seq(seq) => Value::Sequence(seq),
+        };
+        let value = tagged(value, frame.tag.as_ref());
+        let node = Node {
+            value,
+            nodes: frame.nodes + 1,
+            extent: Extent {
+                start: frame.start,
+                end,
+            },
+        };
+        if frame.anchor != 0 {
+            self.anchors.insert(frame.anchor, (node.value.clone(), node.nodes));
+        }
+        if frame.items {
+            self.items_value_extent = Some(node.extent);
+        }
+        self.place(node)
+    }
+
+    fn scalar_event(
+        &mut self,
+        text: String,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<std::borrow::Cow<'_, Tag>>,
+        extent: Extent,
+    ) -> Result<(), String> {
+        let plain = style == ScalarStyle::Plain && tag.is_none();
+        let value = scalar(text, style, tag.as_deref());
+        if anchor != 0 {
+            self.anchors.insert(anchor, (value.clone(), 1));
+        }
+        let node = Node {
+            value,
+            nodes: 1,
+            extent,
+        };
+        // A top-level key written plainly can be found in the text.
+        if plain && self.frames.len() == 1 {
+            if let Collection::Map { key: None, .. } = &self.frames[0].collection {
+                self.top.push(TopEntry {
+                    key: String::new(),
+                    key_value: Value::Null,
+                    key_extent: node.extent,
+                    value: Value::Null,
+                    plain_key: true,
+                });
+            }
+        }
+        self.place(node)
     }
 
     fn open(&mut self, collection: Collection, anchor: usize, tag: Option<Tag>, start: usize) {
@@ -583,166 +598,7 @@ fn with_newline(s: &str) -> String {
     s
 }
 
-fn is_core(tag: &Tag) -> bool {
-    tag.is_yaml_core_schema() || tag.handle == "!!"
-}
-
-fn tagged(value: Value, tag: Option<&Tag>) -> Value {
-    match tag {
-        Some(tag) if !is_core(tag) => Value::Tagged(Box::new(TaggedValue {
-            tag: YamlTag::new(format!("{}{}", tag.handle, tag.suffix)),
-            value,
-        })),
-        _ => value,
-    }
-}
-
-/// A scalar as `serde_norway` reads it; what it cannot hold is a string.
-fn scalar(text: String, style: ScalarStyle, tag: Option<&Tag>) -> Value {
-    let resolve = match tag {
-        Some(tag) if is_core(tag) => tag.suffix != "str",
-        Some(tag) => return tagged(scalar(text, style, None), Some(tag)),
-        None => style == ScalarStyle::Plain,
-    };
-    if !resolve {
-        return Value::String(text);
-    }
-    match text.as_str() {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        _ => {}
-    }
-    // Only a number is left to find; asking serde_norway keeps its rules
-    // (0o17, 0x1F, leading zeros, .inf), and what it cannot hold stays text.
-    let numeric = text
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_digit() || b"+-.".contains(&b))
-        && !text.starts_with("---")
-        && !text.starts_with("...");
-    if numeric {
-        if let Ok(v @ Value::Number(_)) = serde_norway::from_str::<Value>(&text) {
-            return v;
-        }
-    }
-    Value::String(text)
-}
+mod scalar;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIST: &str = "# a comment\napiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n# first\n- apiVersion: v1\n  kind: ConfigMap # the kind\n  data: {a: \"yes\", b: 0o17}\n  big: 123456789012345678901234567890\n-\n  kind: x\n- &anchor !tag\n  kind: y\n  z: |\n    text\n# after\nfunctionConfig: {kind: Foo}\n";
-
-    #[test]
-    fn items_keep_their_lines() {
-        let list = read(LIST).unwrap();
-        let texts: Vec<&str> = list.items.iter().map(|i| i.text.as_deref().unwrap()).collect();
-        assert_eq!(
-            texts,
-            [
-                "- apiVersion: v1\n  kind: ConfigMap # the kind\n  data: {a: \"yes\", b: 0o17}\n  big: 123456789012345678901234567890\n",
-                "-\n  kind: x\n",
-                "- &anchor !tag\n  kind: y\n  z: |\n    text\n# after\n",
-            ]
-        );
-        assert_eq!(list.items_header.as_deref(), Some("items:\n# first\n"));
-        assert_eq!(list.preamble, "# a comment\n");
-        let keys: Vec<&str> = list.entries.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(keys, ["apiVersion", "kind", "items", "functionConfig"]);
-        assert_eq!(list.entries[3].text.as_deref(), Some("functionConfig: {kind: Foo}\n"));
-    }
-
-    #[test]
-    fn values_read_as_serde_norway_reads_them() {
-        let list = read(LIST).unwrap();
-        let first = &list.items[0].value;
-        assert_eq!(first["data"]["a"], Value::from("yes"));
-        assert_eq!(first["data"]["b"], Value::from(15));
-        // Too big for serde_norway's numbers: kept as its text.
-        assert_eq!(first["big"], Value::from("123456789012345678901234567890"));
-        assert!(matches!(list.items[2].value, Value::Tagged(_)));
-        assert_eq!(list.entries[3].value["kind"], Value::from("Foo"));
-    }
-
-    #[test]
-    fn unicode_before_an_item_keeps_offsets_right() {
-        let text = "kind: ResourceList # ünïcödé\nitems:\n- a: \"é\"\n- b: 2\n";
-        let list = read(text).unwrap();
-        assert_eq!(list.items[1].text.as_deref(), Some("- b: 2\n"));
-        assert_eq!(list.items[0].value["a"], Value::from("é"));
-    }
-
-    #[test]
-    fn crlf_lines_are_copied_as_they_are() {
-        let text = "kind: ResourceList\r\nitems:\r\n- a: 1 # one\r\n- b: \"2\"\r\n";
-        let list = read(text).unwrap();
-        assert_eq!(list.items[0].text.as_deref(), Some("- a: 1 # one\r\n"));
-        assert_eq!(list.items[1].text.as_deref(), Some("- b: \"2\"\r\n"));
-        assert_eq!(list.items[1].value["b"], Value::from("2"));
-    }
-
-    #[test]
-    fn a_layout_it_cannot_cut_is_left_to_the_writer() {
-        // An anchored or tagged items list: the items are not cut, their
-        // values still read.
-        for text in [
-            "kind: ResourceList\nitems: &all\n- a: 1\n",
-            "kind: ResourceList\nitems: !!seq\n- a: 1\n",
-        ] {
-            let list = read(text).unwrap();
-            assert_eq!(list.items_header, None, "{text:?}");
-            assert!(list.items.iter().all(|i| i.text.is_none()), "{text:?}");
-            assert_eq!(list.items[0].value["a"], Value::from(1), "{text:?}");
-        }
-    }
-
-    #[test]
-    fn flow_items_on_one_line_are_copied_others_are_not() {
-        let list = read("kind: ResourceList\nitems: [{a: 'x'}, {b: 1,\n  c: 2}]\n").unwrap();
-        assert_eq!(list.items[0].text.as_deref(), Some("- {a: 'x'}\n"));
-        assert_eq!(list.items[1].text, None);
-        assert_eq!(list.items_header, None);
-    }
-
-    #[test]
-    fn aliases_expand_within_a_budget() {
-        let mut text = String::from("kind: ResourceList\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..8 {
-            let p = i - 1;
-            text.push_str(&format!(
-                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-            ));
-        }
-        assert!(read(&text).unwrap_err().contains("aliases"));
-    }
-
-    #[test]
-    fn deep_nesting_reads_as_null_without_failing() {
-        let deep = format!(
-            "kind: ResourceList\nitems:\n- x: {}{}\n",
-            "[".repeat(200),
-            "]".repeat(200)
-        );
-        let list = read(&deep).unwrap();
-        assert_eq!(list.items.len(), 1);
-        assert_eq!(list.items[0].text.as_deref(), Some(&deep[26..]));
-        let deeper = format!(
-            "kind: ResourceList\nitems:\n- x: {}{}\n",
-            "[".repeat(300),
-            "]".repeat(300)
-        );
-        assert!(read(&deeper).unwrap_err().contains("recursion limit"));
-    }
-
-    #[test]
-    fn not_a_single_mapping() {
-        assert!(read("kind: ResourceList\nitems: []\nitems: [a]\n")
-            .unwrap_err()
-            .contains("\"items\" appears twice"));
-        assert!(read("").is_err());
-        assert!(read("a: 1\n---\nb: 2\n").unwrap_err().contains("more than one"));
-        assert!(read("[1]").is_err());
-    }
-}
+mod tests;

@@ -54,9 +54,9 @@ pub fn read(
         roots.insert(&c.name, cluster_roots);
     }
     b.report_all(
-        crate::global::check(s)
+        crate::plan::global::check(s)
             .into_iter()
-            .chain(crate::global::check_limits(s)),
+            .chain(crate::plan::global::check_limits(s)),
     );
     if b.diags.has_errors() {
         return (None, b.diags);

@@ -127,7 +127,11 @@ pub(super) fn fan_out<'a>(
             hosts.push(host.clone());
             if e.global {
                 // Peers send the global host's SNI to this gateway (see `global`).
-                hosts.push(crate::global::global_host(&e.service, &e.namespace, &s.global_domain));
+                hosts.push(crate::plan::global::global_host(
+                    &e.service,
+                    &e.namespace,
+                    &s.global_domain,
+                ));
             }
             let targets: Vec<&str> = match &e.to {
                 Some(to) => to.iter().map(String::as_str).collect(),

@@ -11,6 +11,9 @@
 //! - `trust`: the remote roots each cluster trusts and its trust Secret;
 //! - `mesh_config`: istiod, proxy and gateway settings for each installer;
 //! - `next_steps`: the facts of each cluster's `NEXT-STEPS.md`;
+//! - `global`: global services (one host served by every exporter, with
+//!   locality failover): their checks and each cluster's ServiceEntry and
+//!   DestinationRule for them;
 //! - `checks`: PRODUCT §5's semantic checks, which the plan relies on.
 
 use std::collections::BTreeMap;
@@ -19,11 +22,12 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::certs::RootCert;
-use crate::global::GlobalService;
 use crate::naming;
+use crate::plan::global::GlobalService;
 use crate::spec::{ClusterSpec, FederationSpec, Installer, IstioSpec, MeshFederation};
 
 pub(crate) mod checks;
+pub(crate) mod global;
 mod imports;
 mod mesh_config;
 mod next_steps;
@@ -97,7 +101,7 @@ pub struct ClusterPlan {
     /// Sorted by source cluster, namespace, service.
     pub imports: Vec<ServiceImport>,
     /// Global hosts this cluster serves or imports, sorted by host (`global`).
-    pub globals: Vec<crate::global::GlobalService>,
+    pub globals: Vec<crate::plan::global::GlobalService>,
     pub gateway: Option<GatewayExposure>,
     pub trust: Option<TrustBundle>,
     pub mesh_config: Option<MeshConfigFragment>,
@@ -152,7 +156,7 @@ pub fn build(spec: &MeshFederation, roots: &ClusterRoots) -> Federation {
     let istio = istio_target(&s.istio);
     let by_name: BTreeMap<&str, &ClusterSpec> = s.clusters.iter().map(|c| (c.name.as_str(), c)).collect();
     let mut fan_out = imports::fan_out(fed, s, &by_name);
-    let mut globals = crate::global::plan(fed, s, &s.import_namespace);
+    let mut globals = crate::plan::global::plan(fed, s, &s.import_namespace);
     let cx = Context {
         fed,
         spec: s,

@@ -50,6 +50,16 @@ impl Seed {
             .unwrap()
     }
 
+    /// `args` run while another holds the lock: the wait ends after a second.
+    fn run_waiting(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("MESHFED_LOCK_TIMEOUT", "1")
+            .output()
+            .unwrap()
+    }
+
     fn generate(&self, extra: &[&str]) -> Output {
         let mut args = vec!["generate", "federation.yaml", "-o", "out"];
         args.extend_from_slice(extra);
@@ -401,6 +411,10 @@ fn two_runs_into_one_folder_never_leave_a_mix() {
     }
 }
 
+/// A run waits for the lock, says so once, and gives up with MF440. The
+/// remark is a note like any other: none with `--quiet`, a JSON object with
+/// `--format json`, a GitHub `::notice::` with `--format github` (it used
+/// to be printed as plain text whatever was asked).
 #[test]
 fn a_run_waits_for_the_lock_and_gives_up_with_mf440() {
     let seed = Seed::new();
@@ -408,25 +422,32 @@ fn a_run_waits_for_the_lock_and_gives_up_with_mf440() {
     // Another meshfed holding the folder, as `generate` itself locks it.
     let held = std::fs::File::open(seed.out()).unwrap();
     held.lock().unwrap();
-    let out = Command::new(BIN)
-        .args(["generate", "federation.yaml", "-o", "out"])
-        .current_dir(seed.dir.path())
-        .env("MESHFED_LOCK_TIMEOUT", "1")
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 1);
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("waiting for another meshfed run"), "{stderr}");
-    assert!(stderr.contains("MF440"), "{stderr}");
+    let waiting = |args: &[&str]| {
+        let out = seed.run_waiting(args);
+        assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("MF440"), "{stderr}");
+        stderr
+    };
+    let said = "waiting for another meshfed run to finish with out (up to 1 s)";
+    let human = waiting(&["generate", "federation.yaml", "-o", "out"]);
+    assert_eq!(human.lines().next(), Some(format!("note: {said}").as_str()), "{human}");
+    let quiet = waiting(&["generate", "federation.yaml", "-o", "out", "--quiet"]);
+    assert!(!quiet.contains("waiting"), "{quiet}");
+    let json = waiting(&["generate", "federation.yaml", "-o", "out", "--format", "json"]);
+    let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first,
+        serde_json::json!({"severity": "note", "message": said}),
+        "{json}"
+    );
     // check waits for a generate too (a shared lock against an exclusive one).
-    let out = Command::new(BIN)
-        .args(["check", "federation.yaml", "-o", "out"])
-        .current_dir(seed.dir.path())
-        .env("MESHFED_LOCK_TIMEOUT", "1")
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 1);
-    assert!(text(&out.stderr).contains("MF440"), "{}", text(&out.stderr));
+    let github = waiting(&["check", "federation.yaml", "-o", "out", "--format", "github"]);
+    assert_eq!(
+        github.lines().next(),
+        Some(format!("::notice::{said}").as_str()),
+        "{github}"
+    );
     held.unlock().unwrap();
     assert_eq!(code(&seed.check()), 0);
 }

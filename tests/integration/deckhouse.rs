@@ -169,6 +169,22 @@ fn root_out_makes_folders_names_the_file_from_the_spec_dir_and_never_clobbers() 
     );
 }
 
+/// A `--root-out` whose folder cannot be made (a file stands in the way):
+/// MF303 saying so, exit 1, and no entry on stdout, since the entry would
+/// name a file that is not there.
+#[test]
+fn a_root_out_that_cannot_be_written_prints_no_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("certs"), "a file, not a folder\n").unwrap();
+    let o = import_with("ok", tmp.path(), &["--root-out", "certs/sub/gamma.pem"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(o.stdout.is_empty(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(stderr.contains("error[MF303]"), "{stderr}");
+    assert!(stderr.contains("cannot create the folder certs/sub"), "{stderr}");
+    assert!(stderr.contains("the folder of --root-out can be made"), "{stderr}");
+}
+
 /// Swapped `--public` and `--private` are named as such, at the line of
 /// the field that gave them away.
 #[test]

@@ -37,8 +37,14 @@ impl Drift {
 /// Compares `dir` with what generate would write for `rendered`. With
 /// `require_tracked`, inside a git work tree, every file generate would
 /// leave there must also be tracked by git (in its index).
-pub fn drift(dir: &Path, rendered: &Rendered, filtered: bool, require_tracked: bool) -> Result<Drift, Vec<Diagnostic>> {
-    let _lock = output::lock_for_reading(dir).map_err(|d| vec![d])?;
+pub fn compare(
+    dir: &Path,
+    rendered: &Rendered,
+    filtered: bool,
+    require_tracked: bool,
+    notify: output::Notify,
+) -> Result<Drift, Vec<Diagnostic>> {
+    let _lock = output::lock_for_reading(dir, notify).map_err(|d| vec![d])?;
     let plan = output::plan(dir, rendered, filtered)?;
     let mut out = Drift::default();
     for (rel, expected) in &plan.files {
