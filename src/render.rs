@@ -289,63 +289,7 @@ impl Renderer {
                 },
             );
         }
-        // Imports differ from cluster to cluster only in their annotations:
-        // each template is rendered once per export (with a hole for them)
-        // and filled in for each importer, where its output allows it.
-        let fed_key = serde_json::to_string(&fed_context(fed)).unwrap_or_default();
-        let memo = *self.memo_federation.get_or_init(|| fed_key.clone()) == fed_key;
-        let annotations = |i: &ServiceImport| Value::from(Serde(&*i.annotations));
-        let mut shared = cluster
-            .imports
-            .first()
-            .map(|i| (i.annotations.clone(), canonical::Filling::new(annotations(i))));
-        for import in &cluster.imports {
-            let mut own;
-            let filling = match &mut shared {
-                Some((map, filling)) if Arc::ptr_eq(map, &import.annotations) => filling,
-                _ => {
-                    own = canonical::Filling::new(annotations(import));
-                    &mut own
-                }
-            };
-            let annotations = filling.value().clone();
-            let file = files
-                .entry(format!("imports-{}.yaml", import.service.source_cluster))
-                .or_insert_with(|| OutputFile {
-                    text: String::new(),
-                    applied: true,
-                });
-            let ctx = OnceLock::new();
-            let ctx = || {
-                ctx.get_or_init(|| {
-                    let import = self.import_value(import, annotations.clone());
-                    context! { federation => federation.clone(), cluster => cl.clone(), import => import }
-                })
-                .clone()
-            };
-            for (slot, template) in IMPORT_TEMPLATES.into_iter().enumerate() {
-                if !file.text.is_empty() {
-                    file.text.push_str("---\n");
-                }
-                #[cfg(debug_assertions)]
-                let start = file.text.len();
-                let reused = memo
-                    && self
-                        .memo(slot, &federation, import)
-                        .is_some_and(|text| canonical::fill(text, filling, &mut file.text));
-                if reused {
-                    // Debug builds (every test run) check it against rendering the object.
-                    #[cfg(debug_assertions)]
-                    assert_eq!(
-                        Ok(&file.text[start..]),
-                        self.object(template, ctx()).as_deref(),
-                        "{template}: the per-export memo differs from rendering the object"
-                    );
-                } else {
-                    file.text.push_str(&self.object(template, ctx())?);
-                }
-            }
-        }
+        self.imports(fed, cluster, &federation, &cl, &mut files)?;
         for global in &cluster.globals {
             let ctx = context! { federation => federation.clone(), cluster => cl.clone(), global => Value::from(Serde(global)) };
             append(
@@ -436,6 +380,76 @@ impl Renderer {
 }
 
 impl Renderer {
+    /// Every import of `cluster`, its ServiceEntry and DestinationRule
+    /// appended to `imports-<source>.yaml`.
+    fn imports(
+        &self,
+        fed: &Federation,
+        cluster: &ClusterPlan,
+        federation: &Value,
+        cl: &Value,
+        files: &mut ClusterOutput,
+    ) -> Result<(), Diagnostic> {
+        // Imports differ from cluster to cluster only in their annotations:
+        // each template is rendered once per export (with a hole for them)
+        // and filled in for each importer, where its output allows it.
+        let fed_key = serde_json::to_string(&fed_context(fed)).unwrap_or_default();
+        let memo = *self.memo_federation.get_or_init(|| fed_key.clone()) == fed_key;
+        let annotations = |i: &ServiceImport| Value::from(Serde(&*i.annotations));
+        let mut shared = cluster
+            .imports
+            .first()
+            .map(|i| (i.annotations.clone(), canonical::Filling::new(annotations(i))));
+        for import in &cluster.imports {
+            let mut own;
+            let filling = match &mut shared {
+                Some((map, filling)) if Arc::ptr_eq(map, &import.annotations) => filling,
+                _ => {
+                    own = canonical::Filling::new(annotations(import));
+                    &mut own
+                }
+            };
+            let annotations = filling.value().clone();
+            let file = files
+                .entry(format!("imports-{}.yaml", import.service.source_cluster))
+                .or_insert_with(|| OutputFile {
+                    text: String::new(),
+                    applied: true,
+                });
+            let ctx = OnceLock::new();
+            let ctx = || {
+                ctx.get_or_init(|| {
+                    let import = self.import_value(import, annotations.clone());
+                    context! { federation => federation.clone(), cluster => cl.clone(), import => import }
+                })
+                .clone()
+            };
+            for (slot, template) in IMPORT_TEMPLATES.into_iter().enumerate() {
+                if !file.text.is_empty() {
+                    file.text.push_str("---\n");
+                }
+                #[cfg(debug_assertions)]
+                let start = file.text.len();
+                let reused = memo
+                    && self
+                        .memo(slot, federation, import)
+                        .is_some_and(|text| canonical::fill(text, filling, &mut file.text));
+                if reused {
+                    // Debug builds (every test run) check it against rendering the object.
+                    #[cfg(debug_assertions)]
+                    assert_eq!(
+                        Ok(&file.text[start..]),
+                        self.object(template, ctx()).as_deref(),
+                        "{template}: the per-export memo differs from rendering the object"
+                    );
+                } else {
+                    file.text.push_str(&self.object(template, ctx())?);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `import` as its template value: the export's shared value, made once,
     /// with `meta.annotations` replaced by this cluster's (`annotations`,
     /// best made once per cluster).
