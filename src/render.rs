@@ -19,20 +19,23 @@
 //! prose: rendered from `next-steps.md` and written as it comes.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
 use std::sync::{Arc, OnceLock};
 
-use minijinja::value::{Enumerator, Object, Serde, ValueKind};
-use minijinja::{context, AutoEscape, Environment, Output, State, UndefinedBehavior, Value};
+use minijinja::value::Serde;
+use minijinja::{context, Environment, UndefinedBehavior, Value};
 use serde::Serialize;
 
 use crate::diagnostics::{Code, Diagnostic};
 
 mod canonical;
+mod general;
+mod overlay;
 use crate::plan::{ClusterPlan, Federation, ImportedService, InstallerKind, ServiceImport};
+use general::{format_value, parse_back};
+use overlay::overlay_annotations;
 
 /// Every template meshfed uses, embedded at build time.
 pub const TEMPLATES: [(&str, &str); 13] = [
@@ -320,33 +323,7 @@ impl Renderer {
         if let Some(mesh) = &cluster.mesh_config {
             let ctx =
                 context! { federation => federation.clone(), cluster => cl.clone(), mesh => Value::from(Serde(mesh)) };
-            let exporting = !mesh.gateway_service_ports.is_empty();
-            let mut fragment = |template: &str, ctx: Value| -> Result<(), Diagnostic> {
-                let doc = self.object(template, ctx)?;
-                files.insert(
-                    template.to_owned(),
-                    OutputFile {
-                        text: doc,
-                        applied: false,
-                    },
-                );
-                Ok(())
-            };
-            match fed.istio.installer {
-                InstallerKind::Helm | InstallerKind::Sail => {
-                    let main = if fed.istio.installer == InstallerKind::Helm {
-                        "helm-istiod-values.yaml"
-                    } else {
-                        "sail-istio-patch.yaml"
-                    };
-                    fragment(main, ctx.clone())?;
-                    if exporting {
-                        fragment("helm-gateway-values.yaml", ctx)?;
-                    }
-                }
-                InstallerKind::Istioctl => fragment("istio-operator.yaml", ctx)?,
-                InstallerKind::None => {}
-            }
+            self.installer_fragments(fed, !mesh.gateway_service_ports.is_empty(), ctx, &mut files)?;
         }
         // Prose, not an object: rendered as is, with one final newline.
         let ctx = context! { federation => federation.clone(), cluster => cl.clone(), steps => Value::from(Serde(&cluster.next_steps)) };
@@ -362,24 +339,51 @@ impl Renderer {
                 applied: false,
             },
         );
-        let resources: Vec<&str> = files
-            .iter()
-            .filter(|(_, f)| f.applied)
-            .map(|(n, _)| n.as_str())
-            .collect();
-        let kustomization = Kustomization {
-            api_version: "kustomize.config.k8s.io/v1beta1",
-            kind: "Kustomization",
-            resources,
-        };
-        let text = to_yaml(&kustomization)
-            .map_err(|e| Diagnostic::new(Code::MF305, "", format!("cannot write kustomization.yaml: {e}")))?;
-        files.insert("kustomization.yaml".into(), OutputFile { text, applied: false });
+        let kustomization = kustomization(&files)?;
+        files.insert("kustomization.yaml".into(), kustomization);
         Ok(files)
     }
 }
 
 impl Renderer {
+    /// The installer's fragments (not applied): the main one for the
+    /// installer, and the gateway's values when the cluster exports.
+    fn installer_fragments(
+        &self,
+        fed: &Federation,
+        exporting: bool,
+        ctx: Value,
+        files: &mut ClusterOutput,
+    ) -> Result<(), Diagnostic> {
+        let mut fragment = |template: &str, ctx: Value| -> Result<(), Diagnostic> {
+            let doc = self.object(template, ctx)?;
+            files.insert(
+                template.to_owned(),
+                OutputFile {
+                    text: doc,
+                    applied: false,
+                },
+            );
+            Ok(())
+        };
+        match fed.istio.installer {
+            InstallerKind::Helm | InstallerKind::Sail => {
+                let main = if fed.istio.installer == InstallerKind::Helm {
+                    "helm-istiod-values.yaml"
+                } else {
+                    "sail-istio-patch.yaml"
+                };
+                fragment(main, ctx.clone())?;
+                if exporting {
+                    fragment("helm-gateway-values.yaml", ctx)?;
+                }
+            }
+            InstallerKind::Istioctl => fragment("istio-operator.yaml", ctx)?,
+            InstallerKind::None => {}
+        }
+        Ok(())
+    }
+
     /// Every import of `cluster`, its ServiceEntry and DestinationRule
     /// appended to `imports-<source>.yaml`.
     fn imports(
@@ -492,15 +496,6 @@ impl Renderer {
     }
 }
 
-/// `base` (an import's shared value) with `meta.annotations` replaced.
-fn overlay_annotations(base: Value, annotations: Value) -> Value {
-    let meta = base.get_attr("meta").unwrap_or_default();
-    Value::from_object(Overlay::new(
-        base,
-        [("meta", Overlay::value(meta, [("annotations", annotations)]))],
-    ))
-}
-
 #[cfg(test)]
 impl Renderer {
     /// Renders `source` as a `.yaml` template would be, for tests.
@@ -509,45 +504,21 @@ impl Renderer {
     }
 }
 
-/// A map value that is `base` with some entries replaced: shares everything
-/// else instead of copying it.
-#[derive(Debug)]
-struct Overlay {
-    base: Value,
-    replaced: Vec<(&'static str, Value)>,
-}
-
-impl Overlay {
-    fn new<const N: usize>(base: Value, replaced: [(&'static str, Value); N]) -> Self {
-        Overlay {
-            base,
-            replaced: replaced.into(),
-        }
-    }
-
-    fn value<const N: usize>(base: Value, replaced: [(&'static str, Value); N]) -> Value {
-        Value::from_object(Self::new(base, replaced))
-    }
-}
-
-impl Object for Overlay {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.get_value_by_str(key.as_str()?)
-    }
-
-    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
-        match self.replaced.iter().find(|(k, _)| *k == key) {
-            Some((_, v)) => Some(v.clone()),
-            None => self.base.get_attr(key).ok().filter(|v| !v.is_undefined()),
-        }
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        match self.base.try_iter() {
-            Ok(keys) => Enumerator::Values(keys.collect()),
-            Err(_) => Enumerator::Empty,
-        }
-    }
+/// The cluster's `kustomization.yaml`, listing its applied files.
+fn kustomization(files: &ClusterOutput) -> Result<OutputFile, Diagnostic> {
+    let resources: Vec<&str> = files
+        .iter()
+        .filter(|(_, f)| f.applied)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let kustomization = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources,
+    };
+    let text = to_yaml(&kustomization)
+        .map_err(|e| Diagnostic::new(Code::MF305, "", format!("cannot write kustomization.yaml: {e}")))?;
+    Ok(OutputFile { text, applied: false })
 }
 
 /// Adds a document to an applied multi-document file.
@@ -593,39 +564,6 @@ fn fed_context(fed: &Federation) -> FedContext<'_> {
     }
 }
 
-/// Writes a `{{ value }}`: integers, and strings that need no escaping (nearly
-/// all of them), straight into the output, byte for byte what minijinja's JSON auto-escape
-/// writes for them, without building a JSON string first; everything else
-/// through minijinja's own formatter.
-fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
-    if matches!(state.auto_escape(), AutoEscape::Json) && !value.is_safe() {
-        match value.kind() {
-            ValueKind::String => {
-                if let Some(s) = value.as_str().filter(|s| !s.bytes().any(needs_json_escape)) {
-                    out.write_char('"')?;
-                    out.write_str(s)?;
-                    out.write_char('"')?;
-                    return Ok(());
-                }
-            }
-            // Port numbers: JSON writes an integer as its decimal digits.
-            ValueKind::Number if value.is_integer() => {
-                if let Ok(n) = i64::try_from(value.clone()) {
-                    write!(out, "{n}")?;
-                    return Ok(());
-                }
-            }
-            _ => {}
-        }
-    }
-    minijinja::escape_formatter(out, state, value)
-}
-
-/// Bytes JSON escapes, or that minijinja escapes for HTML safety.
-fn needs_json_escape(b: u8) -> bool {
-    b < 0x20 || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | b'\'')
-}
-
 fn template_error(file: &Path, e: &minijinja::Error) -> Diagnostic {
     let name = file.file_name().unwrap_or_default().to_string_lossy();
     let mut msg = format!("template {name} failed: {}", e.kind());
@@ -635,35 +573,6 @@ fn template_error(file: &Path, e: &minijinja::Error) -> Diagnostic {
     Diagnostic::new(Code::MF301, "", msg)
         .hint("fix the template; each template's header comment lists its context")
         .at(file, e.line())
-}
-
-/// Parses a rendered document and emits it again as canonical YAML.
-fn parse_back(origin: &Path, text: &str) -> Result<String, Diagnostic> {
-    let broken = |why: String| {
-        let name = origin.file_name().unwrap_or_default().to_string_lossy();
-        Diagnostic::new(
-            Code::MF302,
-            "",
-            format!("template {name} rendered invalid output: {why}"),
-        )
-        .hint("the template must render one YAML mapping")
-        .at(origin, None)
-    };
-    // The Kubernetes type checks what a hand-made template could get wrong
-    // (base64 in `data`, field types).
-    let check_secret = |json: serde_json::Value| {
-        serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(json)
-            .map(|_| ())
-            .map_err(|e| broken(format!("not a valid Secret: {e}")))
-    };
-    let value: serde_norway::Value = serde_norway::from_str(text).map_err(|e| broken(e.to_string()))?;
-    if !value.is_mapping() {
-        return Err(broken("not a mapping".into()));
-    }
-    if value.get("kind").and_then(|k| k.as_str()) == Some("Secret") {
-        check_secret(serde_json::to_value(&value).map_err(|e| broken(e.to_string()))?)?;
-    }
-    to_yaml(&value).map_err(|e| broken(e.to_string()))
 }
 
 /// `value` as meshfed's canonical YAML (`yaml::to_string`).
