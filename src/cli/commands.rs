@@ -9,7 +9,7 @@ use super::args::{build_options, CheckArgs, Cli, Command, GraphFormatArg, Import
 use super::explain::explain;
 use super::{report, Outcome};
 use crate::deckhouse;
-use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::diagnostics::{Checked, Code, Diagnostic, Diagnostics};
 use crate::drift;
 use crate::graph::{self as fedgraph, GraphFormat};
 use crate::krm;
@@ -124,14 +124,14 @@ fn import_deckhouse(import: ImportCommand) -> Outcome {
         trust_domain,
     };
     match deckhouse::import(&req, &build_options(&checks).certs) {
-        Ok(imported) => {
+        Ok((imported, warnings)) => {
             let written = output::create_parent(&imported.root_out)
                 .map_err(|d| d.hint("check that the folder of --root-out can be made"))
                 .and_then(|()| output::write_atomic(&imported.root_out, imported.root_pem.as_bytes()));
             match written {
-                Ok(()) => Outcome::warned(imported.entry, imported.warnings),
+                Ok(()) => Outcome::warned(imported.entry, warnings),
                 Err(d) => {
-                    let mut diags = imported.warnings;
+                    let mut diags = warnings;
                     diags.push(d);
                     Outcome::failed(diags)
                 }
@@ -207,7 +207,7 @@ pub(super) fn krm_function(implicit: bool) -> Outcome {
 
 pub(super) fn kustomize_plugin(file: &Path) -> Outcome {
     match plugin::render_member(file, &plugin::config_root(), &RenderOptions::default()) {
-        Ok(rendered) => Outcome::warned(pipeline::stream(&rendered), rendered.diagnostics),
+        Ok((rendered, warnings)) => Outcome::warned(pipeline::stream(&rendered), warnings),
         Err(diags) => Outcome::failed(diags),
     }
 }
@@ -245,7 +245,7 @@ fn read_spec(spec: &Path) -> Result<SpecSource, Diagnostic> {
     })
 }
 
-fn render_spec(spec: &Path, opts: &RenderOptions) -> Result<pipeline::Rendered, Diagnostics> {
+fn render_spec(spec: &Path, opts: &RenderOptions) -> Checked<pipeline::Rendered> {
     let src = read_spec(spec).map_err(Diagnostics::from)?;
     pipeline::render_source(&src, opts)
 }
@@ -257,11 +257,11 @@ fn generate(spec: &Path, out: Option<&Path>, opts: &RenderOptions) -> Outcome {
             Err(d) => return Outcome::failed_one(d),
         };
         return match output::generate_tree(&src, dir, opts, &report::note) {
-            Ok(warnings) => Outcome::warned(String::new(), warnings),
+            Ok(((), warnings)) => Outcome::warned(String::new(), warnings),
             Err(diags) => Outcome::failed(diags),
         };
     }
-    let rendered = match render_spec(spec, opts) {
+    let (rendered, warnings) = match render_spec(spec, opts) {
         Ok(r) => r,
         Err(diags) => return Outcome::failed(diags),
     };
@@ -277,17 +277,16 @@ fn generate(spec: &Path, out: Option<&Path>, opts: &RenderOptions) -> Outcome {
         });
     Outcome::Ok {
         stdout: pipeline::stream(&rendered),
-        diagnostics: rendered.diagnostics,
+        diagnostics: warnings,
         note,
     }
 }
 
 fn check(spec: &Path, dir: &Path, require_tracked: bool, opts: &RenderOptions) -> Outcome {
-    let mut rendered = match render_spec(spec, opts) {
+    let (rendered, mut diagnostics) = match render_spec(spec, opts) {
         Ok(r) => r,
         Err(diags) => return Outcome::failed(diags),
     };
-    let mut diagnostics = std::mem::take(&mut rendered.diagnostics);
     match drift::compare(
         dir,
         &rendered,
