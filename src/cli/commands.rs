@@ -34,7 +34,9 @@ pub(super) fn dispatch(command: Command) -> Outcome {
             output,
             require_tracked,
             render,
-        } => not_a_folder(&output).unwrap_or_else(|| check(&spec, &output, require_tracked, &render.options())),
+        } => not_a_folder(&output)
+            .or_else(|| stdout_for_check(&output))
+            .unwrap_or_else(|| check(&spec, &output, require_tracked, &render.options())),
         Command::Validate { spec, checks, .. } => {
             let opts = RenderOptions {
                 build: build_options(&checks),
@@ -354,6 +356,17 @@ fn graph(spec: &Path, format: GraphFormat) -> Outcome {
         Ok((fed, diags)) => Outcome::warned(fedgraph::render(&fed, format), diags),
         Err(diags) => Outcome::failed(diags),
     }
+}
+
+/// `check -o -`: stdout holds nothing to compare with, and a folder named
+/// `-` is never what was meant (MF452, exit 2).
+fn stdout_for_check(dir: &Path) -> Option<Outcome> {
+    (dir.as_os_str() == "-").then(|| {
+        Outcome::usage(
+            Diagnostic::new(Code::MF452, "", "check -o -: stdout holds no earlier output to compare with")
+                .hint("give check the folder `generate -o DIR` wrote; to see what would be generated, run `meshfed generate SPEC`"),
+        )
+    })
 }
 
 /// `-o PATH` where PATH is a file: say so (MF450, exit 2) instead of failing

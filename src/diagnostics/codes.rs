@@ -138,6 +138,7 @@ codes! {
     MF443 Error "`check --require-tracked` found a generated file that git does not track",
     MF450 Error "`-o` names a file, not a folder",
     MF451 Error "The output cannot be written to stdout",
+    MF452 Error "`check -o -` names stdout, which holds no earlier output",
     MF460 Error "`meshfed explain` was given something that is not a diagnostic code",
     MF461 Error "A MeshFederation spec was given where the kustomize plugin form expects a MeshFederationMember file",
     MF501 Error "The SPIFFE bundle is not a JWK Set",
