@@ -675,3 +675,25 @@ fn a_newer_istio_is_a_warning_with_its_own_code() {
     );
     assert!(tmp.path().join("out/cluster-a").is_dir());
 }
+
+/// A value listed three times: both repeats name the first place, where the
+/// value is kept, not the one just before them.
+#[test]
+fn a_third_duplicate_names_the_first() {
+    let tmp = two_valid_clusters(|spec| {
+        spec.replace(
+            "      - {name: http, port: 8080}\n",
+            "      - {name: http, port: 8080}\n      - {name: http-b, port: 8080}\n      - {name: http-c, port: 8080}\n",
+        )
+    });
+    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for repeat in [1, 2] {
+        let line = format!(
+            "error[MF122] spec.clusters[0].exports[0].ports[{repeat}].port (federation.yaml:{}): port 8080 is already listed at ports[0];",
+            17 + repeat
+        );
+        assert!(stderr.contains(&line), "{line}\n{stderr}");
+    }
+}
