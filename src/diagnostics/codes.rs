@@ -91,6 +91,7 @@ codes! {
     MF131 Warning "A gateway address is listed twice",
     MF132 Warning "A MeshFederation's `metadata.namespace`, `labels` or `annotations` are not used",
     MF133 Warning "No cluster exports anything",
+    MF134 Warning "A cluster serving a global host with others has no `locality`",
     MF140 Error "An export has no workload selector, but `spec.authorization: importers` needs one",
     MF150 Error "`spec.globalDomain` is a cluster's domain, or a name inside one",
     MF151 Error "The exporters of one global service disagree on its ports",

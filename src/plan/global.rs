@@ -193,6 +193,46 @@ pub fn check(spec: &FederationSpec) -> Vec<Diagnostic> {
             }
         }
     }
+    out.extend(missing_localities(spec));
+    out
+}
+
+/// MF134, once a cluster: it shares a global host with other exporters but
+/// has no `locality`, so its endpoints carry none. Istio ranks an endpoint
+/// against the client's locality (`pilot/pkg/networking/util/util.go`,
+/// `LbPriority`: region, then zone, then subzone must be equal), and a
+/// client's comes from its node's topology labels: to every client with a
+/// region, an endpoint without one is of the lowest priority, its own
+/// cluster's clients included, which then prefer a peer in their region.
+fn missing_localities(spec: &FederationSpec) -> Vec<Diagnostic> {
+    let mut told = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for ((namespace, service), members) in groups(spec) {
+        if members.len() < 2 {
+            continue;
+        }
+        for m in members.iter().filter(|m| m.cluster.locality.is_none()) {
+            if !told.insert(m.ci) {
+                continue;
+            }
+            out.push(
+                Diagnostic::new(
+                    Code::MF134,
+                    format!("spec.clusters[{}].exports[{}].global", m.ci, m.ei),
+                    format!(
+                        "cluster {} serves the global host {} with {} other cluster(s) but has no locality: no client ranks its endpoints as near, not even its own pods",
+                        m.cluster.name,
+                        global_host(service, namespace, &spec.global_domain),
+                        members.len() - 1
+                    ),
+                )
+                .hint(format!(
+                    "set spec.clusters[{}].locality to the region[/zone] its nodes carry (labels topology.kubernetes.io/region and zone)",
+                    m.ci
+                )),
+            );
+        }
+    }
     out
 }
 

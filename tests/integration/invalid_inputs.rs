@@ -697,3 +697,46 @@ fn a_third_duplicate_names_the_first() {
         assert!(stderr.contains(&line), "{line}\n{stderr}");
     }
 }
+
+/// Two clusters serve one global host, one of them without `locality`:
+/// a warning for that one (MF134), none once both have one.
+#[test]
+fn a_global_exporter_without_locality_is_a_warning() {
+    let global = |spec: String, b_locality: &str| {
+        spec.replace(
+            "    domain: cluster-a.local\n",
+            "    domain: cluster-a.local\n    locality: us-east1\n",
+        )
+        .replace(
+            "      - {name: http, port: 8080}\n",
+            "      - {name: http, port: 8080}\n      global: true\n",
+        )
+        .replace(
+            "    domain: cluster-b.local\n",
+            &format!("    domain: cluster-b.local\n{b_locality}"),
+        )
+        .replace(
+            "      addresses: [203.0.113.20]\n",
+            "      addresses: [203.0.113.20]\n    exports:\n    - service: foo\n      namespace: abc\n      ports:\n      - {name: http, port: 8080}\n      global: true\n",
+        )
+    };
+    let tmp = two_valid_clusters(|spec| global(spec, ""));
+    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning[MF134]")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].starts_with("warning[MF134] spec.clusters[1].exports[0].global (federation.yaml:")
+            && warnings[0].contains(
+                "cluster cluster-b serves the global host foo.abc.global with 1 other cluster(s) but has no locality"
+            ),
+        "{stderr}"
+    );
+
+    let tmp = two_valid_clusters(|spec| global(spec, "    locality: europe-west1\n"));
+    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("MF134"), "{stderr}");
+}
