@@ -92,6 +92,7 @@ codes! {
     MF132 Warning "A MeshFederation's `metadata.namespace`, `labels` or `annotations` are not used",
     MF133 Warning "No cluster exports anything",
     MF134 Warning "A cluster serving a global host with others has no `locality`",
+    MF135 Error "Two objects a cluster imports would have the same name",
     MF140 Error "An export has no workload selector, but `spec.authorization: importers` needs one",
     MF150 Error "`spec.globalDomain` is a cluster's domain, or a name inside one",
     MF151 Error "The exporters of one global service disagree on its ports",

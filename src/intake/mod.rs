@@ -54,7 +54,7 @@ pub fn read(
         roots.insert(&c.name, cluster_roots);
     }
     b.report_all(
-        crate::plan::global::check(s)
+        crate::plan::global::check(&spec.metadata.name, s)
             .into_iter()
             .chain(crate::plan::global::check_limits(s)),
     );

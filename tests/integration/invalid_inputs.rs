@@ -740,3 +740,46 @@ fn a_global_exporter_without_locality_is_a_warning() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("MF134"), "{stderr}");
 }
+
+/// Two exports whose parts join to one object name in the importer (MF135):
+/// `foo-bar` in `baz` and `foo` in `bar-baz` from one cluster; and an import
+/// from a cluster named `global` beside the global host of that service.
+#[test]
+fn imports_that_would_share_a_name_are_refused() {
+    let tmp = two_valid_clusters(|spec| {
+        spec.replace(
+            "    - service: foo\n      namespace: abc\n",
+            "    - service: foo-bar\n      namespace: baz\n      ports:\n      - {name: http, port: 8080}\n    - service: foo\n      namespace: bar-baz\n",
+        )
+    });
+    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error[MF135] spec.clusters[0].exports[1] (federation.yaml:18): cluster cluster-b would get two ServiceEntries named ok-foo-bar-baz-cluster-a: foo-bar.baz from cluster cluster-a, and foo.bar-baz from cluster cluster-a;"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let tmp = two_valid_clusters(|spec| {
+        spec.replace("  - name: cluster-b\n", "  - name: global\n")
+            .replace(
+                "      - {name: http, port: 8080}\n",
+                "      - {name: http, port: 8080}\n      global: true\n",
+            )
+            .replace(
+                "      addresses: [203.0.113.20]\n",
+                "      addresses: [203.0.113.20]\n    exports:\n    - service: foo\n      namespace: abc\n      ports:\n      - {name: http, port: 8080}\n",
+            )
+    });
+    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[MF135] spec.clusters[1].exports[0]")
+            && stderr.contains("cluster cluster-a would get two ServiceEntries named ok-foo-abc-global"),
+        "{stderr}"
+    );
+}
