@@ -47,12 +47,21 @@ fn write_entries(m: &serde_norway::Mapping, indent: usize, inline: bool, out: &m
         if !(inline && i == 0) {
             pad(out, indent);
         }
-        // YAML readers take an implicit key of at most 1024 characters.
-        if is_scalar(key) && key.as_str().is_none_or(|k| k.len() <= 1000) {
+        // YAML readers take an implicit key of at most 1024 characters, as
+        // written: escapes (`\n` for a line break), doubled quotes and a tag
+        // count too, so it is the written key that is measured (in bytes,
+        // never fewer than its characters). A string short as read but long
+        // once escaped was written as an implicit key libyaml refused (found
+        // by the krm_resource_list fuzz target).
+        let key_start = out.len();
+        if is_scalar(key) {
             write_inline(key, indent + 2, true, out);
+        }
+        if is_scalar(key) && out.len() - key_start <= 1000 {
             out.push(':');
         } else {
-            // A collection as a key: the explicit `? key` / `: value` form.
+            // A collection or a long key: the explicit `? key` / `: value` form.
+            out.truncate(key_start);
             out.push('?');
             write_after_indicator(key, indent, out);
             pad(out, indent);

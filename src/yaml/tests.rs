@@ -163,6 +163,27 @@ fn odd_strings_read_back_as_themselves() {
     }
 }
 
+/// A key is measured as written: one short as a string but long once its
+/// line breaks are escaped or its quotes doubled (past the 1024 characters
+/// of an implicit key) is an explicit `? key`; it reads back as itself.
+#[test]
+fn a_key_long_only_as_written_is_an_explicit_key() {
+    for s in [
+        format!("a{}b", "\n".repeat(600)),
+        format!("a{}b", "\u{7}".repeat(300)),
+        "'".repeat(600),
+    ] {
+        let value = serde_json::json!({ "items": [{ s.as_str(): null, "kind": "x" }] });
+        let out = to_string(&value).unwrap();
+        assert!(out.contains("- ? "), "{out:?}");
+        let back: serde_json::Value = serde_norway::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        assert_eq!(back, value);
+    }
+    // A key that fits stays an implicit key.
+    let short = serde_json::json!({ "'".repeat(400): 1 });
+    assert!(to_string(&short).unwrap().starts_with("''''"));
+}
+
 #[test]
 fn same_layout_as_serde_norway_for_unambiguous_values() {
     let text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n  labels: {a: b}\ndata:\n  k: |\n    line\n    two\nlist:\n- a: 1\n  b:\n  - c\n- []\n- {}\nnothing: null\nf: 1.5\nt: true\n";

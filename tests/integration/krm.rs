@@ -203,6 +203,27 @@ fn a_flow_item_closed_on_the_next_line_is_written_again() {
     assert_eq!(names, ["a", "b"], "{stdout}");
 }
 
+/// A flow item over several lines is written again from its value; a key
+/// (here one without a value, as `{a, b}` has) whose lone carriage returns
+/// fold into line breaks (YAML line breaks to libyaml and saphyr-parser
+/// alike) is short as read but, once its breaks are escaped, past the 1024
+/// characters a reader allows an implicit key: it is written as an explicit
+/// `? key` (found by the krm_resource_list fuzz target, crash-b81279da).
+#[test]
+fn a_key_long_once_escaped_is_written_as_an_explicit_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = format!("a{}b", "\r".repeat(600));
+    let input = format!(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: [{{apiVersion: v1, kind: Namespace,\n  {key}}}]\n"
+    );
+    let read: Value = serde_norway::from_str(&input).unwrap();
+    let folded = format!("a{}b", "\n".repeat(599));
+    assert_eq!(items(&read)[0].get(folded.as_str()), Some(&Value::Null));
+    let (_, stdout, stderr) = run(dir.path(), &input);
+    let answer: Value = serde_norway::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+    assert_eq!(items(&answer), items(&read), "{stdout}");
+}
+
 #[test]
 fn the_krm_subcommand_is_the_same_function() {
     let dir = cases().into_iter().next().unwrap();
