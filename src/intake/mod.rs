@@ -10,7 +10,7 @@ use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use crate::certs::CertPolicy;
-use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Location};
 use crate::line_index::LineIndex;
 use crate::load::SpecSource;
 use crate::plan::{checks, ClusterRoots};
@@ -59,13 +59,13 @@ pub fn read(
             .chain(crate::plan::global::check_limits(s)),
     );
     if b.diags.has_errors() {
-        return (None, b.diags);
+        return (None, b.placed());
     }
     let checked = Checked {
         roots,
         items_read: std::mem::take(&mut b.items_read),
     };
-    (Some(checked), b.diags)
+    (Some(checked), b.placed())
 }
 
 /// Settings for intake: the certificate policy, and in KRM mode the objects
@@ -84,9 +84,13 @@ struct Reader<'a> {
     objects: Option<&'a ObjectSources>,
     /// The items (`ObjectSource::item`) a root was read from.
     items_read: BTreeSet<usize>,
-    /// Built on the first diagnostic: a valid spec never needs it.
+    /// The full index, built only if a check needs a line while reading
+    /// (an inline PEM's first line): a valid spec never needs it.
     index: OnceCell<LineIndex>,
     diags: Diagnostics,
+    /// Which of `diags` are still to be placed at their spec line: all at
+    /// once, by [`Reader::placed`], in one scan for just their paths.
+    unplaced: Vec<usize>,
     /// `meshfed graph` needs names, not certificates: root CA problems are
     /// warnings and the plan is built without those roots.
     roots_as_warnings: bool,
@@ -106,28 +110,50 @@ impl<'a> Reader<'a> {
             items_read: BTreeSet::new(),
             index: OnceCell::new(),
             diags: Diagnostics::new(),
+            unplaced: Vec::new(),
             roots_as_warnings,
         }
     }
 
-    /// The spec's line index, built on first use.
+    /// The spec's full line index, built on first use.
     fn line_index(&self) -> &LineIndex {
         self.index.get_or_init(|| LineIndex::build(&self.src.text))
     }
 
-    /// Places a diagnostic at its line of the spec (unless it has a place of
-    /// its own) and keeps it.
+    /// Keeps a diagnostic; one without a place of its own is placed at its
+    /// line of the spec by [`Reader::placed`].
     fn report(&mut self, mut d: Diagnostic) {
         if self.roots_as_warnings && d.is_error() && is_root_problem(d.code) {
             d = d.as_warning();
         }
-        let d = if d.location.is_none() {
-            let line = self.line_index().line_of(&d.path);
-            d.at(&self.src.file, line)
-        } else {
-            d
-        };
+        if d.location.is_none() {
+            self.unplaced.push(self.diags.len());
+        }
         self.diags.push(d);
+    }
+
+    /// The diagnostics, each without a place of its own placed at its spec
+    /// line: the same line the full index gives, found in one scan that
+    /// records only these paths (20x100 warns MF153 once per cluster, and
+    /// indexing every key of its spec cost 12% of `generate`).
+    fn placed(mut self) -> Diagnostics {
+        if self.unplaced.is_empty() {
+            return self.diags;
+        }
+        let index = self.index.take().unwrap_or_else(|| {
+            let all: Vec<&Diagnostic> = self.diags.iter().collect();
+            LineIndex::for_paths(&self.src.text, self.unplaced.iter().map(|&i| all[i].path.as_str()))
+        });
+        for &i in &self.unplaced {
+            if let Some(d) = self.diags.since_mut(i).next() {
+                let line = index.line_of(&d.path);
+                d.location = Some(Location {
+                    file: self.src.file.clone(),
+                    line,
+                });
+            }
+        }
+        self.diags
     }
 
     fn report_all(&mut self, diagnostics: impl IntoIterator<Item = Diagnostic>) {
