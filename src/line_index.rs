@@ -43,6 +43,28 @@ struct Wanted<'p> {
     ancestors: HashSet<&'p str>,
 }
 
+/// What a scan has recorded so far.
+struct Found<'w, 'p> {
+    lines: HashMap<String, usize>,
+    /// `None`: every path is wanted.
+    wanted: Option<&'w Wanted<'p>>,
+    /// How many of the wanted paths themselves are still to be found.
+    missing: usize,
+}
+
+impl Found<'_, '_> {
+    /// Records the first line of a path, if it is wanted.
+    fn record(&mut self, path: &str, line: usize) {
+        if self.wanted.is_some_and(|w| !w.ancestors.contains(path)) || self.lines.contains_key(path) {
+            return;
+        }
+        self.lines.insert(path.to_owned(), line);
+        if self.wanted.is_some_and(|w| w.paths.contains(path)) {
+            self.missing -= 1;
+        }
+    }
+}
+
 /// Appends a mapping key to a path.
 pub fn child(path: &str, key: &str) -> String {
     if path.is_empty() {
@@ -91,23 +113,17 @@ impl LineIndex {
     /// The walk behind [`build`](Self::build) (`wanted` is `None`: every
     /// path) and [`for_paths`](Self::for_paths).
     fn scan(text: &str, wanted: Option<&Wanted<'_>>) -> Self {
-        let mut lines: HashMap<String, usize> = HashMap::new();
-        // How many of the wanted paths themselves are still to be found.
-        let mut missing = wanted.map_or(usize::MAX, |w| w.paths.len());
+        let mut found = Found {
+            lines: HashMap::new(),
+            missing: wanted.map_or(usize::MAX, |w| w.paths.len()),
+            wanted,
+        };
         // The path of the node at hand, built in one buffer: each path is
         // allocated once, when it is recorded.
         let mut path = String::new();
-        // Records a path's first line; `true` if it is one of the wanted.
-        let mut record = |path: &str, line: usize| {
-            if wanted.is_some_and(|w| !w.ancestors.contains(path)) || lines.contains_key(path) {
-                return false;
-            }
-            lines.insert(path.to_owned(), line);
-            wanted.is_some_and(|w| w.paths.contains(path))
-        };
         let mut stack: Vec<Frame> = Vec::new();
         for event in Parser::new_from_str(text) {
-            if missing == 0 {
+            if found.missing == 0 {
                 break;
             }
             let Ok((event, span)) = event else { break };
@@ -135,7 +151,7 @@ impl LineIndex {
                     path.truncate(*len);
                     let _ = write!(path, "[{next}]");
                     *next += 1;
-                    missing -= usize::from(record(&path, line));
+                    found.record(&path, line);
                     true
                 }
                 Some(Frame::Map { len, value }) => match value.take() {
@@ -147,7 +163,7 @@ impl LineIndex {
                                 path.push('.');
                             }
                             path.push_str(key);
-                            missing -= usize::from(record(&path, line));
+                            found.record(&path, line);
                             *value = Some(!key.is_empty());
                             continue;
                         }
@@ -173,7 +189,7 @@ impl LineIndex {
                 });
             }
         }
-        LineIndex { lines }
+        LineIndex { lines: found.lines }
     }
 
     /// The line of `path`, or of its nearest ancestor that has one.
