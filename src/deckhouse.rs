@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::certs::{self, CertPolicy, SourceRef};
-use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::diagnostics::{Checked, Code, Diagnostic, Diagnostics};
 use crate::naming;
 
 /// What the user asked for.
@@ -201,8 +201,8 @@ pub fn relative_to(target: &Path, base: &Path) -> String {
     parts.join("/")
 }
 
-/// What an import produced: the entry to print, the root CA file to write
-/// (the caller writes it, through `output`), and the warnings.
+/// What an import produced: the entry to print and the root CA file to
+/// write (the caller writes it, through `output`).
 #[derive(Debug)]
 pub struct Imported {
     /// The `clusters[]` entry, indented to paste under `spec.clusters:`.
@@ -210,13 +210,12 @@ pub struct Imported {
     /// Where the root CA goes (`--root-out`) and its PEM text.
     pub root_out: PathBuf,
     pub root_pem: String,
-    pub warnings: Diagnostics,
 }
 
 /// Builds the entry and the root CA file's text; writes nothing. Every
 /// problem on failure, including an existing `--root-out` that holds
 /// something else (MF613, unless `--force`).
-pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<Imported, Diagnostics> {
+pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Checked<Imported> {
     let mut diags = Diagnostics::new();
     let ((public, public_text), (private, private_text)) = read_documents(req)?;
     if !naming::is_dns_label(&req.name) {
@@ -277,12 +276,12 @@ pub fn import(req: &ImportRequest, policy: &CertPolicy) -> Result<Imported, Diag
         },
         exports,
     };
-    Ok(Imported {
+    let imported = Imported {
         entry: entry_text(req, &public, &entry)?,
         root_out: req.root_out.clone(),
         root_pem: pem,
-        warnings: diags,
-    })
+    };
+    Ok((imported, diags))
 }
 
 /// A document read, and its text (for line numbers).

@@ -105,8 +105,8 @@ pub fn process(input: &str, workdir: &Path, base: &RenderOptions) -> Result<Outc
             match pipeline::render_source(&spec, &opts) {
                 Err(diags) if member.is_some() => (kept, member_diagnostics(diags)),
                 Err(diags) => (kept, inline_diagnostics(diags, workdir)),
-                Ok(rendered) => match merge(&list.items, &rendered, member.as_deref()) {
-                    Ok(items) => (items, rendered.diagnostics),
+                Ok((rendered, warnings)) => match merge(&list.items, &rendered, member.as_deref()) {
+                    Ok(items) => (items, warnings),
                     Err(d) => (kept, Diagnostics::from(d)),
                 },
             }

@@ -36,6 +36,11 @@ pub fn import_name(federation: &str, service: &str, namespace: &str, source: &st
     object_name(&[federation, service, namespace, source])
 }
 
+/// Name of the ServiceEntry and DestinationRule of the global host of `service.namespace`.
+pub fn global_name(federation: &str, service: &str, namespace: &str) -> String {
+    object_name(&[federation, service, namespace, "global"])
+}
+
 pub fn gateway_name(federation: &str) -> String {
     object_name(&[federation, "gateway"])
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::diagnostics::{Checked, Code, Diagnostic, Diagnostics};
 use crate::intake::{self, BuildOptions};
 use crate::load::{self, SpecSource};
 use crate::plan::{self, ClusterPlan, Federation};
@@ -21,7 +21,7 @@ pub struct RenderOptions {
     pub templates: Option<PathBuf>,
 }
 
-/// What a successful run produced; `diagnostics` holds its warnings.
+/// What a successful run produced (its warnings travel beside it, in [`Checked`]).
 pub struct Rendered {
     pub federation: Federation,
     /// In KRM mode, the items (`intake::ObjectSource::item`) roots were read
@@ -29,17 +29,16 @@ pub struct Rendered {
     pub items_read: BTreeSet<usize>,
     /// Cluster name → its files.
     pub clusters: BTreeMap<String, ClusterOutput>,
-    pub diagnostics: Diagnostics,
 }
 
 /// Loads, checks and renders. On any error: every diagnostic, nothing rendered.
-pub fn render_file(spec: &Path, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
+pub fn render_file(spec: &Path, opts: &RenderOptions) -> Checked<Rendered> {
     let src = SpecSource::read(spec).map_err(Diagnostics::from)?;
     render_source(&src, opts)
 }
 
-pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
-    let (Planned(federation, items_read, diagnostics), renderer) = prepare(src, opts)?;
+pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Checked<Rendered> {
+    let ((Planned { federation, items_read }, renderer), warnings) = prepare(src, opts)?;
     let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
     let rendered = std::sync::Mutex::new(BTreeMap::new());
     render_parallel(&federation, &renderer, &clusters, |name, files| {
@@ -50,29 +49,29 @@ pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Result<Rendered,
         Ok(())
     })
     .map_err(Diagnostics::from)?;
-    Ok(Rendered {
+    let rendered = Rendered {
         federation,
         items_read,
         clusters: rendered.into_inner().unwrap_or_else(|e| e.into_inner()),
-        diagnostics,
-    })
+    };
+    Ok((rendered, warnings))
 }
 
 /// Renders cluster by cluster and hands each one's files to `sink` (with the
 /// federation's name and the cluster's), which owns them from then on, so memory never holds every cluster's output at
 /// once. On success, the warnings; on error, every problem of the spec, or
 /// the first error of rendering or of `sink`.
-pub fn render_each<F>(src: &SpecSource, opts: &RenderOptions, sink: F) -> Result<Diagnostics, Diagnostics>
+pub fn render_each<F>(src: &SpecSource, opts: &RenderOptions, sink: F) -> Checked<()>
 where
     F: Fn(&str, &str, ClusterOutput) -> Result<(), Diagnostic> + Sync,
 {
-    let (Planned(federation, _, diagnostics), renderer) = prepare(src, opts)?;
+    let ((Planned { federation, .. }, renderer), warnings) = prepare(src, opts)?;
     let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
     render_parallel(&federation, &renderer, &clusters, |cluster, files| {
         sink(&federation.name, cluster, files)
     })
     .map_err(Diagnostics::from)?;
-    Ok(diagnostics)
+    Ok(((), warnings))
 }
 
 /// Renders the clusters on as many threads as the machine has cores and
@@ -135,13 +134,16 @@ where
     }
 }
 
-/// A checked plan: the federation, the KRM items its roots were read from,
-/// and its warnings.
-struct Planned(Federation, BTreeSet<usize>, Diagnostics);
+/// A checked plan: the federation and the KRM items its roots were read from.
+struct Planned {
+    federation: Federation,
+    items_read: BTreeSet<usize>,
+}
 
 /// The checked plan and the template set, or every problem.
-fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Planned, Renderer), Diagnostics> {
-    let Planned(federation, items_read, mut diagnostics) = checked_plan(src, opts)?;
+fn prepare(src: &SpecSource, opts: &RenderOptions) -> Checked<(Planned, Renderer)> {
+    let (planned, mut diagnostics) = checked_plan(src, opts)?;
+    let federation = &planned.federation;
     for name in &opts.clusters {
         if !federation.clusters.iter().any(|c| &c.name == name) {
             diagnostics.push(
@@ -150,7 +152,7 @@ fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Planned, Renderer)
                     "spec.clusters",
                     format!("--cluster {name}: no such cluster in the federation"),
                 )
-                .hint(format!("pick one of: {}", cluster_names(&federation)))
+                .hint(format!("pick one of: {}", cluster_names(federation)))
                 .at(&src.file, None),
             );
         }
@@ -159,7 +161,7 @@ fn prepare(src: &SpecSource, opts: &RenderOptions) -> Result<(Planned, Renderer)
         return Err(diagnostics);
     }
     let renderer = Renderer::new(opts.templates.as_deref(), federation.exports).map_err(Diagnostics::from)?;
-    Ok((Planned(federation, items_read, diagnostics), renderer))
+    Ok(((planned, renderer), diagnostics))
 }
 
 fn selected<'a>(fed: &'a Federation, opts: &'a RenderOptions) -> impl Iterator<Item = &'a ClusterPlan> {
@@ -169,12 +171,12 @@ fn selected<'a>(fed: &'a Federation, opts: &'a RenderOptions) -> impl Iterator<I
 }
 
 /// Every check, no rendering: the plan and its warnings, or every problem.
-pub fn validate_source(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagnostics), Diagnostics> {
-    checked_plan(src, opts).map(|Planned(federation, _, diagnostics)| (federation, diagnostics))
+pub fn validate_source(src: &SpecSource, opts: &RenderOptions) -> Checked<Federation> {
+    checked_plan(src, opts).map(|(planned, warnings)| (planned.federation, warnings))
 }
 
 /// Load, intake (every check, every root read), then the pure plan.
-fn checked_plan(src: &SpecSource, opts: &RenderOptions) -> Result<Planned, Diagnostics> {
+fn checked_plan(src: &SpecSource, opts: &RenderOptions) -> Checked<Planned> {
     let spec = load::load_spec(src).map_err(|mut diags| {
         // A typo elsewhere must not hide a pasted private key or an expired
         // root: every rootCA that parses still goes through intake.
@@ -189,24 +191,19 @@ fn checked_plan(src: &SpecSource, opts: &RenderOptions) -> Result<Planned, Diagn
 /// [`validate_source`] for `meshfed graph`, which draws names, not
 /// certificates: root CA problems are warnings (`intake::read`'s
 /// `roots_as_warnings`), so an expired or missing root never hides the picture.
-pub fn validate_for_graph(src: &SpecSource, opts: &RenderOptions) -> Result<(Federation, Diagnostics), Diagnostics> {
+pub fn validate_for_graph(src: &SpecSource, opts: &RenderOptions) -> Checked<Federation> {
     let spec = load::load_spec(src)?;
-    plan_of(&spec, src, &opts.build, true).map(|Planned(federation, _, diagnostics)| (federation, diagnostics))
+    plan_of(&spec, src, &opts.build, true).map(|(planned, warnings)| (planned.federation, warnings))
 }
 
 /// Intake, then the plan of what passed it; or every problem.
-fn plan_of(
-    spec: &MeshFederation,
-    src: &SpecSource,
-    opts: &BuildOptions,
-    roots_as_warnings: bool,
-) -> Result<Planned, Diagnostics> {
-    match intake::read(spec, src, opts, roots_as_warnings) {
-        (Some(checked), diags) if !diags.has_errors() => {
-            Ok(Planned(plan::build(spec, &checked.roots), checked.items_read, diags))
-        }
-        (_, diags) => Err(diags),
-    }
+fn plan_of(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions, roots_as_warnings: bool) -> Checked<Planned> {
+    let (input, warnings) = intake::read(spec, src, opts, roots_as_warnings)?;
+    let planned = Planned {
+        federation: plan::build(spec, &input.roots),
+        items_read: input.items_read,
+    };
+    Ok((planned, warnings))
 }
 
 fn cluster_names(fed: &Federation) -> String {
@@ -264,7 +261,7 @@ mod tests {
     fn an_import_built_on_its_shared_value_is_the_import_itself() {
         use minijinja::value::{Serde, Value};
         let src = large(3);
-        let (Planned(federation, ..), renderer) = prepare(&src, &RenderOptions::default()).unwrap();
+        let ((Planned { federation, .. }, renderer), _) = prepare(&src, &RenderOptions::default()).unwrap();
         let keys = |v: &Value| v.try_iter().unwrap().map(|k| k.to_string()).collect::<Vec<_>>();
         let mut clusters = std::collections::BTreeSet::new();
         for c in &federation.clusters {
@@ -295,11 +292,11 @@ mod tests {
     #[test]
     fn a_renderer_given_another_federation_renders_that_federation() {
         let opts = RenderOptions::default();
-        let (Planned(first, ..), renderer) = prepare(&large(2), &opts).unwrap();
+        let ((Planned { federation: first, .. }, renderer), _) = prepare(&large(2), &opts).unwrap();
         renderer.cluster(&first, &first.clusters[0]).unwrap();
         let mut other = large(2);
         other.text = other.text.replace("service: s0,", "service: renamed,");
-        let (Planned(second, ..), own) = prepare(&other, &opts).unwrap();
+        let ((Planned { federation: second, .. }, own), _) = prepare(&other, &opts).unwrap();
         let cluster = &second.clusters[0];
         let files = renderer.cluster(&second, cluster).unwrap();
         assert!(files.values().any(|f| f.text.contains("renamed")));
@@ -310,8 +307,8 @@ mod tests {
     fn parallel_rendering_gives_what_one_cluster_at_a_time_gives() {
         let src = large(200);
         let opts = RenderOptions::default();
-        let parallel = render_source(&src, &opts).unwrap();
-        let (Planned(federation, ..), renderer) = prepare(&src, &opts).unwrap();
+        let (parallel, _) = render_source(&src, &opts).unwrap();
+        let ((Planned { federation, .. }, renderer), _) = prepare(&src, &opts).unwrap();
         assert!(
             federation.clusters.iter().map(|c| c.imports.len()).sum::<usize>() > 512,
             "several threads"

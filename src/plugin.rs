@@ -11,7 +11,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::diagnostics::{Checked, Code, Diagnostic, Diagnostics};
 use crate::krm;
 use crate::load;
 use crate::pipeline::{self, RenderOptions, Rendered};
@@ -61,7 +61,7 @@ pub fn is_member_file(arg: &OsStr) -> bool {
 
 /// Renders the cluster a MeshFederationMember file names. `root` is where
 /// `spec.federation` resolves from.
-pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Result<Rendered, Diagnostics> {
+pub fn render_member(file: &Path, root: &Path, opts: &RenderOptions) -> Checked<Rendered> {
     // The same bound as every other input (`load::read_text`).
     let text = std::fs::File::open(file)
         .map_err(|e| e.to_string())

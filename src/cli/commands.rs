@@ -9,7 +9,7 @@ use super::args::{build_options, CheckArgs, Cli, Command, GraphFormatArg, Import
 use super::explain::explain;
 use super::{report, Outcome};
 use crate::deckhouse;
-use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::diagnostics::{Checked, Code, Diagnostic, Diagnostics};
 use crate::drift;
 use crate::graph::{self as fedgraph, GraphFormat};
 use crate::krm;
@@ -34,7 +34,9 @@ pub(super) fn dispatch(command: Command) -> Outcome {
             output,
             require_tracked,
             render,
-        } => not_a_folder(&output).unwrap_or_else(|| check(&spec, &output, require_tracked, &render.options())),
+        } => not_a_folder(&output)
+            .or_else(|| stdout_for_check(&output))
+            .unwrap_or_else(|| check(&spec, &output, require_tracked, &render.options())),
         Command::Validate { spec, checks, .. } => {
             let opts = RenderOptions {
                 build: build_options(&checks),
@@ -124,14 +126,14 @@ fn import_deckhouse(import: ImportCommand) -> Outcome {
         trust_domain,
     };
     match deckhouse::import(&req, &build_options(&checks).certs) {
-        Ok(imported) => {
+        Ok((imported, warnings)) => {
             let written = output::create_parent(&imported.root_out)
                 .map_err(|d| d.hint("check that the folder of --root-out can be made"))
                 .and_then(|()| output::write_atomic(&imported.root_out, imported.root_pem.as_bytes()));
             match written {
-                Ok(()) => Outcome::warned(imported.entry, imported.warnings),
+                Ok(()) => Outcome::warned(imported.entry, warnings),
                 Err(d) => {
-                    let mut diags = imported.warnings;
+                    let mut diags = warnings;
                     diags.push(d);
                     Outcome::failed(diags)
                 }
@@ -207,7 +209,7 @@ pub(super) fn krm_function(implicit: bool) -> Outcome {
 
 pub(super) fn kustomize_plugin(file: &Path) -> Outcome {
     match plugin::render_member(file, &plugin::config_root(), &RenderOptions::default()) {
-        Ok(rendered) => Outcome::warned(pipeline::stream(&rendered), rendered.diagnostics),
+        Ok((rendered, warnings)) => Outcome::warned(pipeline::stream(&rendered), warnings),
         Err(diags) => Outcome::failed(diags),
     }
 }
@@ -245,7 +247,7 @@ fn read_spec(spec: &Path) -> Result<SpecSource, Diagnostic> {
     })
 }
 
-fn render_spec(spec: &Path, opts: &RenderOptions) -> Result<pipeline::Rendered, Diagnostics> {
+fn render_spec(spec: &Path, opts: &RenderOptions) -> Checked<pipeline::Rendered> {
     let src = read_spec(spec).map_err(Diagnostics::from)?;
     pipeline::render_source(&src, opts)
 }
@@ -257,11 +259,11 @@ fn generate(spec: &Path, out: Option<&Path>, opts: &RenderOptions) -> Outcome {
             Err(d) => return Outcome::failed_one(d),
         };
         return match output::generate_tree(&src, dir, opts, &report::note) {
-            Ok(warnings) => Outcome::warned(String::new(), warnings),
+            Ok(((), warnings)) => Outcome::warned(String::new(), warnings),
             Err(diags) => Outcome::failed(diags),
         };
     }
-    let rendered = match render_spec(spec, opts) {
+    let (rendered, warnings) = match render_spec(spec, opts) {
         Ok(r) => r,
         Err(diags) => return Outcome::failed(diags),
     };
@@ -277,17 +279,16 @@ fn generate(spec: &Path, out: Option<&Path>, opts: &RenderOptions) -> Outcome {
         });
     Outcome::Ok {
         stdout: pipeline::stream(&rendered),
-        diagnostics: rendered.diagnostics,
+        diagnostics: warnings,
         note,
     }
 }
 
 fn check(spec: &Path, dir: &Path, require_tracked: bool, opts: &RenderOptions) -> Outcome {
-    let mut rendered = match render_spec(spec, opts) {
+    let (rendered, mut diagnostics) = match render_spec(spec, opts) {
         Ok(r) => r,
         Err(diags) => return Outcome::failed(diags),
     };
-    let mut diagnostics = std::mem::take(&mut rendered.diagnostics);
     match drift::compare(
         dir,
         &rendered,
@@ -355,6 +356,17 @@ fn graph(spec: &Path, format: GraphFormat) -> Outcome {
         Ok((fed, diags)) => Outcome::warned(fedgraph::render(&fed, format), diags),
         Err(diags) => Outcome::failed(diags),
     }
+}
+
+/// `check -o -`: stdout holds nothing to compare with, and a folder named
+/// `-` is never what was meant (MF452, exit 2).
+fn stdout_for_check(dir: &Path) -> Option<Outcome> {
+    (dir.as_os_str() == "-").then(|| {
+        Outcome::usage(
+            Diagnostic::new(Code::MF452, "", "check -o -: stdout holds no earlier output to compare with")
+                .hint("give check the folder `generate -o DIR` wrote; to see what would be generated, run `meshfed generate SPEC`"),
+        )
+    })
 }
 
 /// `-o PATH` where PATH is a file: say so (MF450, exit 2) instead of failing

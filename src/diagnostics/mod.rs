@@ -204,6 +204,12 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// What a step that checks input returns: its value and the warnings found
+/// on the way, or every problem found (at least one error, with the
+/// warnings). Every checking step, from intake to `generate -o`, has this
+/// one shape.
+pub type Checked<T> = Result<(T, Diagnostics), Diagnostics>;
+
 /// Problems collected over a whole run; they decide the exit status at the end.
 #[derive(Debug, Default, Clone)]
 pub struct Diagnostics {

@@ -2,7 +2,7 @@
 //! semantic checks (`plan::checks`) and every root CA source of every
 //! cluster (`roots`: files, inline PEM, SPIFFE bundles; `objects`: a KRM
 //! function's ConfigMaps and Secrets) are reported in spec order, each at
-//! its line; what passes goes to the plan as plain values ([`Checked`]).
+//! its line; what passes goes to the plan as plain values ([`PlanInput`]).
 //! All file reading before the plan happens here (through `load`'s bounded
 //! reader), so the plan does none.
 
@@ -10,7 +10,7 @@ use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use crate::certs::CertPolicy;
-use crate::diagnostics::{Code, Diagnostic, Diagnostics, Location};
+use crate::diagnostics::{Checked, Code, Diagnostic, Diagnostics, Location};
 use crate::line_index::LineIndex;
 use crate::load::SpecSource;
 use crate::plan::{checks, ClusterRoots};
@@ -24,7 +24,7 @@ pub use roots::intake_roots;
 
 /// What intake hands on for a spec that passed every check.
 #[derive(Debug, Default)]
-pub struct Checked {
+pub struct PlanInput {
     /// Every cluster's checked roots: with the spec, the plan's input.
     pub roots: ClusterRoots,
     /// In KRM mode, the items (`ObjectSource::item`) roots were read from:
@@ -41,7 +41,7 @@ pub fn read(
     src: &SpecSource,
     opts: &BuildOptions,
     roots_as_warnings: bool,
-) -> (Option<Checked>, Diagnostics) {
+) -> Checked<PlanInput> {
     let mut b = Reader::new(src, opts, roots_as_warnings);
     let s = &spec.spec;
     b.report_all(checks::federation(spec));
@@ -54,18 +54,18 @@ pub fn read(
         roots.insert(&c.name, cluster_roots);
     }
     b.report_all(
-        crate::plan::global::check(s)
+        crate::plan::global::check(&spec.metadata.name, s)
             .into_iter()
             .chain(crate::plan::global::check_limits(s)),
     );
     if b.diags.has_errors() {
-        return (None, b.placed());
+        return Err(b.placed());
     }
-    let checked = Checked {
+    let input = PlanInput {
         roots,
         items_read: std::mem::take(&mut b.items_read),
     };
-    (Some(checked), b.placed())
+    Ok((input, b.placed()))
 }
 
 /// Settings for intake: the certificate policy, and in KRM mode the objects

@@ -39,7 +39,7 @@ mod writer;
 
 use std::path::Path;
 
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Checked, Diagnostics};
 use crate::load::SpecSource;
 use crate::pipeline::{self, RenderOptions};
 
@@ -53,12 +53,7 @@ pub use writer::{create_parent, temporaries, write_atomic};
 /// `TreeWriter`. The warnings on success; every problem otherwise, with
 /// nothing written. Takes over SIGINT, SIGTERM and SIGHUP for the rest of
 /// the process (`interrupt::install`), to clean up on them.
-pub fn generate_tree(
-    src: &SpecSource,
-    dir: &Path,
-    opts: &RenderOptions,
-    notify: Notify,
-) -> Result<Diagnostics, Diagnostics> {
+pub fn generate_tree(src: &SpecSource, dir: &Path, opts: &RenderOptions, notify: Notify) -> Checked<()> {
     // Before any thread starts: they inherit the blocked signals.
     crate::interrupt::install(interrupted);
     let writer = TreeWriter::new(dir, notify).map_err(Diagnostics::from)?;
@@ -66,9 +61,9 @@ pub fn generate_tree(
         writer.stage(federation, cluster, &files)
     });
     match staged {
-        Ok(warnings) => writer
+        Ok(((), warnings)) => writer
             .finish(!opts.clusters.is_empty())
-            .map(|()| warnings.clone())
+            .map(|()| ((), warnings.clone()))
             .map_err(|problems| {
                 let mut diags = warnings;
                 diags.extend(problems);

@@ -135,7 +135,7 @@ fn check_cluster_identities(out: &mut Diagnostics, clusters: &[ClusterSpec]) {
     let mut tds: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, c) in clusters.iter().enumerate() {
         let path = format!("spec.clusters[{i}]");
-        if let Some(first) = names.insert(&c.name, i) {
+        if let Some(first) = first_seen(&mut names, &c.name, i) {
             out.push(
                 Diagnostic::new(
                     Code::MF112,
@@ -157,7 +157,7 @@ fn check_cluster_identities(out: &mut Diagnostics, clusters: &[ClusterSpec]) {
                     c.name
                 )),
             );
-        } else if let Some(first) = domains.insert(&c.domain, i) {
+        } else if let Some(first) = first_seen(&mut domains, &c.domain, i) {
             out.push(
                 Diagnostic::new(
                     Code::MF113,
@@ -168,7 +168,7 @@ fn check_cluster_identities(out: &mut Diagnostics, clusters: &[ClusterSpec]) {
             );
         }
         let td = trust_domain(c);
-        if let Some(first) = tds.insert(td, i) {
+        if let Some(first) = first_seen(&mut tds, td, i) {
             let field = if c.trust_domain.is_some() {
                 "trustDomain"
             } else {
@@ -215,7 +215,7 @@ pub(crate) fn exports(ci: usize, c: &ClusterSpec, names: &BTreeSet<&str>, needs_
     let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (ei, e) in c.exports.iter().enumerate() {
         let ep = format!("{path}.exports[{ei}]");
-        if let Some(first) = seen.insert((&e.service, &e.namespace), ei) {
+        if let Some(first) = first_seen(&mut seen, (&e.service, &e.namespace), ei) {
             out.push(
                 Diagnostic::new(
                     Code::MF119,
@@ -291,7 +291,7 @@ fn export_ports(ep: &str, e: &ExportSpec, out: &mut Diagnostics) {
     let mut numbers: BTreeMap<u32, usize> = BTreeMap::new();
     let mut port_names: BTreeMap<&str, usize> = BTreeMap::new();
     for (pi, p) in e.ports.iter().enumerate() {
-        if let Some(first) = numbers.insert(p.port, pi) {
+        if let Some(first) = first_seen(&mut numbers, p.port, pi) {
             out.push(
                 Diagnostic::new(
                     Code::MF122,
@@ -301,7 +301,7 @@ fn export_ports(ep: &str, e: &ExportSpec, out: &mut Diagnostics) {
                 .hint("list each port number once"),
             );
         }
-        if let Some(first) = port_names.insert(&p.name, pi) {
+        if let Some(first) = first_seen(&mut port_names, &p.name, pi) {
             out.push(
                 Diagnostic::new(
                     Code::MF123,
@@ -403,4 +403,16 @@ fn names_udp(name: &str) -> bool {
 /// gRPC runs over HTTP/2, so `grpc` with `HTTP2` (and `http2` with `GRPC`) agree.
 fn contradicts(by_name: &str, explicit: &str) -> bool {
     by_name != explicit && !matches!((by_name, explicit), ("GRPC", "HTTP2") | ("HTTP2", "GRPC"))
+}
+
+/// Where `key` was first seen, when this (`at`) is not its first time;
+/// the first place stays recorded, so a third duplicate names the first.
+fn first_seen<K: Ord>(seen: &mut BTreeMap<K, usize>, key: K, at: usize) -> Option<usize> {
+    match seen.entry(key) {
+        std::collections::btree_map::Entry::Occupied(first) => Some(*first.get()),
+        std::collections::btree_map::Entry::Vacant(place) => {
+            place.insert(at);
+            None
+        }
+    }
 }

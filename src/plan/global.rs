@@ -132,9 +132,11 @@ fn port_list(e: &ExportSpec) -> Vec<(u32, &str)> {
 }
 
 /// The global domain is no cluster's (MF150); the exporters of one global
-/// service agree on its ports (MF151).
-pub fn check(spec: &FederationSpec) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
+/// service agree on its ports (MF151); a cluster sharing a global host has
+/// a locality (MF134, a warning); no two imported objects share a name
+/// (MF135).
+pub fn check(fed: &str, spec: &FederationSpec) -> Vec<Diagnostic> {
+    let mut out = name_collisions(fed, spec);
     let gd = &spec.global_domain;
     for (ci, c) in spec.clusters.iter().enumerate() {
         if gd == &c.domain || gd.ends_with(&format!(".{}", c.domain)) {
@@ -191,6 +193,118 @@ pub fn check(spec: &FederationSpec) -> Vec<Diagnostic> {
                     .hint("a global service is one host: give it the same port names and numbers in every cluster that exports it with global: true"),
                 );
             }
+        }
+    }
+    out.extend(missing_localities(spec));
+    out
+}
+
+/// MF135: two objects one cluster imports would have the same name. Names
+/// join their parts with `-` (`naming::import_name`: federation, service,
+/// namespace, source cluster; a global host's last part is `global`), and
+/// `-` may stand inside a part: `foo-bar` in `baz` and `foo` in `bar-baz`
+/// from one cluster, or an import from a cluster named `global` and the
+/// global host of the same service, would be one ServiceEntry, the second
+/// applied over the first. Reported once a name, at the later export.
+fn name_collisions(fed: &str, spec: &FederationSpec) -> Vec<Diagnostic> {
+    let globals = groups(spec);
+    // Every object name an import brings, and where it comes from: an
+    // export (cluster, export index) or a global host (its first exporter).
+    let mut by_name: BTreeMap<String, Vec<(usize, usize, bool)>> = BTreeMap::new();
+    for (ci, c) in spec.clusters.iter().enumerate() {
+        for (ei, e) in c.exports.iter().enumerate() {
+            let name = naming::import_name(fed, &e.service, &e.namespace, &c.name);
+            by_name.entry(name).or_default().push((ci, ei, false));
+        }
+    }
+    for ((namespace, service), members) in &globals {
+        let first = members[0];
+        by_name
+            .entry(naming::global_name(fed, service, namespace))
+            .or_default()
+            .push((first.ci, first.ei, true));
+    }
+    let mut out = Vec::new();
+    for (name, sources) in by_name.iter_mut().filter(|(_, s)| s.len() > 1) {
+        // In spec order: the later one is reported, at its place.
+        sources.sort_unstable();
+        let receives = |importer: &str, &(ci, ei, global): &(usize, usize, bool)| {
+            let (c, e) = (&spec.clusters[ci], &spec.clusters[ci].exports[ei]);
+            if global {
+                let members = &globals[&(e.namespace.as_str(), e.service.as_str())];
+                View::of(members, importer).is_some()
+            } else {
+                exports_to(c, e, importer)
+            }
+        };
+        let what = |&(ci, ei, global): &(usize, usize, bool)| {
+            let (c, e) = (&spec.clusters[ci], &spec.clusters[ci].exports[ei]);
+            if global {
+                format!("the global host of {}.{}", e.service, e.namespace)
+            } else {
+                format!("{}.{} from cluster {}", e.service, e.namespace, c.name)
+            }
+        };
+        // One export listed twice is MF119's, not a clash of two names.
+        let Some((importer, both)) = spec.clusters.iter().find_map(|importer| {
+            let mut got: Vec<_> = sources.iter().filter(|s| receives(&importer.name, s)).collect();
+            got.dedup_by_key(|s| what(s));
+            (got.len() > 1).then_some((importer, got))
+        }) else {
+            continue;
+        };
+        let &(ci, ei, _) = both[1];
+        out.push(
+            Diagnostic::new(
+                Code::MF135,
+                format!("spec.clusters[{ci}].exports[{ei}]"),
+                format!(
+                    "cluster {} would get two ServiceEntries named {name}: {}, and {}",
+                    importer.name,
+                    what(both[0]),
+                    what(both[1])
+                ),
+            )
+            .hint("object names join federation, service, namespace and cluster with '-': rename the cluster, or, when both come from one cluster, a Service or namespace, so the joined names differ"),
+        );
+    }
+    out
+}
+
+/// MF134, once a cluster: it shares a global host with other exporters but
+/// has no `locality`, so its endpoints carry none. Istio ranks an endpoint
+/// against the client's locality (`pilot/pkg/networking/util/util.go`,
+/// `LbPriority`: region, then zone, then subzone must be equal), and a
+/// client's comes from its node's topology labels: to every client with a
+/// region, an endpoint without one is of the lowest priority, its own
+/// cluster's clients included, which then prefer a peer in their region.
+fn missing_localities(spec: &FederationSpec) -> Vec<Diagnostic> {
+    let mut told = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for ((namespace, service), members) in groups(spec) {
+        if members.len() < 2 {
+            continue;
+        }
+        for m in members.iter().filter(|m| m.cluster.locality.is_none()) {
+            if !told.insert(m.ci) {
+                continue;
+            }
+            out.push(
+                Diagnostic::new(
+                    Code::MF134,
+                    format!("spec.clusters[{}].exports[{}].global", m.ci, m.ei),
+                    format!(
+                        "cluster {} serves the global host {} with {} other cluster(s) but has no locality: no client ranks its endpoints as near, not even its own pods",
+                        m.cluster.name,
+                        global_host(service, namespace, &spec.global_domain),
+                        members.len() - 1
+                    ),
+                )
+                .hint(format!(
+                    "set spec.clusters[{}].locality to the region[/zone] its nodes carry (labels topology.kubernetes.io/region and zone)",
+                    m.ci
+                )),
+            );
         }
     }
     out
@@ -350,7 +464,7 @@ pub fn plan(fed: &str, spec: &FederationSpec, import_namespace: &str) -> BTreeMa
             let (subject_alt_names, export_to) = identities(&view, namespace, &spec.istio.namespace);
             out.entry(c.name.clone()).or_default().push(GlobalService {
                 meta: ObjectMeta {
-                    name: naming::object_name(&[fed, service, namespace, "global"]),
+                    name: naming::global_name(fed, service, namespace),
                     namespace: import_namespace.to_owned(),
                     labels: labels.clone(),
                     annotations: Arc::new(naming::annotations(&c.name)),

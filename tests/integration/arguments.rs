@@ -52,6 +52,21 @@ fn an_output_path_that_is_a_file_is_named_as_such() {
     assert_eq!(std::fs::read_to_string(tmp.path().join("out")).unwrap(), "mine\n");
 }
 
+/// `check -o -` is refused (MF452, exit 2): stdout is where `generate -o -`
+/// writes, not something `check` can compare with, and no folder named `-`
+/// is read or suggested.
+#[test]
+fn check_with_stdout_as_its_folder_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = seed();
+    let o = meshfed(tmp.path(), &["check", spec.to_str().unwrap(), "-o", "-"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error[MF452]: check -o -: "), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(o.stdout.is_empty(), "no diff is printed");
+}
+
 #[test]
 fn a_templates_folder_must_exist_and_hold_only_known_names() {
     let tmp = tempfile::tempdir().unwrap();

@@ -675,3 +675,111 @@ fn a_newer_istio_is_a_warning_with_its_own_code() {
     );
     assert!(tmp.path().join("out/cluster-a").is_dir());
 }
+
+/// A value listed three times: both repeats name the first place, where the
+/// value is kept, not the one just before them.
+#[test]
+fn a_third_duplicate_names_the_first() {
+    let tmp = two_valid_clusters(|spec| {
+        spec.replace(
+            "      - {name: http, port: 8080}\n",
+            "      - {name: http, port: 8080}\n      - {name: http-b, port: 8080}\n      - {name: http-c, port: 8080}\n",
+        )
+    });
+    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for repeat in [1, 2] {
+        let line = format!(
+            "error[MF122] spec.clusters[0].exports[0].ports[{repeat}].port (federation.yaml:{}): port 8080 is already listed at ports[0];",
+            17 + repeat
+        );
+        assert!(stderr.contains(&line), "{line}\n{stderr}");
+    }
+}
+
+/// Two clusters serve one global host, one of them without `locality`:
+/// a warning for that one (MF134), none once both have one.
+#[test]
+fn a_global_exporter_without_locality_is_a_warning() {
+    let global = |spec: String, b_locality: &str| {
+        spec.replace(
+            "    domain: cluster-a.local\n",
+            "    domain: cluster-a.local\n    locality: us-east1\n",
+        )
+        .replace(
+            "      - {name: http, port: 8080}\n",
+            "      - {name: http, port: 8080}\n      global: true\n",
+        )
+        .replace(
+            "    domain: cluster-b.local\n",
+            &format!("    domain: cluster-b.local\n{b_locality}"),
+        )
+        .replace(
+            "      addresses: [203.0.113.20]\n",
+            "      addresses: [203.0.113.20]\n    exports:\n    - service: foo\n      namespace: abc\n      ports:\n      - {name: http, port: 8080}\n      global: true\n",
+        )
+    };
+    let tmp = two_valid_clusters(|spec| global(spec, ""));
+    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning[MF134]")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].starts_with("warning[MF134] spec.clusters[1].exports[0].global (federation.yaml:")
+            && warnings[0].contains(
+                "cluster cluster-b serves the global host foo.abc.global with 1 other cluster(s) but has no locality"
+            ),
+        "{stderr}"
+    );
+
+    let tmp = two_valid_clusters(|spec| global(spec, "    locality: europe-west1\n"));
+    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("MF134"), "{stderr}");
+}
+
+/// Two exports whose parts join to one object name in the importer (MF135):
+/// `foo-bar` in `baz` and `foo` in `bar-baz` from one cluster; and an import
+/// from a cluster named `global` beside the global host of that service.
+#[test]
+fn imports_that_would_share_a_name_are_refused() {
+    let tmp = two_valid_clusters(|spec| {
+        spec.replace(
+            "    - service: foo\n      namespace: abc\n",
+            "    - service: foo-bar\n      namespace: baz\n      ports:\n      - {name: http, port: 8080}\n    - service: foo\n      namespace: bar-baz\n",
+        )
+    });
+    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error[MF135] spec.clusters[0].exports[1] (federation.yaml:18): cluster cluster-b would get two ServiceEntries named ok-foo-bar-baz-cluster-a: foo-bar.baz from cluster cluster-a, and foo.bar-baz from cluster cluster-a;"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let tmp = two_valid_clusters(|spec| {
+        spec.replace("  - name: cluster-b\n", "  - name: global\n")
+            .replace(
+                "      - {name: http, port: 8080}\n",
+                "      - {name: http, port: 8080}\n      global: true\n",
+            )
+            .replace(
+                "      addresses: [203.0.113.20]\n",
+                "      addresses: [203.0.113.20]\n    exports:\n    - service: foo\n      namespace: abc\n      ports:\n      - {name: http, port: 8080}\n",
+            )
+    });
+    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[MF135] spec.clusters[1].exports[0]")
+            && stderr.contains("cluster cluster-a would get two ServiceEntries named ok-foo-abc-global"),
+        "{stderr}"
+    );
+}
