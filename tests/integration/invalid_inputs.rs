@@ -487,6 +487,15 @@ fn a_spiffe_bundle_is_a_root_source() {
     );
 }
 
+/// `meshfed validate federation.yaml` in `dir`: its stderr, once the exit
+/// code is `code`.
+fn validate(dir: &std::path::Path, code: i32) -> String {
+    let out = meshfed(dir, &["validate", "federation.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    stderr
+}
+
 /// A temporary tree with `TWO_CLUSTERS` as `federation.yaml` (one valid root
 /// file per cluster), the spec changed by `edit` first.
 fn two_valid_clusters(edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
@@ -686,9 +695,7 @@ fn a_third_duplicate_names_the_first() {
             "      - {name: http, port: 8080}\n      - {name: http-b, port: 8080}\n      - {name: http-c, port: 8080}\n",
         )
     });
-    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = validate(tmp.path(), 1);
     for repeat in [1, 2] {
         let line = format!(
             "error[MF122] spec.clusters[0].exports[0].ports[{repeat}].port (federation.yaml:{}): port 8080 is already listed at ports[0];",
@@ -721,9 +728,7 @@ fn a_global_exporter_without_locality_is_a_warning() {
         )
     };
     let tmp = two_valid_clusters(|spec| global(spec, ""));
-    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = validate(tmp.path(), 0);
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning[MF134]")).collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(
@@ -735,9 +740,7 @@ fn a_global_exporter_without_locality_is_a_warning() {
     );
 
     let tmp = two_valid_clusters(|spec| global(spec, "    locality: europe-west1\n"));
-    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = validate(tmp.path(), 0);
     assert!(!stderr.contains("MF134"), "{stderr}");
 }
 
@@ -752,9 +755,7 @@ fn imports_that_would_share_a_name_are_refused() {
             "    - service: foo-bar\n      namespace: baz\n      ports:\n      - {name: http, port: 8080}\n    - service: foo\n      namespace: bar-baz\n",
         )
     });
-    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = validate(tmp.path(), 1);
     assert!(
         stderr.starts_with(
             "error[MF135] spec.clusters[0].exports[1] (federation.yaml:18): cluster cluster-b would get two ServiceEntries named ok-foo-bar-baz-cluster-a: foo-bar.baz from cluster cluster-a, and foo.bar-baz from cluster cluster-a;"
@@ -774,9 +775,7 @@ fn imports_that_would_share_a_name_are_refused() {
                 "      addresses: [203.0.113.20]\n    exports:\n    - service: foo\n      namespace: abc\n      ports:\n      - {name: http, port: 8080}\n",
             )
     });
-    let out = meshfed(tmp.path(), &["validate", "federation.yaml"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = validate(tmp.path(), 1);
     assert!(
         stderr.contains("error[MF135] spec.clusters[1].exports[0]")
             && stderr.contains("cluster cluster-a would get two ServiceEntries named ok-foo-abc-global"),
