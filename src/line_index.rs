@@ -3,9 +3,12 @@
 //!
 //! serde does not carry positions, so this walks the YAML event stream of
 //! the same text once more. It is only run when there is something to
-//! report. Aliases are not followed, so it costs no more than the text.
+//! report, and then, where the paths to report are known in advance
+//! ([`LineIndex::for_paths`]), it records only those paths and their
+//! ancestors and stops once every one of them is found. Aliases are not
+//! followed, so it costs no more than the text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use saphyr_parser::{Event, Parser};
@@ -33,6 +36,35 @@ enum Frame {
     Opaque,
 }
 
+/// The paths [`LineIndex::for_paths`] is asked for, and every path
+/// `line_of` may look up for them (themselves included).
+struct Wanted<'p> {
+    paths: HashSet<&'p str>,
+    ancestors: HashSet<&'p str>,
+}
+
+/// What a scan has recorded so far.
+struct Found<'w, 'p> {
+    lines: HashMap<String, usize>,
+    /// `None`: every path is wanted.
+    wanted: Option<&'w Wanted<'p>>,
+    /// How many of the wanted paths themselves are still to be found.
+    missing: usize,
+}
+
+impl Found<'_, '_> {
+    /// Records the first line of a path, if it is wanted.
+    fn record(&mut self, path: &str, line: usize) {
+        if self.wanted.is_some_and(|w| !w.ancestors.contains(path)) || self.lines.contains_key(path) {
+            return;
+        }
+        self.lines.insert(path.to_owned(), line);
+        if self.wanted.is_some_and(|w| w.paths.contains(path)) {
+            self.missing -= 1;
+        }
+    }
+}
+
 /// Appends a mapping key to a path.
 pub fn child(path: &str, key: &str) -> String {
     if path.is_empty() {
@@ -51,17 +83,49 @@ impl LineIndex {
     /// Indexes the first document of `text`; a text that does not parse gives
     /// whatever was indexed up to the error.
     pub fn build(text: &str) -> Self {
-        let mut lines: HashMap<String, usize> = HashMap::new();
+        Self::scan(text, None)
+    }
+
+    /// An index that answers [`line_of`](Self::line_of) for `paths` exactly
+    /// as [`build`](Self::build)'s does, and knows nothing else: it records
+    /// only these paths and the ancestors `line_of` falls back to, and stops
+    /// reading once every path itself is recorded (a path keeps the line of
+    /// its first occurrence, so nothing later can change an answer). At
+    /// 20x100, where each cluster warns once, this is a fraction of indexing
+    /// every key.
+    pub fn for_paths<'p>(text: &str, paths: impl IntoIterator<Item = &'p str>) -> Self {
+        let mut wanted = Wanted {
+            paths: HashSet::new(),
+            ancestors: HashSet::new(),
+        };
+        for path in paths {
+            wanted.paths.insert(path);
+            let mut p = path;
+            wanted.ancestors.insert(p);
+            while let Some(cut) = p.rfind(['.', '[']) {
+                p = &p[..cut];
+                wanted.ancestors.insert(p);
+            }
+        }
+        Self::scan(text, Some(&wanted))
+    }
+
+    /// The walk behind [`build`](Self::build) (`wanted` is `None`: every
+    /// path) and [`for_paths`](Self::for_paths).
+    fn scan(text: &str, wanted: Option<&Wanted<'_>>) -> Self {
+        let mut found = Found {
+            lines: HashMap::new(),
+            missing: wanted.map_or(usize::MAX, |w| w.paths.len()),
+            wanted,
+        };
         // The path of the node at hand, built in one buffer: each path is
         // allocated once, when it is recorded.
         let mut path = String::new();
-        let mut record = |path: &str, line: usize| {
-            if !lines.contains_key(path) {
-                lines.insert(path.to_owned(), line);
-            }
-        };
         let mut stack: Vec<Frame> = Vec::new();
         for event in Parser::new_from_str(text) {
+            if found.missing == 0 {
+                break;
+            }
             let Ok((event, span)) = event else { break };
             let line = span.start.line();
             let opens = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
@@ -87,7 +151,7 @@ impl LineIndex {
                     path.truncate(*len);
                     let _ = write!(path, "[{next}]");
                     *next += 1;
-                    record(&path, line);
+                    found.record(&path, line);
                     true
                 }
                 Some(Frame::Map { len, value }) => match value.take() {
@@ -99,7 +163,7 @@ impl LineIndex {
                                 path.push('.');
                             }
                             path.push_str(key);
-                            record(&path, line);
+                            found.record(&path, line);
                             *value = Some(!key.is_empty());
                             continue;
                         }
@@ -125,7 +189,7 @@ impl LineIndex {
                 });
             }
         }
-        LineIndex { lines }
+        LineIndex { lines: found.lines }
     }
 
     /// The line of `path`, or of its nearest ancestor that has one.
@@ -156,6 +220,43 @@ mod tests {
         assert_eq!(idx.line_of("spec.clusters[0].rootCA.files[1]"), Some(6));
         assert_eq!(idx.line_of("spec.clusters[1].name"), Some(7));
         assert_eq!(idx.line_of("spec.clusters[1].exports[0].service"), Some(9));
+    }
+
+    /// For its paths, `for_paths` answers what the full index answers:
+    /// present, absent (an ancestor's line), inside complex keys, repeated.
+    #[test]
+    fn for_paths_answers_as_the_full_index() {
+        let odd =
+            "a:\n  ? [x]\n  : {b: 1}\n  c:\n  - - p\n    - q\n  - {d: [e, f]}\n  \"\": {g: 1}\n  h: 2\na: 3\nz: 4\n";
+        let paths = [
+            "apiVersion",
+            "spec.clusters[0]",
+            "spec.clusters[0].rootCA.files[1]",
+            "spec.clusters[1].exports[0].ports",
+            "spec.clusters[1].domain",
+            "spec.clusters[7]",
+            "a.c[0][1]",
+            "a.c[1].d[1]",
+            "a..g",
+            "a.b",
+            "a.h",
+            "a",
+            "z",
+            "",
+            "nowhere.at[3].all",
+        ];
+        for text in [TEXT, odd] {
+            let full = LineIndex::build(text);
+            for (i, p) in paths.iter().enumerate() {
+                let one = LineIndex::for_paths(text, [*p]);
+                assert_eq!(one.line_of(p), full.line_of(p), "{p} alone in {text:?}");
+                let some = LineIndex::for_paths(text, paths[i..].iter().copied());
+                assert_eq!(some.line_of(p), full.line_of(p), "{p} among others in {text:?}");
+            }
+        }
+        // It stops once its paths are found: nothing after them is recorded.
+        let first = LineIndex::for_paths(TEXT, ["spec.clusters[0]"]);
+        assert_eq!(first.lines.len(), 3, "{:?}", first.lines);
     }
 
     #[test]

@@ -198,9 +198,11 @@ pub fn validate_for_graph(src: &SpecSource, opts: &RenderOptions) -> Checked<Fed
 
 /// Intake, then the plan of what passed it; or every problem.
 fn plan_of(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions, roots_as_warnings: bool) -> Checked<Planned> {
-    let (input, warnings) = intake::read(spec, src, opts, roots_as_warnings)?;
+    let ((input, federation), warnings) = intake::read(spec, src, opts, roots_as_warnings, |input| {
+        plan::build(spec, &input.roots)
+    })?;
     let planned = Planned {
-        federation: plan::build(spec, &input.roots),
+        federation,
         items_read: input.items_read,
     };
     Ok((planned, warnings))

@@ -14,7 +14,7 @@
 //! renders for 76,000 objects. A render that reads a hole (`cluster`, or
 //! the annotations other than by writing them) is not reused, and that
 //! template is rendered per object as before, so the template stays the one
-//! definition of the object. Rendered files go into a sorted map, so output order never
+//! definition of the object (`imports`). Rendered files go into a sorted map, so output order never
 //! depends on the order of work. `NEXT-STEPS.md` is the one file that is
 //! prose: rendered from `next-steps.md` and written as it comes.
 
@@ -32,10 +32,10 @@ use crate::diagnostics::{Code, Diagnostic};
 
 mod canonical;
 mod general;
+mod imports;
 mod overlay;
-use crate::plan::{ClusterPlan, Federation, ImportedService, InstallerKind, ServiceImport};
+use crate::plan::{ClusterPlan, Federation, ImportedService, InstallerKind};
 use general::{format_value, parse_back};
-use overlay::overlay_annotations;
 
 /// Every template meshfed uses, embedded at build time.
 pub const TEMPLATES: [(&str, &str); 13] = [
@@ -382,117 +382,6 @@ impl Renderer {
             InstallerKind::None => {}
         }
         Ok(())
-    }
-
-    /// Every import of `cluster`, its ServiceEntry and DestinationRule
-    /// appended to `imports-<source>.yaml`.
-    fn imports(
-        &self,
-        fed: &Federation,
-        cluster: &ClusterPlan,
-        federation: &Value,
-        cl: &Value,
-        files: &mut ClusterOutput,
-    ) -> Result<(), Diagnostic> {
-        // Imports differ from cluster to cluster only in their annotations:
-        // each template is rendered once per export (with a hole for them)
-        // and filled in for each importer, where its output allows it.
-        let fed_key = serde_json::to_string(&fed_context(fed)).unwrap_or_default();
-        let memo = *self.memo_federation.get_or_init(|| fed_key.clone()) == fed_key;
-        let annotations = |i: &ServiceImport| Value::from(Serde(&*i.annotations));
-        let mut shared = cluster
-            .imports
-            .first()
-            .map(|i| (i.annotations.clone(), canonical::Filling::new(annotations(i))));
-        for import in &cluster.imports {
-            let mut own;
-            let filling = match &mut shared {
-                Some((map, filling)) if Arc::ptr_eq(map, &import.annotations) => filling,
-                _ => {
-                    own = canonical::Filling::new(annotations(import));
-                    &mut own
-                }
-            };
-            let annotations = filling.value().clone();
-            let file = files
-                .entry(format!("imports-{}.yaml", import.service.source_cluster))
-                .or_insert_with(|| OutputFile {
-                    text: String::new(),
-                    applied: true,
-                });
-            let ctx = OnceLock::new();
-            let ctx = || {
-                ctx.get_or_init(|| {
-                    let import = self.import_value(import, annotations.clone());
-                    context! { federation => federation.clone(), cluster => cl.clone(), import => import }
-                })
-                .clone()
-            };
-            for (slot, template) in IMPORT_TEMPLATES.into_iter().enumerate() {
-                if !file.text.is_empty() {
-                    file.text.push_str("---\n");
-                }
-                #[cfg(debug_assertions)]
-                let start = file.text.len();
-                let reused = memo
-                    && self
-                        .memo(slot, federation, import)
-                        .is_some_and(|text| canonical::fill(text, filling, &mut file.text));
-                if reused {
-                    // Debug builds (every test run) check it against rendering the object.
-                    #[cfg(debug_assertions)]
-                    assert_eq!(
-                        Ok(&file.text[start..]),
-                        self.object(template, ctx()).as_deref(),
-                        "{template}: the per-export memo differs from rendering the object"
-                    );
-                } else {
-                    file.text.push_str(&self.object(template, ctx())?);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// `import` as its template value: the export's shared value, made once,
-    /// with `meta.annotations` replaced by this cluster's (`annotations`,
-    /// best made once per cluster).
-    pub(crate) fn import_value(&self, import: &ServiceImport, annotations: Value) -> Value {
-        let base = match self.shared(import) {
-            Some(shared) => shared.value.clone(),
-            None => Value::from(Serde(&*import.service)),
-        };
-        overlay_annotations(base, annotations)
-    }
-
-    /// The export's shared import, or `None` for an import of a federation
-    /// other than the one this renderer first saw it in.
-    fn shared(&self, import: &ServiceImport) -> Option<&SharedImport> {
-        self.imports
-            .get(import.service.index)
-            .map(|cell| {
-                cell.get_or_init(|| SharedImport {
-                    service: import.service.clone(),
-                    value: Value::from(Serde(&*import.service)),
-                    memo: Default::default(),
-                })
-            })
-            .filter(|shared| Arc::ptr_eq(&shared.service, &import.service))
-    }
-
-    /// The `slot`th of `IMPORT_TEMPLATES` rendered once for every importer
-    /// of `import`'s export, a hole where the annotations go.
-    fn memo(&self, slot: usize, federation: &Value, import: &ServiceImport) -> Option<&str> {
-        let shared = self.shared(import)?;
-        let memo = shared.memo[slot].get_or_init(|| {
-            let template = self.canonical.get_template(IMPORT_TEMPLATES[slot]).ok()?;
-            let import = overlay_annotations(shared.value.clone(), canonical::Hole::writable());
-            canonical::start();
-            let ctx =
-                context! { federation => federation.clone(), cluster => canonical::Hole::unused(), import => import };
-            canonical::finish_reusable(&template.render(ctx).ok()?)
-        });
-        memo.as_deref()
     }
 }
 

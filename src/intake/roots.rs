@@ -32,7 +32,7 @@ pub fn intake_roots(value: &serde_json::Value, src: &SpecSource, opts: &BuildOpt
     // Another kind of document is no spec: its paths mean nothing to us.
     let field = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
     if field("apiVersion") != Some(crate::spec::API_VERSION) || field("kind") != Some(crate::spec::KIND) {
-        return b.diags;
+        return b.placed();
     }
     let clusters = value.pointer("/spec/clusters").and_then(serde_json::Value::as_array);
     for (ci, c) in clusters.into_iter().flatten().enumerate() {
@@ -55,7 +55,7 @@ pub fn intake_roots(value: &serde_json::Value, src: &SpecSource, opts: &BuildOpt
         };
         read_roots(&mut b, ci, &cluster, &opts.certs);
     }
-    b.diags
+    b.placed()
 }
 
 pub(super) fn read_roots(b: &mut Reader<'_>, ci: usize, c: &ClusterSpec, policy: &CertPolicy) -> Vec<RootCert> {

@@ -121,6 +121,11 @@ pub(super) fn fan_out<'a>(
         by_name.keys().map(|n| (*n, Arc::new(naming::annotations(n)))).collect();
     for &exporter in by_name.values() {
         let labels = Arc::new(naming::labels(fed, Some(&exporter.name)));
+        // Whom this exporter's exports go to: every other cluster (an export
+        // without `to`), or those named. Peers are recorded once per
+        // exporter, not once per export and importer.
+        let mut to_all = false;
+        let mut to_named: BTreeSet<&str> = BTreeSet::new();
         for e in &exporter.exports {
             let host = naming::service_host(&e.service, &e.namespace, &exporter.domain);
             let hosts = out.exported_hosts.entry(&exporter.name).or_default();
@@ -134,8 +139,14 @@ pub(super) fn fan_out<'a>(
                 ));
             }
             let targets: Vec<&str> = match &e.to {
-                Some(to) => to.iter().map(String::as_str).collect(),
-                None => by_name.keys().copied().filter(|n| *n != exporter.name).collect(),
+                Some(to) => {
+                    to_named.extend(to.iter().map(String::as_str));
+                    to.iter().map(String::as_str).collect()
+                }
+                None => {
+                    to_all = true;
+                    by_name.keys().copied().filter(|n| *n != exporter.name).collect()
+                }
             };
             // Worked out once per export; importers differ only in the cluster annotation.
             let service = Arc::new(service_import(
@@ -149,8 +160,6 @@ pub(super) fn fan_out<'a>(
             ));
             out.exports += 1;
             for &importer in &targets {
-                out.peers.entry(importer).or_default().insert(&exporter.name);
-                out.peers.entry(&exporter.name).or_default().insert(importer);
                 let annotations = match annotations.get(importer) {
                     Some(a) => a.clone(),
                     None => Arc::new(naming::annotations(importer)),
@@ -171,6 +180,11 @@ pub(super) fn fan_out<'a>(
                     .or_default()
                     .push(export_authorization(fed, exporter, e, importers));
             }
+        }
+        let others = by_name.keys().copied().filter(|n| to_all && *n != exporter.name);
+        for importer in others.chain(to_named) {
+            out.peers.entry(importer).or_default().insert(&exporter.name);
+            out.peers.entry(&exporter.name).or_default().insert(importer);
         }
     }
     out

@@ -92,8 +92,14 @@ pub(super) fn next_steps(
     by_name: &BTreeMap<&str, &ClusterSpec>,
 ) -> NextSteps {
     exports.sort_by(|a, b| (&a.namespace, &a.service).cmp(&(&b.namespace, &b.service)));
-    let callers: BTreeSet<String> = exports.iter().flat_map(|e| e.importers.iter().cloned()).collect();
-    let export_namespaces: BTreeSet<String> = exports.iter().map(|e| e.namespace.clone()).collect();
+    // Borrowed while sorted and deduplicated, each copied once at the end.
+    let callers: BTreeSet<&str> = exports
+        .iter()
+        .flat_map(|e| e.importers.iter().map(String::as_str))
+        .collect();
+    let export_namespaces: BTreeSet<&str> = exports.iter().map(|e| e.namespace.as_str()).collect();
+    let callers = callers.into_iter().map(str::to_owned).collect();
+    let export_namespaces = export_namespaces.into_iter().map(str::to_owned).collect();
     let sources: BTreeSet<&str> = imports.iter().map(|i| i.service.source_cluster.as_str()).collect();
     let remote_gateways = sources
         .into_iter()
@@ -122,10 +128,10 @@ pub(super) fn next_steps(
                 selector: gw.selector.clone(),
             }
         }),
-        callers: callers.into_iter().collect(),
+        callers,
         exports,
         remote_gateways,
         imported_hosts: imports.iter().map(|i| i.service.host.clone()).collect(),
-        export_namespaces: export_namespaces.into_iter().collect(),
+        export_namespaces,
     }
 }

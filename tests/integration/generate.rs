@@ -768,6 +768,15 @@ fn a_global_service_honours_to_the_global_domain_and_dns_gateways() {
 /// A spec of `clusters` (name, gateway addresses, exports) with the committed
 /// test roots, validated: (exit code, stderr).
 fn validate_generated(clusters: Vec<(&str, Vec<String>, Vec<Value>)>) -> (i32, String) {
+    validate_generated_as(clusters, |spec| serde_json::to_string(spec).unwrap()).1
+}
+
+/// `meshfed validate` of a spec with these clusters, written by `write`:
+/// the spec's text, exit code and stderr.
+fn validate_generated_as(
+    clusters: Vec<(&str, Vec<String>, Vec<Value>)>,
+    write: impl Fn(&Value) -> String,
+) -> (String, (i32, String)) {
     let tmp = tempfile::tempdir().unwrap();
     let clusters: Vec<Value> = clusters
         .into_iter()
@@ -785,12 +794,41 @@ fn validate_generated(clusters: Vec<(&str, Vec<String>, Vec<Value>)>) -> (i32, S
         "metadata": {"name": "big"}, "spec": {"clusters": clusters}
     });
     let path = tmp.path().join("federation.yaml");
-    std::fs::write(&path, serde_json::to_string(&spec).unwrap()).unwrap();
+    let text = write(&spec);
+    std::fs::write(&path, &text).unwrap();
     let o = meshfed(&["validate", path.to_str().unwrap()]);
-    (
+    let outcome = (
         o.status.code().unwrap(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    );
+    (text, outcome)
+}
+
+/// A spec past 32 KiB has its warnings placed on another thread while the
+/// plan is built (`intake::read`): the line is still the one the warned
+/// path stands on.
+#[test]
+fn a_large_specs_warnings_stand_at_their_lines() {
+    let exports: Vec<Value> = (0..1001).map(|i| export(&format!("s{i}"), 1, false, false)).collect();
+    let (text, (code, stderr)) = validate_generated_as(
+        vec![("east", vec!["192.0.2.1".into()], exports), ("west", vec![], vec![])],
+        |spec| serde_norway::to_string(spec).unwrap(),
+    );
+    assert!(text.len() > 32 * 1024, "{}", text.len());
+    assert_eq!(code, 0, "{stderr}");
+    // `spec.clusters[1]` stands on its item's first line (keys are sorted).
+    let line = text
+        .lines()
+        .position(|l| l.trim_start() == "- domain: west.example")
+        .unwrap()
+        + 1;
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning[MF153] spec.clusters[1]"));
+    assert!(
+        warning.is_some_and(|w| w.contains(&format!("federation.yaml:{line})"))),
+        "line {line}: {stderr}"
+    );
 }
 
 fn export(service: &str, ports: usize, global: bool, consumers: bool) -> Value {
