@@ -198,9 +198,17 @@ pub fn validate_for_graph(src: &SpecSource, opts: &RenderOptions) -> Checked<Fed
 
 /// Intake, then the plan of what passed it; or every problem.
 fn plan_of(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions, roots_as_warnings: bool) -> Checked<Planned> {
-    let ((input, federation), warnings) = intake::read(spec, src, opts, roots_as_warnings, |input| {
-        plan::build(spec, &input.roots)
-    })?;
+    let (input, unplaced) = intake::read(spec, src, opts, roots_as_warnings)?;
+    let (federation, warnings) = if unplaced.worth_a_thread() {
+        std::thread::scope(|s| {
+            let placing = s.spawn(|| unplaced.place());
+            let federation = plan::build(spec, &input.roots);
+            let warnings = placing.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (federation, warnings)
+        })
+    } else {
+        (plan::build(spec, &input.roots), unplaced.place())
+    };
     let planned = Planned {
         federation,
         items_read: input.items_read,

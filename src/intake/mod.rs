@@ -10,7 +10,7 @@ use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use crate::certs::CertPolicy;
-use crate::diagnostics::{Checked, Code, Diagnostic, Diagnostics, Location};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, Location};
 use crate::line_index::LineIndex;
 use crate::load::SpecSource;
 use crate::plan::{checks, ClusterRoots};
@@ -37,17 +37,15 @@ pub struct PlanInput {
 /// graph`, which needs names, not certificates) an expired, missing or
 /// broken root is a warning and the cluster goes on without it.
 ///
-/// What passes goes to `plan` (the plan, which is pure), whose result comes
-/// back beside it. Warnings are placed at their spec lines on another
-/// thread meanwhile: at 20x100, where every cluster warns (MF153), finding
-/// their lines costs about as much as the plan.
-pub fn read<T>(
+/// What passes comes back as plain values for the plan, beside the warnings
+/// still to be placed at their spec lines ([`Unplaced`]); every problem, all
+/// placed, when anything is an error.
+pub fn read<'a>(
     spec: &MeshFederation,
-    src: &SpecSource,
-    opts: &BuildOptions,
+    src: &'a SpecSource,
+    opts: &'a BuildOptions,
     roots_as_warnings: bool,
-    plan: impl FnOnce(&PlanInput) -> T,
-) -> Checked<(PlanInput, T)> {
+) -> Result<(PlanInput, Unplaced<'a>), Diagnostics> {
     let mut b = Reader::new(src, opts, roots_as_warnings);
     let s = &spec.spec;
     b.report_all(checks::federation(spec));
@@ -71,23 +69,28 @@ pub fn read<T>(
         roots,
         items_read: std::mem::take(&mut b.items_read),
     };
-    let (planned, warnings) = if b.unplaced.is_empty() || src.text.len() < PLACE_APART {
-        (plan(&input), b.placed())
-    } else {
-        std::thread::scope(|s| {
-            let placing = s.spawn(move || b.placed());
-            let planned = plan(&input);
-            let warnings = placing.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (planned, warnings)
-        })
-    };
-    Ok(((input, planned), warnings))
+    Ok((input, Unplaced(b)))
 }
 
-/// The spec size from which warnings are placed on a thread of their own
-/// while the plan is built: scanning 32 KiB takes a few milliseconds, more
-/// than starting a thread (and its allocator arena) costs.
-const PLACE_APART: usize = 32 * 1024;
+/// The warnings of a spec that passed intake, each still to be placed at
+/// its spec line. At 20x100, where every cluster warns (MF153), finding
+/// their lines costs about as much as the plan, so the caller may place
+/// them on another thread while it builds the plan.
+pub struct Unplaced<'a>(Reader<'a>);
+
+impl Unplaced<'_> {
+    /// The warnings, each at its file and line.
+    pub fn place(self) -> Diagnostics {
+        self.0.placed()
+    }
+
+    /// Whether placing is worth a thread of its own: there is something to
+    /// place, in a spec past 32 KiB (scanning that takes a few milliseconds,
+    /// more than starting a thread and its allocator arena costs).
+    pub fn worth_a_thread(&self) -> bool {
+        !self.0.unplaced.is_empty() && self.0.src.text.len() >= 32 * 1024
+    }
+}
 
 /// Settings for intake: the certificate policy, and in KRM mode the objects
 /// roots may be read from.
