@@ -500,8 +500,12 @@ fn root_out_taken(req: &ImportRequest, pem: &str) -> Option<Diagnostic> {
 /// The entry as YAML with two comment lines, indented as an item of `spec.clusters`.
 fn entry_text(req: &ImportRequest, public: &PublicDoc, entry: &ClusterEntry) -> Result<String, Diagnostics> {
     let root_file = &entry.root_ca.files[0];
-    let yaml = crate::yaml::to_string(std::slice::from_ref(entry))
-        .map_err(|e| Diagnostics::from(Diagnostic::new(Code::MF305, "", format!("cannot write the entry: {e}"))))?;
+    let yaml = crate::yaml::to_string(std::slice::from_ref(entry)).map_err(|e| {
+        Diagnostics::from(
+            Diagnostic::new(Code::MF305, "", format!("cannot write the entry: {e}"))
+                .hint("this is a bug in meshfed: report it with the Deckhouse documents that caused it"),
+        )
+    })?;
     // Indented as an item of `spec.clusters` (two spaces, as the README's
     // spec writes it), so it pastes as is.
     let mut out = format!(

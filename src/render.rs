@@ -405,8 +405,10 @@ fn kustomization(files: &ClusterOutput) -> Result<OutputFile, Diagnostic> {
         kind: "Kustomization",
         resources,
     };
-    let text = to_yaml(&kustomization)
-        .map_err(|e| Diagnostic::new(Code::MF305, "", format!("cannot write kustomization.yaml: {e}")))?;
+    let text = to_yaml(&kustomization).map_err(|e| {
+        Diagnostic::new(Code::MF305, "", format!("cannot write kustomization.yaml: {e}"))
+            .hint("this is a bug in meshfed: report it with the spec that caused it")
+    })?;
     Ok(OutputFile { text, applied: false })
 }
 
