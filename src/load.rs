@@ -183,6 +183,12 @@ fn yaml_error(e: &serde_norway::Error, file: &Path) -> Diagnostic {
 /// may hold warnings even when the spec is returned).
 pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
     let mut diags = Diagnostics::new();
+    // Compiling the schema takes as long as parsing 80 KiB of YAML: for a
+    // spec of more than a few KiB it is compiled on another thread meanwhile
+    // (nothing waits for that thread but `validator()` below).
+    if src.text.len() > 16 << 10 {
+        let _ = std::thread::Builder::new().spawn(validator);
+    }
     let value = match parse_yaml(&src.text, &src.file) {
         Ok(v) => v,
         Err(d) => {
@@ -195,7 +201,10 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
         return Err(diags);
     }
     let mut found = Vec::new();
-    for err in validator().iter_errors(&value) {
+    // A valid spec (the common case) is told apart quickly; only an invalid
+    // one pays for collecting every error.
+    let errors = (!validator().is_valid(&value)).then(|| validator().iter_errors(&value));
+    for err in errors.into_iter().flatten() {
         let pointer = err.instance_path().to_string();
         let path = pointer_to_path(&pointer);
         found.extend(schema_diagnostics(err.kind(), &path, &pointer, err.instance()));

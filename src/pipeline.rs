@@ -67,10 +67,12 @@ where
 {
     let ((Planned { federation, .. }, renderer), warnings) = prepare(src, opts)?;
     let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
-    render_parallel(&federation, &renderer, &clusters, |cluster, files| {
+    let rendered = render_parallel(&federation, &renderer, &clusters, |cluster, files| {
         sink(&federation.name, cluster, files)
-    })
-    .map_err(Diagnostics::from)?;
+    });
+    drop(clusters);
+    free_aside((federation, renderer));
+    rendered.map_err(Diagnostics::from)?;
     Ok(((), warnings))
 }
 
@@ -87,9 +89,22 @@ fn render_parallel<F>(
 where
     F: Fn(&str, ClusterOutput) -> Result<(), Diagnostic> + Sync,
 {
-    let next = AtomicUsize::new(0);
+    // A thread (and its malloc arena) costs about a millisecond: only worth it
+    // when there are hundreds of objects to render.
+    let objects: usize = clusters.iter().map(|c| c.imports.len() + 1).sum();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(clusters.len())
+        .min(1 + objects / 256);
+    let shared = if workers > 1 {
+        renderer.shared_imports(clusters)
+    } else {
+        Vec::new()
+    };
+    let (next_shared, next) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let failed = AtomicBool::new(false);
     let work = || {
+        renderer.prerender(federation, &shared, &next_shared);
         let mut errors = Vec::new();
         while !failed.load(Ordering::Relaxed) {
             let i = next.fetch_add(1, Ordering::Relaxed);
@@ -109,13 +124,6 @@ where
         }
         errors
     };
-    // A thread (and its malloc arena) costs about a millisecond: only worth it
-    // when there are hundreds of objects to render.
-    let objects: usize = clusters.iter().map(|c| c.imports.len() + 1).sum();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(clusters.len())
-        .min(1 + objects / 256);
     let mut errors: Vec<(usize, Diagnostic)> = if workers <= 1 {
         work()
     } else {
@@ -131,6 +139,16 @@ where
     match errors.into_iter().next() {
         Some((_, d)) => Err(d),
         None => Ok(()),
+    }
+}
+
+/// Frees `plan` (a federation's plan and its renderer) on a thread of its
+/// own when it is large: at 20x100 that takes as long as rendering a
+/// cluster, and the caller has files to put in place meanwhile.
+fn free_aside(plan: (Federation, Renderer)) {
+    if plan.0.exports * plan.0.clusters.len() >= 4096 {
+        // If no thread can be made, the closure (and the plan) is freed here.
+        let _ = std::thread::Builder::new().spawn(move || drop(plan));
     }
 }
 

@@ -5,6 +5,7 @@
 //! filled (`canonical::fill`), unless the render read a hole, in which case
 //! the object is rendered per import as before.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use minijinja::value::Serde;
@@ -29,8 +30,7 @@ impl Renderer {
         // Imports differ from cluster to cluster only in their annotations:
         // each template is rendered once per export (with a hole for them)
         // and filled in for each importer, where its output allows it.
-        let fed_key = serde_json::to_string(&fed_context(fed)).unwrap_or_default();
-        let memo = *self.memo_federation.get_or_init(|| fed_key.clone()) == fed_key;
+        let memo = self.memo_usable(fed);
         let annotations = |i: &ServiceImport| Value::from(Serde(&*i.annotations));
         let mut shared = cluster
             .imports
@@ -68,6 +68,42 @@ impl Renderer {
             }
         }
         Ok(())
+    }
+
+    /// One import of each export that `clusters` import, in export order:
+    /// what [`Renderer::prerender`] works through.
+    pub fn shared_imports<'f>(&self, clusters: &[&'f ClusterPlan]) -> Vec<&'f ServiceImport> {
+        let mut first: Vec<Option<&ServiceImport>> = vec![None; self.imports.len()];
+        for import in clusters.iter().flat_map(|c| &c.imports) {
+            if let Some(slot) = first.get_mut(import.service.index) {
+                slot.get_or_insert(import);
+            }
+        }
+        first.into_iter().flatten().collect()
+    }
+
+    /// Renders the per-export objects every importer shares, taking exports
+    /// from `shared` (from [`Renderer::shared_imports`]) by the `next`
+    /// counter until none is left. Each render thread runs this before its
+    /// clusters, so the threads share these renders out between them instead
+    /// of one waiting while the other makes the one both need.
+    pub fn prerender(&self, fed: &Federation, shared: &[&ServiceImport], next: &AtomicUsize) {
+        if !self.memo_usable(fed) {
+            return;
+        }
+        let federation = Value::from(Serde(fed_context(fed)));
+        while let Some(import) = shared.get(next.fetch_add(1, Ordering::Relaxed)) {
+            for slot in 0..IMPORT_TEMPLATES.len() {
+                self.memo(slot, &federation, import);
+            }
+        }
+    }
+
+    /// Whether the per-export renders kept are `fed`'s: the first
+    /// federation this renderer sees is the one they are kept for.
+    fn memo_usable(&self, fed: &Federation) -> bool {
+        let key = serde_json::to_string(&fed_context(fed)).unwrap_or_default();
+        *self.memo_federation.get_or_init(|| key.clone()) == key
     }
 
     /// Appends the objects of one import to its file's `text`: each filled
