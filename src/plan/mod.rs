@@ -155,7 +155,8 @@ pub fn build(spec: &MeshFederation, roots: &ClusterRoots) -> Federation {
     let s = &spec.spec;
     let istio = istio_target(&s.istio);
     let by_name: BTreeMap<&str, &ClusterSpec> = s.clusters.iter().map(|c| (c.name.as_str(), c)).collect();
-    let mut fan_out = imports::fan_out(fed, s, &by_name);
+    let fan_out = imports::fan_out(fed, s, &by_name);
+    let exports = fan_out.exports;
     let mut globals = crate::plan::global::plan(fed, s, &s.import_namespace);
     let cx = Context {
         fed,
@@ -164,16 +165,18 @@ pub fn build(spec: &MeshFederation, roots: &ClusterRoots) -> Federation {
         by_name: &by_name,
         roots,
     };
+    // `fan_out.clusters` is in `by_name`'s order.
     let clusters = by_name
         .iter()
-        .map(|(name, c)| cluster_plan(&cx, c, &mut fan_out, globals.remove(*name).unwrap_or_default()))
+        .zip(fan_out.clusters)
+        .map(|((name, c), mine)| cluster_plan(&cx, c, mine, globals.remove(*name).unwrap_or_default()))
         .collect();
     Federation {
         name: fed.to_owned(),
         istio,
         import_namespace: s.import_namespace.clone(),
         clusters,
-        exports: fan_out.exports,
+        exports,
     }
 }
 
@@ -196,21 +199,21 @@ fn istio_target(istio: &IstioSpec) -> IstioTarget {
     }
 }
 
-/// Everything cluster `c` gets, its part of the fan-out taken out of `fan_out`.
+/// Everything cluster `c` gets, from its part of the fan-out.
 fn cluster_plan(
     cx: &Context<'_>,
     c: &ClusterSpec,
-    fan_out: &mut imports::FanOut<'_>,
+    mine: imports::ClusterFanOut<'_>,
     globals: Vec<GlobalService>,
 ) -> ClusterPlan {
     let (fed, name, namespace) = (cx.fed, c.name.as_str(), cx.spec.istio.namespace.as_str());
-    let mut cluster_imports = fan_out.imports.remove(name).unwrap_or_default();
+    let mut cluster_imports = mine.imports;
     cluster_imports.sort_by(|a, b| {
         let (a, b) = (&a.service, &b.service);
         (&a.source_cluster, &a.host).cmp(&(&b.source_cluster, &b.host))
     });
-    let gateway = fan_out.exported_hosts.get(name).map(|hosts| {
-        let mut hosts = hosts.clone();
+    let mut hosts = mine.exported_hosts;
+    let gateway = (!hosts.is_empty()).then(|| {
         hosts.sort();
         GatewayExposure {
             meta: meta(naming::gateway_name(fed), namespace, fed, None, name),
@@ -219,7 +222,7 @@ fn cluster_plan(
             hosts,
         }
     });
-    let remotes = trust::remotes(fan_out.peers.get(name), cx.by_name, cx.roots);
+    let remotes = trust::remotes(&mine.peers, cx.by_name, cx.roots);
     let trust = (!remotes.is_empty()).then(|| trust::trust_bundle(fed, namespace, name, &remotes));
     let mesh_config = (cx.istio.installer != InstallerKind::None)
         .then(|| mesh_config::mesh_config(c, cx.istio, &remotes, gateway.as_ref()));
@@ -227,11 +230,12 @@ fn cluster_plan(
         c,
         cx.istio,
         gateway.as_ref(),
-        fan_out.export_steps.remove(name).unwrap_or_default(),
+        mine.export_steps,
+        mine.callers,
         &cluster_imports,
         cx.by_name,
     );
-    let mut authorizations = fan_out.authorizations.remove(name).unwrap_or_default();
+    let mut authorizations = mine.authorizations;
     authorizations.sort_by(|x, y| (&x.policy.namespace, &x.policy.name).cmp(&(&y.policy.namespace, &y.policy.name)));
     ClusterPlan {
         name: c.name.clone(),

@@ -3,10 +3,11 @@
 //! gateways its pods call).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::imports::gateway_addresses;
+use super::imports::{gateway_addresses, ImportedService};
 use super::mesh_config::istioctl_target_port;
 use super::{GatewayExposure, InstallerKind, IstioTarget, ServiceImport};
 use crate::spec::{ClusterSpec, ExportSpec};
@@ -26,9 +27,21 @@ pub struct NextSteps {
     /// The gateways this cluster's pods call, one per cluster it imports from.
     pub remote_gateways: Vec<RemoteGatewayStep>,
     /// The hosts this cluster's pods may call.
-    pub imported_hosts: Vec<String>,
+    pub imported_hosts: ImportedHosts,
     /// Namespaces of the exported workloads, whose pods need a sidecar.
     pub export_namespaces: Vec<String>,
+}
+
+/// The hosts of a cluster's imports, in import order, serialized as a list
+/// of host names: read from the imports themselves, so the 38,000 host
+/// names of 20x100 are not copied once more.
+#[derive(Debug, Clone)]
+pub struct ImportedHosts(Vec<Arc<ImportedService>>);
+
+impl Serialize for ImportedHosts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|i| &i.host))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,8 +57,9 @@ pub struct ExportStep {
     pub service: String,
     pub namespace: String,
     pub ports: Vec<ExportPortStep>,
-    /// The clusters it is exported to.
-    pub importers: Vec<String>,
+    /// The clusters it is exported to, sorted. Shared: every export of a
+    /// cluster without `to` goes to the same clusters.
+    pub importers: Arc<[String]>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,7 +76,8 @@ pub struct RemoteGatewayStep {
     pub port: u16,
 }
 
-pub(super) fn export_step(e: &ExportSpec, importers: &[&str]) -> ExportStep {
+/// `importers`: sorted.
+pub(super) fn export_step(e: &ExportSpec, importers: Arc<[String]>) -> ExportStep {
     let mut ports: Vec<ExportPortStep> = e
         .ports
         .iter()
@@ -73,8 +88,6 @@ pub(super) fn export_step(e: &ExportSpec, importers: &[&str]) -> ExportStep {
         })
         .collect();
     ports.sort_by_key(|p| p.port);
-    let mut importers: Vec<String> = importers.iter().map(|s| (*s).to_owned()).collect();
-    importers.sort();
     ExportStep {
         service: e.service.clone(),
         namespace: e.namespace.clone(),
@@ -83,24 +96,24 @@ pub(super) fn export_step(e: &ExportSpec, importers: &[&str]) -> ExportStep {
     }
 }
 
+/// The facts of cluster `c`: `callers`, every importer of `exports`
+/// (sorted, deduplicated); `imports` sorted by source cluster.
 pub(super) fn next_steps(
     c: &ClusterSpec,
     istio: &IstioTarget,
     gateway: Option<&GatewayExposure>,
     mut exports: Vec<ExportStep>,
+    callers: Vec<String>,
     imports: &[ServiceImport],
     by_name: &BTreeMap<&str, &ClusterSpec>,
 ) -> NextSteps {
     exports.sort_by(|a, b| (&a.namespace, &a.service).cmp(&(&b.namespace, &b.service)));
     // Borrowed while sorted and deduplicated, each copied once at the end.
-    let callers: BTreeSet<&str> = exports
-        .iter()
-        .flat_map(|e| e.importers.iter().map(String::as_str))
-        .collect();
     let export_namespaces: BTreeSet<&str> = exports.iter().map(|e| e.namespace.as_str()).collect();
-    let callers = callers.into_iter().map(str::to_owned).collect();
     let export_namespaces = export_namespaces.into_iter().map(str::to_owned).collect();
-    let sources: BTreeSet<&str> = imports.iter().map(|i| i.service.source_cluster.as_str()).collect();
+    // The imports are sorted by source: each source's imports are together.
+    let mut sources: Vec<&str> = imports.iter().map(|i| i.service.source_cluster.as_str()).collect();
+    sources.dedup();
     let remote_gateways = sources
         .into_iter()
         .filter_map(|name| by_name.get(name))
@@ -131,7 +144,7 @@ pub(super) fn next_steps(
         callers,
         exports,
         remote_gateways,
-        imported_hosts: imports.iter().map(|i| i.service.host.clone()).collect(),
+        imported_hosts: ImportedHosts(imports.iter().map(|i| i.service.clone()).collect()),
         export_namespaces,
     }
 }

@@ -33,13 +33,12 @@ pub struct TrustBundle {
 
 /// The roots of each peer a cluster trusts, sorted by cluster name.
 pub(super) fn remotes(
-    peers: Option<&BTreeSet<&str>>,
+    peers: &BTreeSet<&str>,
     by_name: &BTreeMap<&str, &ClusterSpec>,
     roots: &ClusterRoots,
 ) -> Vec<RemoteTrust> {
     peers
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|peer| {
             let pc = by_name[peer];
             let peer_roots = roots.of(peer).to_vec();
