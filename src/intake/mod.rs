@@ -48,6 +48,10 @@ pub fn read<'a>(
 ) -> Result<(PlanInput, Unplaced<'a>), Diagnostics> {
     let mut b = Reader::new(src, opts, roots_as_warnings);
     let s = &spec.spec;
+    // Checked first (reported in their place, last) so that their lines are
+    // looked up beside every other check (`Reader::scan_early`).
+    let limits = crate::plan::global::check_limits(s);
+    b.scan_early(&limits);
     b.report_all(checks::federation(spec));
     let names: BTreeSet<&str> = s.clusters.iter().map(|c| c.name.as_str()).collect();
     let needs_selector = s.authorization == Some(AuthorizationMode::Importers);
@@ -60,7 +64,7 @@ pub fn read<'a>(
     b.report_all(
         crate::plan::global::check(&spec.metadata.name, s)
             .into_iter()
-            .chain(crate::plan::global::check_limits(s)),
+            .chain(limits),
     );
     if b.diags.has_errors() {
         return Err(b.placed());
@@ -88,8 +92,20 @@ impl Unplaced<'_> {
     /// place, in a spec past 32 KiB (scanning that takes a few milliseconds,
     /// more than starting a thread and its allocator arena costs).
     pub fn worth_a_thread(&self) -> bool {
-        !self.0.unplaced.is_empty() && self.0.src.text.len() >= 32 * 1024
+        !self.0.unplaced.is_empty() && self.0.src.text.len() >= PLACE_ASIDE_BYTES && !self.0.early_covers()
     }
+}
+
+/// The spec size from which finding lines is worth a thread of its own:
+/// scanning 32 KiB takes a few milliseconds, more than starting a thread and
+/// its allocator arena costs.
+const PLACE_ASIDE_BYTES: usize = 32 * 1024;
+
+/// A line scan started early on a thread of its own, for the paths it was
+/// given (`Reader::scan_early`).
+struct EarlyScan {
+    paths: BTreeSet<String>,
+    index: std::thread::JoinHandle<LineIndex>,
 }
 
 /// Settings for intake: the certificate policy, and in KRM mode the objects
@@ -111,6 +127,8 @@ struct Reader<'a> {
     /// The full index, built only if a check needs a line while reading
     /// (an inline PEM's first line): a valid spec never needs it.
     index: OnceCell<LineIndex>,
+    /// The lines of the limit warnings' paths, being found meanwhile.
+    early: Option<EarlyScan>,
     diags: Diagnostics,
     /// Which of `diags` are still to be placed at their spec line: all at
     /// once, by [`Reader::placed`], in one scan for just their paths.
@@ -133,6 +151,7 @@ impl<'a> Reader<'a> {
             objects: opts.objects.as_ref(),
             items_read: BTreeSet::new(),
             index: OnceCell::new(),
+            early: None,
             diags: Diagnostics::new(),
             unplaced: Vec::new(),
             roots_as_warnings,
@@ -142,6 +161,35 @@ impl<'a> Reader<'a> {
     /// The spec's full line index, built on first use.
     fn line_index(&self) -> &LineIndex {
         self.index.get_or_init(|| LineIndex::build(&self.src.text))
+    }
+
+    /// Starts finding the lines of `diagnostics` on a thread of its own, in a
+    /// large spec: the limit warnings are known before the other checks run
+    /// (at 20x100 every cluster warns MF153, and finding the 20 lines costs
+    /// more than every check and the plan together), so the scan runs beside
+    /// them instead of after them. [`Reader::placed`] uses it if it covers
+    /// every path to place, and scans again otherwise.
+    fn scan_early(&mut self, diagnostics: &[Diagnostic]) {
+        let paths: BTreeSet<String> = (diagnostics.iter())
+            .filter(|d| d.location.is_none())
+            .map(|d| d.path.clone())
+            .collect();
+        if paths.is_empty() || self.src.text.len() < PLACE_ASIDE_BYTES {
+            return;
+        }
+        let (text, wanted) = (self.src.text.clone(), paths.clone());
+        let scan = move || LineIndex::for_paths(&text, wanted.iter().map(String::as_str));
+        // If no thread can be made, the lines are found when placed.
+        if let Ok(index) = std::thread::Builder::new().spawn(scan) {
+            self.early = Some(EarlyScan { paths, index });
+        }
+    }
+
+    /// Whether the early scan has the line of every diagnostic to place.
+    fn early_covers(&self) -> bool {
+        self.early.as_ref().is_some_and(|early| {
+            (self.unplaced.iter()).all(|&i| self.diags.iter().nth(i).is_some_and(|d| early.paths.contains(&d.path)))
+        })
     }
 
     /// Keeps a diagnostic; one without a place of its own is placed at its
@@ -164,9 +212,15 @@ impl<'a> Reader<'a> {
         if self.unplaced.is_empty() {
             return self.diags;
         }
-        let index = self.index.take().unwrap_or_else(|| {
-            let all: Vec<&Diagnostic> = self.diags.iter().collect();
-            LineIndex::for_paths(&self.src.text, self.unplaced.iter().map(|&i| all[i].path.as_str()))
+        let covered = self.early_covers();
+        // An early scan that is not used is left to finish on its own.
+        let early = self.early.take().filter(|_| covered);
+        let index = self.index.take().unwrap_or_else(|| match early {
+            Some(early) => early.index.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            None => {
+                let all: Vec<&Diagnostic> = self.diags.iter().collect();
+                LineIndex::for_paths(&self.src.text, self.unplaced.iter().map(|&i| all[i].path.as_str()))
+            }
         });
         for &i in &self.unplaced {
             if let Some(d) = self.diags.since_mut(i).next() {

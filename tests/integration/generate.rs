@@ -831,6 +831,34 @@ fn a_large_specs_warnings_stand_at_their_lines() {
     );
 }
 
+/// The limit warnings' lines are looked up while the other checks run; a
+/// warning of another check, at a path that lookup was not given, is still
+/// placed at its own line (and the limit warning at its own).
+#[test]
+fn a_large_specs_other_warnings_stand_at_their_lines_too() {
+    let mut exports: Vec<Value> = (0..1001).map(|i| export(&format!("s{i}"), 1, false, false)).collect();
+    exports[500]["ports"][0]["name"] = json!("web");
+    let (text, (code, stderr)) = validate_generated_as(
+        vec![("east", vec!["192.0.2.1".into()], exports), ("west", vec![], vec![])],
+        |spec| serde_norway::to_string(spec).unwrap(),
+    );
+    assert!(text.len() > 32 * 1024, "{}", text.len());
+    assert_eq!(code, 0, "{stderr}");
+    let line_of = |wanted: &str| text.lines().position(|l| l.trim_start() == wanted).unwrap() + 1;
+    let at = |prefix: &str, line: usize| {
+        let warning = stderr.lines().find(|l| l.starts_with(prefix));
+        assert!(
+            warning.is_some_and(|w| w.contains(&format!("federation.yaml:{line})"))),
+            "{prefix} at line {line}: {stderr}"
+        );
+    };
+    at(
+        "warning[MF125] spec.clusters[0].exports[500].ports[0].name",
+        line_of("- name: web"),
+    );
+    at("warning[MF153] spec.clusters[1]", line_of("- domain: west.example"));
+}
+
 fn export(service: &str, ports: usize, global: bool, consumers: bool) -> Value {
     let ports: Vec<Value> = (0..ports)
         .map(|i| json!({"name": format!("http-{i}"), "port": 8000 + i}))
