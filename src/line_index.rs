@@ -10,6 +10,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use saphyr_parser::{Event, Parser};
 
@@ -41,6 +44,25 @@ enum Frame {
 struct Wanted<'p> {
     paths: HashSet<&'p str>,
     ancestors: HashSet<&'p str>,
+    /// Every item of this sequence is wanted too, however many
+    /// ([`LineIndex::for_items`]); its path is among `ancestors`.
+    items_of: Option<&'p str>,
+}
+
+impl Wanted<'_> {
+    /// Whether `path` is recorded: a wanted path, an ancestor of one, or an
+    /// item of `items_of`.
+    fn records(&self, path: &str) -> bool {
+        self.ancestors.contains(path) || self.items_of.is_some_and(|seq| is_item_of(path, seq))
+    }
+}
+
+/// Whether `path` is `sequence[N]`.
+fn is_item_of(path: &str, sequence: &str) -> bool {
+    (path.strip_prefix(sequence))
+        .and_then(|rest| rest.strip_prefix('['))
+        .and_then(|rest| rest.strip_suffix(']'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// What a scan has recorded so far.
@@ -55,7 +77,7 @@ struct Found<'w, 'p> {
 impl Found<'_, '_> {
     /// Records the first line of a path, if it is wanted.
     fn record(&mut self, path: &str, line: usize) {
-        if self.wanted.is_some_and(|w| !w.ancestors.contains(path)) || self.lines.contains_key(path) {
+        if self.wanted.is_some_and(|w| !w.records(path)) || self.lines.contains_key(path) {
             return;
         }
         self.lines.insert(path.to_owned(), line);
@@ -72,6 +94,72 @@ impl Found<'_, '_> {
     /// that was a sixth of the scan).
     fn wants_inside(&self, path: &str) -> bool {
         path.is_empty() || self.wanted.is_none_or(|w| w.ancestors.contains(path))
+    }
+}
+
+impl<'p> Wanted<'p> {
+    /// `paths` and their ancestors (every cut at `.` or `[`), and the items of `items_of`.
+    fn of(paths: impl IntoIterator<Item = &'p str>, items_of: Option<&'p str>) -> Self {
+        let mut wanted = Wanted {
+            paths: HashSet::new(),
+            ancestors: HashSet::new(),
+            items_of,
+        };
+        for path in paths {
+            wanted.paths.insert(path);
+            let mut p = path;
+            wanted.ancestors.insert(p);
+            while let Some(cut) = p.rfind(['.', '[']) {
+                p = &p[..cut];
+                wanted.ancestors.insert(p);
+            }
+        }
+        wanted
+    }
+}
+
+/// The `stop` of a scan that always runs to its end.
+static NEVER: AtomicBool = AtomicBool::new(false);
+
+/// A [`LineIndex::for_items`] scan of a copy of a text, running on a thread
+/// of its own; stopped (within an event) when dropped unused.
+pub struct ItemScan {
+    sequence: String,
+    stop: Arc<AtomicBool>,
+    index: Option<JoinHandle<LineIndex>>,
+}
+
+impl ItemScan {
+    /// Starts indexing the items of `sequence` in `text`; `None` if no
+    /// thread can be made.
+    pub fn start(text: &str, sequence: &str) -> Option<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (text, seq, flag) = (text.to_owned(), sequence.to_owned(), stop.clone());
+        let index = std::thread::Builder::new()
+            .spawn(move || LineIndex::for_items(&text, &seq, &flag))
+            .ok()?;
+        Some(ItemScan {
+            sequence: sequence.to_owned(),
+            stop,
+            index: Some(index),
+        })
+    }
+
+    /// Whether the index answers for `path` as the full index does: it is an item.
+    pub fn covers(&self, path: &str) -> bool {
+        is_item_of(path, &self.sequence)
+    }
+
+    /// The index, once the scan is done.
+    pub fn join(mut self) -> LineIndex {
+        let index = self.index.take().expect("joined once");
+        index.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    }
+}
+
+impl Drop for ItemScan {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -93,7 +181,7 @@ impl LineIndex {
     /// Indexes the first document of `text`; a text that does not parse gives
     /// whatever was indexed up to the error.
     pub fn build(text: &str) -> Self {
-        Self::scan(text, None)
+        Self::scan(text, None, &NEVER)
     }
 
     /// An index that answers [`line_of`](Self::line_of) for `paths` exactly
@@ -104,28 +192,26 @@ impl LineIndex {
     /// 20x100, where each cluster warns once, this is a fraction of indexing
     /// every key.
     pub fn for_paths<'p>(text: &str, paths: impl IntoIterator<Item = &'p str>) -> Self {
-        let mut wanted = Wanted {
-            paths: HashSet::new(),
-            ancestors: HashSet::new(),
-        };
-        for path in paths {
-            wanted.paths.insert(path);
-            let mut p = path;
-            wanted.ancestors.insert(p);
-            while let Some(cut) = p.rfind(['.', '[']) {
-                p = &p[..cut];
-                wanted.ancestors.insert(p);
-            }
-        }
-        Self::scan(text, Some(&wanted))
+        Self::scan(text, Some(&Wanted::of(paths, None)), &NEVER)
+    }
+
+    /// An index that answers [`line_of`](Self::line_of) exactly as
+    /// [`build`](Self::build)'s does for every item of `sequence`
+    /// (`spec.clusters[N]`, whatever N), and knows nothing else. It reads the
+    /// whole text, unless `stop` is set: then it stops at once.
+    pub fn for_items(text: &str, sequence: &str, stop: &AtomicBool) -> Self {
+        Self::scan(text, Some(&Wanted::of([sequence], Some(sequence))), stop)
     }
 
     /// The walk behind [`build`](Self::build) (`wanted` is `None`: every
-    /// path) and [`for_paths`](Self::for_paths).
-    fn scan(text: &str, wanted: Option<&Wanted<'_>>) -> Self {
+    /// path), [`for_paths`](Self::for_paths) and [`for_items`](Self::for_items).
+    fn scan(text: &str, wanted: Option<&Wanted<'_>>, stop: &AtomicBool) -> Self {
         let mut found = Found {
             lines: HashMap::new(),
-            missing: wanted.map_or(usize::MAX, |w| w.paths.len()),
+            // Items are wanted however many there are: never all found.
+            missing: wanted
+                .filter(|w| w.items_of.is_none())
+                .map_or(usize::MAX, |w| w.paths.len()),
             wanted,
         };
         // The path of the node at hand, built in one buffer: each path is
@@ -133,7 +219,7 @@ impl LineIndex {
         let mut path = String::new();
         let mut stack: Vec<Frame> = Vec::new();
         for event in Parser::new_from_str(text) {
-            if found.missing == 0 {
+            if found.missing == 0 || stop.load(Ordering::Relaxed) {
                 break;
             }
             let Ok((event, span)) = event else { break };
@@ -286,6 +372,54 @@ mod tests {
         let mut recorded: Vec<&str> = one.lines.keys().map(String::as_str).collect();
         recorded.sort();
         assert_eq!(recorded, ["a", "a.b", "a.b[1]", "a.b[1].f", "a.b[1].f[0]"]);
+    }
+
+    /// `for_items` answers as the full index for every item of its
+    /// sequence, however many, also where a key reads like an item's path.
+    #[test]
+    fn for_items_answers_as_the_full_index_for_each_item() {
+        let tricky =
+            "\"spec.clusters[1]\": early\nspec:\n  clusters:\n  - a\n  -\n    name: b\n  - {c: [d]}\n  - - e\n";
+        for text in [TEXT, tricky] {
+            let full = LineIndex::build(text);
+            let items = LineIndex::for_items(text, "spec.clusters", &NEVER);
+            for i in 0..5 {
+                let p = format!("spec.clusters[{i}]");
+                assert_eq!(items.line_of(&p), full.line_of(&p), "{p} in {text:?}");
+            }
+            assert!(
+                items
+                    .lines
+                    .keys()
+                    .all(|p| p == "spec" || p.starts_with("spec.clusters")),
+                "{:?}",
+                items.lines
+            );
+        }
+        assert_eq!(
+            LineIndex::for_items(tricky, "spec.clusters", &NEVER).line_of("spec.clusters[1]"),
+            Some(1)
+        );
+        // Stopped, it reads no further.
+        let stopped = LineIndex::for_items(TEXT, "spec.clusters", &AtomicBool::new(true));
+        assert!(stopped.lines.is_empty(), "{:?}", stopped.lines);
+    }
+
+    #[test]
+    fn an_item_scan_covers_the_items_alone() {
+        let scan = ItemScan::start(TEXT, "spec.clusters").unwrap();
+        for (path, covered) in [
+            ("spec.clusters[0]", true),
+            ("spec.clusters[12]", true),
+            ("spec.clusters", false),
+            ("spec.clusters[1].name", false),
+            ("spec.clusters[]", false),
+            ("spec.clusters[x]", false),
+            ("spec.clustersx[1]", false),
+        ] {
+            assert_eq!(scan.covers(path), covered, "{path}");
+        }
+        assert_eq!(scan.join().line_of("spec.clusters[1]"), Some(7));
     }
 
     #[test]

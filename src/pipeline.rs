@@ -195,6 +195,7 @@ pub fn validate_source(src: &SpecSource, opts: &RenderOptions) -> Checked<Federa
 
 /// Load, intake (every check, every root read), then the pure plan.
 fn checked_plan(src: &SpecSource, opts: &RenderOptions) -> Checked<Planned> {
+    let early = intake::early_scan(src);
     let spec = load::load_spec(src).map_err(|mut diags| {
         // A typo elsewhere must not hide a pasted private key or an expired
         // root: every rootCA that parses still goes through intake.
@@ -203,20 +204,28 @@ fn checked_plan(src: &SpecSource, opts: &RenderOptions) -> Checked<Planned> {
         }
         diags
     })?;
-    plan_of(&spec, src, &opts.build, false)
+    plan_of(&spec, src, &opts.build, false, early)
 }
 
 /// [`validate_source`] for `meshfed graph`, which draws names, not
 /// certificates: root CA problems are warnings (`intake::read`'s
 /// `roots_as_warnings`), so an expired or missing root never hides the picture.
 pub fn validate_for_graph(src: &SpecSource, opts: &RenderOptions) -> Checked<Federation> {
+    let early = intake::early_scan(src);
     let spec = load::load_spec(src)?;
-    plan_of(&spec, src, &opts.build, true).map(|(planned, warnings)| (planned.federation, warnings))
+    plan_of(&spec, src, &opts.build, true, early).map(|(planned, warnings)| (planned.federation, warnings))
 }
 
-/// Intake, then the plan of what passed it; or every problem.
-fn plan_of(spec: &MeshFederation, src: &SpecSource, opts: &BuildOptions, roots_as_warnings: bool) -> Checked<Planned> {
-    let (input, unplaced) = intake::read(spec, src, opts, roots_as_warnings)?;
+/// Intake, then the plan of what passed it; or every problem. `early`:
+/// [`intake::early_scan`]'s, started before the spec was loaded.
+fn plan_of(
+    spec: &MeshFederation,
+    src: &SpecSource,
+    opts: &BuildOptions,
+    roots_as_warnings: bool,
+    early: Option<crate::line_index::ItemScan>,
+) -> Checked<Planned> {
+    let (input, unplaced) = intake::read(spec, src, opts, roots_as_warnings, early)?;
     let (federation, warnings) = if unplaced.worth_a_thread() {
         std::thread::scope(|s| {
             let placing = s.spawn(|| unplaced.place());

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use crate::certs::CertPolicy;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Location};
-use crate::line_index::LineIndex;
+use crate::line_index::{ItemScan, LineIndex};
 use crate::load::SpecSource;
 use crate::plan::{checks, ClusterRoots};
 use crate::spec::{AuthorizationMode, MeshFederation};
@@ -40,18 +40,19 @@ pub struct PlanInput {
 /// What passes comes back as plain values for the plan, beside the warnings
 /// still to be placed at their spec lines ([`Unplaced`]); every problem, all
 /// placed, when anything is an error.
+///
+/// `early`: the lines of `spec.clusters[N]`, being found meanwhile
+/// ([`early_scan`]), used if every problem to place is at such a path.
 pub fn read<'a>(
     spec: &MeshFederation,
     src: &'a SpecSource,
     opts: &'a BuildOptions,
     roots_as_warnings: bool,
+    early: Option<ItemScan>,
 ) -> Result<(PlanInput, Unplaced<'a>), Diagnostics> {
     let mut b = Reader::new(src, opts, roots_as_warnings);
+    b.early = early;
     let s = &spec.spec;
-    // Checked first (reported in their place, last) so that their lines are
-    // looked up beside every other check (`Reader::scan_early`).
-    let limits = crate::plan::global::check_limits(s);
-    b.scan_early(&limits);
     b.report_all(checks::federation(spec));
     let names: BTreeSet<&str> = s.clusters.iter().map(|c| c.name.as_str()).collect();
     let needs_selector = s.authorization == Some(AuthorizationMode::Importers);
@@ -64,7 +65,7 @@ pub fn read<'a>(
     b.report_all(
         crate::plan::global::check(&spec.metadata.name, s)
             .into_iter()
-            .chain(limits),
+            .chain(crate::plan::global::check_limits(s)),
     );
     if b.diags.has_errors() {
         return Err(b.placed());
@@ -101,11 +102,18 @@ impl Unplaced<'_> {
 /// its allocator arena costs.
 const PLACE_ASIDE_BYTES: usize = 32 * 1024;
 
-/// A line scan started early on a thread of its own, for the paths it was
-/// given (`Reader::scan_early`).
-struct EarlyScan {
-    paths: BTreeSet<String>,
-    index: std::thread::JoinHandle<LineIndex>,
+/// In a large spec, starts finding the line of every `spec.clusters[N]` on a
+/// thread of its own, to hand to [`read`] when the spec is loaded. A large
+/// federation warns at its clusters' paths (at 20x100 each cluster warns
+/// MF153, and finding those lines takes half as long as loading the spec),
+/// so the lines are found while the spec is loaded and checked, on a core
+/// that is idle then, instead of after the checks. Dropped unused (no
+/// warning, or one elsewhere), the scan stops.
+pub fn early_scan(src: &SpecSource) -> Option<ItemScan> {
+    if src.text.len() < PLACE_ASIDE_BYTES {
+        return None;
+    }
+    ItemScan::start(&src.text, "spec.clusters")
 }
 
 /// Settings for intake: the certificate policy, and in KRM mode the objects
@@ -127,8 +135,8 @@ struct Reader<'a> {
     /// The full index, built only if a check needs a line while reading
     /// (an inline PEM's first line): a valid spec never needs it.
     index: OnceCell<LineIndex>,
-    /// The lines of the limit warnings' paths, being found meanwhile.
-    early: Option<EarlyScan>,
+    /// The lines of the clusters' paths, being found meanwhile ([`early_scan`]).
+    early: Option<ItemScan>,
     diags: Diagnostics,
     /// Which of `diags` are still to be placed at their spec line: all at
     /// once, by [`Reader::placed`], in one scan for just their paths.
@@ -163,32 +171,10 @@ impl<'a> Reader<'a> {
         self.index.get_or_init(|| LineIndex::build(&self.src.text))
     }
 
-    /// Starts finding the lines of `diagnostics` on a thread of its own, in a
-    /// large spec: the limit warnings are known before the other checks run
-    /// (at 20x100 every cluster warns MF153, and finding the 20 lines costs
-    /// more than every check and the plan together), so the scan runs beside
-    /// them instead of after them. [`Reader::placed`] uses it if it covers
-    /// every path to place, and scans again otherwise.
-    fn scan_early(&mut self, diagnostics: &[Diagnostic]) {
-        let paths: BTreeSet<String> = (diagnostics.iter())
-            .filter(|d| d.location.is_none())
-            .map(|d| d.path.clone())
-            .collect();
-        if paths.is_empty() || self.src.text.len() < PLACE_ASIDE_BYTES {
-            return;
-        }
-        let (text, wanted) = (self.src.text.clone(), paths.clone());
-        let scan = move || LineIndex::for_paths(&text, wanted.iter().map(String::as_str));
-        // If no thread can be made, the lines are found when placed.
-        if let Ok(index) = std::thread::Builder::new().spawn(scan) {
-            self.early = Some(EarlyScan { paths, index });
-        }
-    }
-
     /// Whether the early scan has the line of every diagnostic to place.
     fn early_covers(&self) -> bool {
         self.early.as_ref().is_some_and(|early| {
-            (self.unplaced.iter()).all(|&i| self.diags.iter().nth(i).is_some_and(|d| early.paths.contains(&d.path)))
+            (self.unplaced.iter()).all(|&i| self.diags.iter().nth(i).is_some_and(|d| early.covers(&d.path)))
         })
     }
 
@@ -213,10 +199,10 @@ impl<'a> Reader<'a> {
             return self.diags;
         }
         let covered = self.early_covers();
-        // An early scan that is not used is left to finish on its own.
+        // An early scan that is not used stops when dropped.
         let early = self.early.take().filter(|_| covered);
         let index = self.index.take().unwrap_or_else(|| match early {
-            Some(early) => early.index.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            Some(early) => early.join(),
             None => {
                 let all: Vec<&Diagnostic> = self.diags.iter().collect();
                 LineIndex::for_paths(&self.src.text, self.unplaced.iter().map(|&i| all[i].path.as_str()))
