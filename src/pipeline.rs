@@ -225,16 +225,31 @@ fn plan_of(
     roots_as_warnings: bool,
     early: Option<crate::line_index::ItemScan>,
 ) -> Checked<Planned> {
-    let (input, unplaced) = intake::read(spec, src, opts, roots_as_warnings, early)?;
+    // At most this many imports (every export to every cluster): past a few
+    // thousand, the fan-out takes longer than starting a thread.
+    let imports: usize = (spec.spec.clusters.iter()).map(|c| c.exports.len()).sum::<usize>() * spec.spec.clusters.len();
+    let (input, unplaced, fanned) = if imports >= 4096 {
+        // The fan-out needs no roots: worked out beside intake (at 20x100
+        // each takes 15M instructions); thrown away if the spec fails.
+        std::thread::scope(|s| {
+            let fanning = s.spawn(|| plan::fan_out(spec));
+            let read = intake::read(spec, src, opts, roots_as_warnings, early);
+            let fanned = fanning.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            read.map(|(input, unplaced)| (input, unplaced, fanned))
+        })?
+    } else {
+        let (input, unplaced) = intake::read(spec, src, opts, roots_as_warnings, early)?;
+        (input, unplaced, plan::fan_out(spec))
+    };
     let (federation, warnings) = if unplaced.worth_a_thread() {
         std::thread::scope(|s| {
             let placing = s.spawn(|| unplaced.place());
-            let federation = plan::build(spec, &input.roots);
+            let federation = plan::build(spec, fanned, &input.roots);
             let warnings = placing.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
             (federation, warnings)
         })
     } else {
-        (plan::build(spec, &input.roots), unplaced.place())
+        (plan::build(spec, fanned, &input.roots), unplaced.place())
     };
     let planned = Planned {
         federation,
@@ -292,6 +307,41 @@ mod tests {
             base_dir: ".".into(),
             text: spec,
         }
+    }
+
+    /// Past 4,096 imports the fan-out is worked out beside intake: the
+    /// same plan as after it.
+    #[test]
+    fn the_fan_out_worked_out_beside_intake_is_the_plan_worked_out_after_it() {
+        let src = large(700);
+        let ((Planned { federation, .. }, _), _) = prepare(&src, &RenderOptions::default()).unwrap();
+        let spec = load::load_spec(&src).unwrap();
+        let (input, _) = intake::read(&spec, &src, &BuildOptions::default(), false, None).unwrap();
+        let after = plan::build(&spec, plan::fan_out(&spec), &input.roots);
+        assert_eq!(federation.clusters[0].imports.len(), 1400);
+        assert_eq!(
+            serde_json::to_value(&federation).unwrap(),
+            serde_json::to_value(&after).unwrap()
+        );
+    }
+
+    /// Beside intake, the fan-out sees specs that fail their checks: it
+    /// neither panics nor hides their diagnostics.
+    #[test]
+    fn a_spec_failing_its_checks_beside_the_fan_out_gets_its_diagnostics() {
+        let mut src = large(700);
+        src.text = src
+            .text
+            .replace("spec:\n", "spec:\n  authorization: importers\n")
+            .replace(
+                "service: s0, namespace: ns,",
+                "service: s0, namespace: ns, to: [nowhere], selector: {app: s0},",
+            );
+        let Err(diags) = prepare(&src, &RenderOptions::default()) else {
+            panic!("an export to no such cluster passed");
+        };
+        let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert!(text.iter().any(|d| d.contains("nowhere")), "{text:?}");
     }
 
     #[test]

@@ -240,7 +240,9 @@ impl<'a> Fanning<'_, 'a> {
             mine.exported_hosts.push(global);
         }
         if s.authorization == Some(AuthorizationMode::Importers) {
-            let importers = importers.iter().map(|t| trust_domain(self.by_name[t.as_str()]));
+            // Every importer is a cluster in a checked spec; the fan-out may
+            // also run beside the checks (`plan::fan_out`), so it never panics.
+            let importers = (importers.iter()).filter_map(|t| self.by_name.get(t.as_str()).map(|c| trust_domain(c)));
             mine.authorizations
                 .push(export_authorization(fed, exporter, e, importers));
         }

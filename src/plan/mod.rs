@@ -148,14 +148,29 @@ struct Context<'a> {
     roots: &'a ClusterRoots,
 }
 
+/// The export fan-out of a spec: the part of the plan that needs no roots.
+pub struct FannedOut<'a>(imports::FanOut<'a>);
+
+/// The export fan-out, for [`build`]. It never panics, so it may be
+/// worked out while intake checks the spec and reads the roots (at 20x100 it
+/// takes as long as intake), and thrown away if the spec fails.
+pub fn fan_out(spec: &MeshFederation) -> FannedOut<'_> {
+    let s = &spec.spec;
+    FannedOut(imports::fan_out(&spec.metadata.name, s, &by_name(s)))
+}
+
+fn by_name(s: &FederationSpec) -> BTreeMap<&str, &ClusterSpec> {
+    s.clusters.iter().map(|c| (c.name.as_str(), c)).collect()
+}
+
 /// The plan of a spec that passed every check (`checks`, and intake's root
-/// checks), from the roots intake read.
-pub fn build(spec: &MeshFederation, roots: &ClusterRoots) -> Federation {
+/// checks), from its [`fan_out`] and the roots intake read.
+pub fn build(spec: &MeshFederation, fan_out: FannedOut<'_>, roots: &ClusterRoots) -> Federation {
     let fed = spec.metadata.name.as_str();
     let s = &spec.spec;
     let istio = istio_target(&s.istio);
-    let by_name: BTreeMap<&str, &ClusterSpec> = s.clusters.iter().map(|c| (c.name.as_str(), c)).collect();
-    let fan_out = imports::fan_out(fed, s, &by_name);
+    let by_name = by_name(s);
+    let fan_out = fan_out.0;
     let exports = fan_out.exports;
     let mut globals = crate::plan::global::plan(fed, s, &s.import_namespace);
     let cx = Context {
