@@ -341,7 +341,7 @@ impl Filling {
                 Err(_) => Ok(None),
             }
         });
-        known.as_ref().map(Option::as_deref).map_err(|()| ())
+        known.as_ref().map(Option::as_deref).map_err(|&()| ())
     }
 
     pub(super) fn value(&self) -> &Value {
