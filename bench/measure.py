@@ -19,10 +19,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_once(cmd, out=None):
-    """Wall seconds and peak RSS (KiB) of one run; `out` is removed first."""
-    if out:
-        shutil.rmtree(out, ignore_errors=True)
+def run_once(cmd):
+    """Wall seconds and peak RSS (KiB) of one run.
+
+    Dirty pages of earlier runs are written out first (`sync`), so no run
+    pays for the writeback of the one before it."""
+    os.sync()
     # Diagnostics (meshfed warns about 20x100's 1,900 mesh-wide hosts per
     # cluster) go to a file, shown only if the run fails.
     with tempfile.TemporaryFile() as err:
@@ -35,6 +37,38 @@ def run_once(cmd, out=None):
             sys.stderr.write(err.read().decode(errors="replace"))
             sys.exit(f"failed: {' '.join(cmd)}")
     return wall, usage.ru_maxrss
+
+
+class Folders:
+    """A fresh output folder for every run, none deleted until the end.
+
+    Every run writes into a folder that never existed, and nothing is
+    deleted while runs are timed: on an ext4 file system without a journal
+    (this machine's), creating a file skips over every inode deleted in the
+    last minute or so (`recently_deleted()` in the kernel's fs/ext4/ialloc.c),
+    so removing the previous run's 500 files made the next run's file
+    creation several times slower, by an amount that depended on what was
+    deleted when. The previous invocation's folders are moved aside (a
+    rename frees no inode) and removed with this one's at the end."""
+
+    def __init__(self, work):
+        self.root = os.path.join(work, "runs")
+        self.old = None
+        if os.path.exists(self.root):
+            self.old = f"{self.root}.old-{os.getpid()}"
+            os.rename(self.root, self.old)
+        os.makedirs(self.root)
+        self.count, self.last = 0, {}
+
+    def fresh(self, who, size):
+        self.count += 1
+        self.last[who, size] = os.path.join(self.root, f"{who}-{size}-{self.count}")
+        return self.last[who, size]
+
+    def remove(self):
+        for folder in (self.root, self.old):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 class Series:
@@ -91,12 +125,20 @@ def main():
     args = ap.parse_args()
     meshfed, work, runs = os.path.abspath(args.meshfed), args.work, args.runs
     baseline = [sys.executable, os.path.join(HERE, "baseline", "render.py")]
+    folders = Folders(work)
+    try:
+        measure(meshfed, baseline, args.kubectl, work, runs, folders)
+    finally:
+        folders.remove()
+
+
+def measure(meshfed, baseline, kubectl, work, runs, folders):
     fed = lambda size: os.path.join(work, f"fed-{size}", "federation.yaml")  # noqa: E731
-    out = lambda who, size: os.path.join(work, f"out-{who}-{size}")  # noqa: E731
+    fresh, out = folders.fresh, lambda who, size: folders.last[who, size]  # noqa: E731
 
     # Equivalence first: the comparison means nothing if the outputs differ.
-    run_once([meshfed, "generate", fed("3x5"), "-o", out("meshfed", "3x5")], out("meshfed", "3x5"))
-    run_once(baseline + [fed("3x5"), out("baseline", "3x5")], out("baseline", "3x5"))
+    run_once([meshfed, "generate", fed("3x5"), "-o", fresh("meshfed", "3x5")])
+    run_once(baseline + [fed("3x5"), fresh("baseline", "3x5")])
     subprocess.run(
         [sys.executable, os.path.join(HERE, "baseline", "check.py"), out("meshfed", "3x5"), out("baseline", "3x5")],
         check=True,
@@ -112,27 +154,27 @@ def main():
         m, b = Series(f"meshfed {size}"), Series(f"baseline {size}")
         n = runs if size != "20x100" else max(1, min(runs, 3))
         for i in range(runs):
-            m.add(run_once([meshfed, "generate", fed(size), "-o", out("meshfed", size)], out("meshfed", size)))
+            m.add(run_once([meshfed, "generate", fed(size), "-o", fresh("meshfed", size)]))
             if size == "20x100":
-                copy.add(run_once(["cp", "-r", out("meshfed", size), out("cp", size)], out("cp", size)))
+                copy.add(run_once(["cp", "-r", out("meshfed", size), fresh("cp", size)]))
             if i < n:
-                b.add(run_once(baseline + [fed(size), out("baseline", size)], out("baseline", size)))
+                b.add(run_once(baseline + [fed(size), fresh("baseline", size)]))
         results[size] = (m, b)
         print(f"{size}: meshfed {m.median:.3f} s, baseline {b.median:.2f} s ({len(b.walls)} runs)", flush=True)
     big = Series("meshfed 40x100")
     for _ in range(runs):
-        big.add(run_once([meshfed, "generate", fed("40x100"), "-o", out("meshfed", "40x100")], out("meshfed", "40x100")))
+        big.add(run_once([meshfed, "generate", fed("40x100"), "-o", fresh("meshfed", "40x100")]))
 
     seed = os.path.join(os.path.dirname(HERE), "examples", "seed", "federation.yaml")
-    seed_out = out("meshfed", "seed")
     e2e, kust, kust_all = Series("meshfed seed"), Series("kubectl kustomize"), Series("kustomize all")
     seed_runs = max(runs, 11)
     for _ in range(seed_runs):
-        e2e.add(run_once([meshfed, "generate", seed, "-o", seed_out], seed_out))
+        seed_out = fresh("meshfed", "seed")
+        e2e.add(run_once([meshfed, "generate", seed, "-o", seed_out]))
         # kustomize builds one folder at a time: the output is every cluster's folder.
         total = [0.0, 0]
         for cluster in clusters(seed_out):
-            sample = run_once([args.kubectl, "kustomize", os.path.join(seed_out, cluster)])
+            sample = run_once([kubectl, "kustomize", os.path.join(seed_out, cluster)])
             kust.add(sample)
             total = [total[0] + sample[0], max(total[1], sample[1])]
         kust_all.add(total)

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::{Scope, ScopedJoinHandle};
 
 use crate::diagnostics::{Checked, Code, Diagnostic, Diagnostics};
 use crate::intake::{self, BuildOptions};
@@ -38,23 +39,25 @@ pub fn render_file(spec: &Path, opts: &RenderOptions) -> Checked<Rendered> {
 }
 
 pub fn render_source(src: &SpecSource, opts: &RenderOptions) -> Checked<Rendered> {
-    let ((Planned { federation, items_read }, renderer), warnings) = prepare(src, opts)?;
-    let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
-    let rendered = std::sync::Mutex::new(BTreeMap::new());
-    render_parallel(&federation, &renderer, &clusters, |name, files| {
-        rendered
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_owned(), files);
-        Ok(())
+    std::thread::scope(|scope| {
+        let ((Planned { federation, items_read }, renderer), warnings) = prepare(scope, src, opts)?;
+        let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
+        let rendered = std::sync::Mutex::new(BTreeMap::new());
+        render_parallel(&federation, &renderer, &clusters, |name, files| {
+            rendered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.to_owned(), files);
+            Ok(())
+        })
+        .map_err(Diagnostics::from)?;
+        let rendered = Rendered {
+            federation,
+            items_read,
+            clusters: rendered.into_inner().unwrap_or_else(|e| e.into_inner()),
+        };
+        Ok((rendered, warnings.placed()))
     })
-    .map_err(Diagnostics::from)?;
-    let rendered = Rendered {
-        federation,
-        items_read,
-        clusters: rendered.into_inner().unwrap_or_else(|e| e.into_inner()),
-    };
-    Ok((rendered, warnings))
 }
 
 /// Renders cluster by cluster and hands each one's files to `sink` (with the
@@ -65,15 +68,18 @@ pub fn render_each<F>(src: &SpecSource, opts: &RenderOptions, sink: F) -> Checke
 where
     F: Fn(&str, &str, ClusterOutput) -> Result<(), Diagnostic> + Sync,
 {
-    let ((Planned { federation, .. }, renderer), warnings) = prepare(src, opts)?;
-    let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
-    let rendered = render_parallel(&federation, &renderer, &clusters, |cluster, files| {
-        sink(&federation.name, cluster, files)
-    });
-    drop(clusters);
-    free_aside((federation, renderer));
-    rendered.map_err(Diagnostics::from)?;
-    Ok(((), warnings))
+    std::thread::scope(|scope| {
+        let ((Planned { federation, .. }, renderer), warnings) = prepare(scope, src, opts)?;
+        let clusters: Vec<&ClusterPlan> = selected(&federation, opts).collect();
+        let rendered = render_parallel(&federation, &renderer, &clusters, |cluster, files| {
+            sink(&federation.name, cluster, files)
+        });
+        drop(clusters);
+        free_aside((federation, renderer));
+        let warnings = warnings.placed();
+        rendered.map_err(Diagnostics::from)?;
+        Ok(((), warnings))
+    })
 }
 
 /// Renders the clusters on as many threads as the machine has cores and
@@ -158,10 +164,33 @@ struct Planned {
     items_read: BTreeSet<usize>,
 }
 
-/// The checked plan and the template set, or every problem.
-fn prepare(src: &SpecSource, opts: &RenderOptions) -> Checked<(Planned, Renderer)> {
-    let (planned, mut diagnostics) = checked_plan(src, opts)?;
+/// The spec's warnings: placed at their lines, or still being placed on a
+/// thread of the caller's scope while the caller goes on (builds the plan,
+/// renders), to be joined when they are needed.
+enum Warnings<'scope> {
+    Placed(Diagnostics),
+    Placing(ScopedJoinHandle<'scope, Diagnostics>),
+}
+
+impl Warnings<'_> {
+    fn placed(self) -> Diagnostics {
+        match self {
+            Warnings::Placed(diagnostics) => diagnostics,
+            Warnings::Placing(handle) => handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        }
+    }
+}
+
+/// The checked plan and the template set, or every problem; the warnings
+/// may still be being placed on a thread of `scope`.
+fn prepare<'scope, 'env>(
+    scope: &'scope Scope<'scope, 'env>,
+    src: &'env SpecSource,
+    opts: &'env RenderOptions,
+) -> Result<((Planned, Renderer), Warnings<'scope>), Diagnostics> {
+    let (planned, warnings) = checked_plan_in(scope, src, opts)?;
     let federation = &planned.federation;
+    let mut diagnostics = Diagnostics::new();
     for name in &opts.clusters {
         if !federation.clusters.iter().any(|c| &c.name == name) {
             diagnostics.push(
@@ -176,10 +205,12 @@ fn prepare(src: &SpecSource, opts: &RenderOptions) -> Checked<(Planned, Renderer
         }
     }
     if diagnostics.has_errors() {
-        return Err(diagnostics);
+        let mut all = warnings.placed();
+        all.extend(diagnostics);
+        return Err(all);
     }
     let renderer = Renderer::new(opts.templates.as_deref(), federation.exports).map_err(Diagnostics::from)?;
-    Ok(((planned, renderer), diagnostics))
+    Ok(((planned, renderer), warnings))
 }
 
 fn selected<'a>(fed: &'a Federation, opts: &'a RenderOptions) -> impl Iterator<Item = &'a ClusterPlan> {
@@ -195,6 +226,15 @@ pub fn validate_source(src: &SpecSource, opts: &RenderOptions) -> Checked<Federa
 
 /// Load, intake (every check, every root read), then the pure plan.
 fn checked_plan(src: &SpecSource, opts: &RenderOptions) -> Checked<Planned> {
+    std::thread::scope(|scope| checked_plan_in(scope, src, opts).map(|(planned, w)| (planned, w.placed())))
+}
+
+/// [`checked_plan`], the warnings perhaps still being placed on a thread of `scope`.
+fn checked_plan_in<'scope, 'env>(
+    scope: &'scope Scope<'scope, 'env>,
+    src: &'env SpecSource,
+    opts: &'env RenderOptions,
+) -> Result<(Planned, Warnings<'scope>), Diagnostics> {
     let early = intake::early_scan(src);
     let spec = load::load_spec(src).map_err(|mut diags| {
         // A typo elsewhere must not hide a pasted private key or an expired
@@ -204,7 +244,7 @@ fn checked_plan(src: &SpecSource, opts: &RenderOptions) -> Checked<Planned> {
         }
         diags
     })?;
-    plan_of(&spec, src, &opts.build, false, early)
+    plan_in(scope, &spec, src, &opts.build, false, early)
 }
 
 /// [`validate_source`] for `meshfed graph`, which draws names, not
@@ -213,18 +253,24 @@ fn checked_plan(src: &SpecSource, opts: &RenderOptions) -> Checked<Planned> {
 pub fn validate_for_graph(src: &SpecSource, opts: &RenderOptions) -> Checked<Federation> {
     let early = intake::early_scan(src);
     let spec = load::load_spec(src)?;
-    plan_of(&spec, src, &opts.build, true, early).map(|(planned, warnings)| (planned.federation, warnings))
+    std::thread::scope(|scope| {
+        plan_in(scope, &spec, src, &opts.build, true, early).map(|(planned, w)| (planned.federation, w.placed()))
+    })
 }
 
-/// Intake, then the plan of what passed it; or every problem. `early`:
+/// Intake, then the plan of what passed it; or every problem. The warnings
+/// of a large spec are placed on a thread of `scope` meanwhile (at 20x100
+/// that scan costs about as much as the plan); the caller joins it when it
+/// needs them, after rendering for `generate`. `early`:
 /// [`intake::early_scan`]'s, started before the spec was loaded.
-fn plan_of(
+fn plan_in<'scope, 'env>(
+    scope: &'scope Scope<'scope, 'env>,
     spec: &MeshFederation,
-    src: &SpecSource,
-    opts: &BuildOptions,
+    src: &'env SpecSource,
+    opts: &'env BuildOptions,
     roots_as_warnings: bool,
     early: Option<crate::line_index::ItemScan>,
-) -> Checked<Planned> {
+) -> Result<(Planned, Warnings<'scope>), Diagnostics> {
     // At most this many imports (every export to every cluster): past a few
     // thousand, the fan-out takes longer than starting a thread.
     let imports: usize = (spec.spec.clusters.iter()).map(|c| c.exports.len()).sum::<usize>() * spec.spec.clusters.len();
@@ -241,18 +287,13 @@ fn plan_of(
         let (input, unplaced) = intake::read(spec, src, opts, roots_as_warnings, early)?;
         (input, unplaced, plan::fan_out(spec))
     };
-    let (federation, warnings) = if unplaced.worth_a_thread() {
-        std::thread::scope(|s| {
-            let placing = s.spawn(|| unplaced.place());
-            let federation = plan::build(spec, fanned, &input.roots);
-            let warnings = placing.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (federation, warnings)
-        })
+    let warnings = if unplaced.worth_a_thread() {
+        Warnings::Placing(scope.spawn(move || unplaced.place()))
     } else {
-        (plan::build(spec, fanned, &input.roots), unplaced.place())
+        Warnings::Placed(unplaced.place())
     };
     let planned = Planned {
-        federation,
+        federation: plan::build(spec, fanned, &input.roots),
         items_read: input.items_read,
     };
     Ok((planned, warnings))
@@ -309,12 +350,21 @@ mod tests {
         }
     }
 
+    /// The plan and renderer of a valid spec, its warnings placed.
+    fn prepared(src: &SpecSource, opts: &RenderOptions) -> (Planned, Renderer) {
+        std::thread::scope(|scope| {
+            let (prepared, warnings) = prepare(scope, src, opts).unwrap();
+            warnings.placed();
+            prepared
+        })
+    }
+
     /// Past 4,096 imports the fan-out is worked out beside intake: the
     /// same plan as after it.
     #[test]
     fn the_fan_out_worked_out_beside_intake_is_the_plan_worked_out_after_it() {
         let src = large(700);
-        let ((Planned { federation, .. }, _), _) = prepare(&src, &RenderOptions::default()).unwrap();
+        let (Planned { federation, .. }, _) = prepared(&src, &RenderOptions::default());
         let spec = load::load_spec(&src).unwrap();
         let (input, _) = intake::read(&spec, &src, &BuildOptions::default(), false, None).unwrap();
         let after = plan::build(&spec, plan::fan_out(&spec), &input.roots);
@@ -337,7 +387,8 @@ mod tests {
                 "service: s0, namespace: ns,",
                 "service: s0, namespace: ns, to: [nowhere], selector: {app: s0},",
             );
-        let Err(diags) = prepare(&src, &RenderOptions::default()) else {
+        let opts = RenderOptions::default();
+        let Err(diags) = std::thread::scope(|scope| prepare(scope, &src, &opts).map(|_| ())) else {
             panic!("an export to no such cluster passed");
         };
         let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
@@ -348,7 +399,7 @@ mod tests {
     fn an_import_built_on_its_shared_value_is_the_import_itself() {
         use minijinja::value::{Serde, Value};
         let src = large(3);
-        let ((Planned { federation, .. }, renderer), _) = prepare(&src, &RenderOptions::default()).unwrap();
+        let (Planned { federation, .. }, renderer) = prepared(&src, &RenderOptions::default());
         let keys = |v: &Value| v.try_iter().unwrap().map(|k| k.to_string()).collect::<Vec<_>>();
         let mut clusters = std::collections::BTreeSet::new();
         for c in &federation.clusters {
@@ -379,11 +430,11 @@ mod tests {
     #[test]
     fn a_renderer_given_another_federation_renders_that_federation() {
         let opts = RenderOptions::default();
-        let ((Planned { federation: first, .. }, renderer), _) = prepare(&large(2), &opts).unwrap();
+        let (Planned { federation: first, .. }, renderer) = prepared(&large(2), &opts);
         renderer.cluster(&first, &first.clusters[0]).unwrap();
         let mut other = large(2);
         other.text = other.text.replace("service: s0,", "service: renamed,");
-        let ((Planned { federation: second, .. }, own), _) = prepare(&other, &opts).unwrap();
+        let (Planned { federation: second, .. }, own) = prepared(&other, &opts);
         let cluster = &second.clusters[0];
         let files = renderer.cluster(&second, cluster).unwrap();
         assert!(files.values().any(|f| f.text.contains("renamed")));
@@ -395,7 +446,7 @@ mod tests {
         let src = large(200);
         let opts = RenderOptions::default();
         let (parallel, _) = render_source(&src, &opts).unwrap();
-        let ((Planned { federation, .. }, renderer), _) = prepare(&src, &opts).unwrap();
+        let (Planned { federation, .. }, renderer) = prepared(&src, &opts);
         assert!(
             federation.clusters.iter().map(|c| c.imports.len()).sum::<usize>() > 512,
             "several threads"

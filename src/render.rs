@@ -123,7 +123,7 @@ struct SharedImport {
     /// hole for the importer's annotations (`canonical::fill`); `None` when
     /// the template is overridden or its output depends on more than that
     /// (it reads `cluster`, or the annotations other than by writing them).
-    memo: [OnceLock<Option<String>>; 2],
+    memo: [OnceLock<Option<canonical::Reusable>>; 2],
 }
 
 /// A `--templates` folder must exist and hold only templates meshfed knows

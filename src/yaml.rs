@@ -224,14 +224,14 @@ pub fn style(s: &str, key: bool) -> Style {
 
 /// [`style`] by the full rules.
 fn full_style(s: &str, key: bool) -> Style {
-    if s.bytes().any(|b| b == b'\n') {
+    if memchr::memchr(b'\n', s.as_bytes()).is_some() {
         return if !key && literal_allowed(s) {
             Style::Literal
         } else {
             Style::DoubleQuoted
         };
     }
-    if !s.chars().all(printable) {
+    if !all_printable(s) {
         return Style::DoubleQuoted;
     }
     if plain_allowed(s) && reads_as_string_everywhere(s) {
@@ -327,6 +327,12 @@ fn write_double_quoted(s: &str, out: &mut String) {
 
 /// The characters YAML lets a scalar hold as they are (libyaml's
 /// `IS_PRINTABLE`, less the line breaks, which are handled apart).
+/// Whether every character of `s` is [`printable`]: a byte test first, as
+/// the long strings meshfed writes (base64 bundles, PEM) are ASCII.
+fn all_printable(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b)) || s.chars().all(printable)
+}
+
 fn printable(c: char) -> bool {
     matches!(c as u32,
         0x20..=0x7e | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x10000..=0x10ffff)
@@ -337,9 +343,7 @@ fn printable(c: char) -> bool {
 /// printable lines, none ending in a space, and a first line that does not
 /// start with a space or a break (the block's indentation is read from it).
 fn literal_allowed(s: &str) -> bool {
-    !s.starts_with([' ', '\n'])
-        && s.split('\n')
-            .all(|line| !line.ends_with(' ') && line.chars().all(printable))
+    !s.starts_with([' ', '\n']) && s.split('\n').all(|line| !line.ends_with(' ') && all_printable(line))
 }
 
 /// Whether `s` (one printable line) may be written without quotes in block
@@ -356,14 +360,15 @@ fn plain_allowed(s: &str) -> bool {
     if b"#,[]{}&*!|>'\"%@`".contains(&first) || (matches!(first, b'?' | b':' | b'-') && blank_at(1)) {
         return false;
     }
-    for (i, &b) in bytes.iter().enumerate().skip(1) {
-        match b {
-            b':' if blank_at(i + 1) => return false,
-            b'#' if bytes[i - 1] == b' ' => return false,
-            _ => {}
+    // Only `:` and `#` matter after the first byte: jump from one to the next.
+    !memchr::memchr2_iter(b':', b'#', &bytes[1..]).any(|at| {
+        let i = at + 1;
+        if bytes[i] == b':' {
+            blank_at(i + 1)
+        } else {
+            bytes[i - 1] == b' '
         }
-    }
-    true
+    })
 }
 
 /// Whether every YAML reader — 1.2 core (serde_norway, yaml-rust), 1.1

@@ -279,6 +279,7 @@ fn generate(spec: &Path, out: Option<&Path>, opts: &RenderOptions) -> Outcome {
         });
     Outcome::Ok {
         stdout: pipeline::stream(&rendered),
+        summary: None,
         diagnostics: warnings,
         note,
     }
@@ -330,9 +331,6 @@ fn validate(spec: &Path, opts: &RenderOptions) -> Outcome {
     match pipeline::validate_source(&src, opts) {
         Ok((fed, diags)) => {
             let warnings = diags.clone().sorted().iter().filter(|d| !d.is_error()).count();
-            if report::style().quiet {
-                return Outcome::warned(String::new(), diags);
-            }
             let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
             let summary = format!(
                 "{}: {}, {}, 0 errors, {}\n",
@@ -341,7 +339,7 @@ fn validate(spec: &Path, opts: &RenderOptions) -> Outcome {
                 plural(fed.exports, "export"),
                 plural(warnings, "warning")
             );
-            Outcome::warned(summary, diags)
+            Outcome::summarised(summary, diags)
         }
         Err(diags) => Outcome::failed(diags),
     }

@@ -27,9 +27,11 @@ use args::Cli;
 
 /// How a command ended, before anything is printed.
 pub(super) enum Outcome {
-    /// Success (exit 0): `stdout`, then the warnings, then `note` (not with `--quiet`).
+    /// Success (exit 0): `stdout` and `summary` (the latter not with
+    /// `--quiet`), then the warnings, then `note` (not with `--quiet`).
     Ok {
         stdout: String,
+        summary: Option<String>,
         diagnostics: Diagnostics,
         note: Option<String>,
     },
@@ -58,6 +60,7 @@ impl Outcome {
     fn printed(stdout: impl Into<String>) -> Self {
         Outcome::Ok {
             stdout: stdout.into(),
+            summary: None,
             diagnostics: Diagnostics::new(),
             note: None,
         }
@@ -67,6 +70,18 @@ impl Outcome {
     fn warned(stdout: String, diagnostics: Diagnostics) -> Self {
         Outcome::Ok {
             stdout,
+            summary: None,
+            diagnostics,
+            note: None,
+        }
+    }
+
+    /// Success with a one-line `summary` on stdout (which `--quiet` drops),
+    /// then the warnings.
+    fn summarised(summary: String, diagnostics: Diagnostics) -> Self {
+        Outcome::Ok {
+            stdout: String::new(),
+            summary: Some(summary),
             diagnostics,
             note: None,
         }
@@ -134,10 +149,16 @@ fn finish(outcome: Outcome) -> ExitCode {
         }
         Outcome::Usage(diagnostics) => (String::new(), diagnostics, None, ExitCode::Usage),
         Outcome::Ok {
-            stdout,
+            mut stdout,
+            summary,
             diagnostics,
             note,
-        } => (stdout, diagnostics, note.map(Closing::Note), ExitCode::Success),
+        } => {
+            if let Some(summary) = summary.filter(|_| !report::style().quiet) {
+                stdout.push_str(&summary);
+            }
+            (stdout, diagnostics, note.map(Closing::Note), ExitCode::Success)
+        }
         Outcome::Failed { stdout, diagnostics } => (stdout, diagnostics, None, ExitCode::InvalidInput),
         Outcome::Drift {
             stdout,

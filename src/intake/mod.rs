@@ -91,9 +91,10 @@ impl Unplaced<'_> {
 
     /// Whether placing is worth a thread of its own: there is something to
     /// place, in a spec past 32 KiB (scanning that takes a few milliseconds,
-    /// more than starting a thread and its allocator arena costs).
+    /// more than starting a thread and its allocator arena costs). Where an
+    /// early scan has their lines, the thread only waits for it.
     pub fn worth_a_thread(&self) -> bool {
-        !self.0.unplaced.is_empty() && self.0.src.text.len() >= PLACE_ASIDE_BYTES && !self.0.early_covers()
+        !self.0.unplaced.is_empty() && self.0.src.text.len() >= PLACE_ASIDE_BYTES
     }
 }
 

@@ -269,16 +269,44 @@ fn touch() {
     TOUCHED.with(|t| t.set(true));
 }
 
+/// A render kept to be [`fill`]ed: its text, and each hole's place in it
+/// with what `fill` needs to know of the hole's line, worked out once.
+pub(super) struct Reusable {
+    text: String,
+    holes: Vec<HolePlace>,
+}
+
+struct HolePlace {
+    /// Byte offset of the hole mark in `text`.
+    offset: usize,
+    /// The shape of the line up to the hole (`None`: no block can go there).
+    at: Option<At>,
+    /// The line ends right after the hole (a block may replace it).
+    line_ends: bool,
+}
+
+impl Reusable {
+    #[cfg(test)]
+    pub(super) fn text(&self) -> &str {
+        &self.text
+    }
+}
+
 /// [`finish`] for a render with holes in its context: `None` as well if
 /// the render used a hole other than by writing a writable one.
-pub(super) fn finish_reusable(text: &str) -> Option<String> {
+pub(super) fn finish_reusable(text: &str) -> Option<Reusable> {
     let touched = TOUCHED.with(|t| t.replace(false));
-    let out = finish(text);
-    if touched {
-        None
-    } else {
-        out
-    }
+    let text = finish(text).filter(|_| !touched)?;
+    // A filled object is appended at the start of a line (after `---` or at
+    // the top of its file), so each hole's line starts within `text`.
+    let holes = memchr::memchr_iter(HOLE as u8, text.as_bytes())
+        .map(|offset| HolePlace {
+            offset,
+            at: line_shape(&text[..offset]),
+            line_ends: end_of_line(&text[offset + 1..]).is_some(),
+        })
+        .collect();
+    Some(Reusable { text, holes })
 }
 
 /// One value to [`fill`] holes with, and the blocks it was written as so
@@ -286,6 +314,9 @@ pub(super) fn finish_reusable(text: &str) -> Option<String> {
 /// the same value writes it once.
 pub(super) struct Filling {
     value: Value,
+    /// The value as written on its line, once known; `Err` when it needs
+    /// lines of its own (a block), `Ok(None)` when it cannot be written.
+    inline: Option<Result<Option<String>, ()>>,
     blocks: Vec<(At, String)>,
 }
 
@@ -293,8 +324,24 @@ impl Filling {
     pub(super) fn new(value: Value) -> Self {
         Filling {
             value,
+            inline: None,
             blocks: Vec::new(),
         }
+    }
+
+    /// `value` as [`inline`] writes it: `Ok(Some(text))` on its line,
+    /// `Err(())` for a block, `Ok(None)` if it cannot be written.
+    fn inline(&mut self) -> Result<Option<&str>, ()> {
+        let value = &self.value;
+        let known = self.inline.get_or_insert_with(|| {
+            let mut text = String::new();
+            match inline(value, &mut text) {
+                Ok(true) => Ok(Some(text)),
+                Ok(false) => Err(()),
+                Err(_) => Ok(None),
+            }
+        });
+        known.as_ref().map(Option::as_deref).map_err(|&()| ())
     }
 
     pub(super) fn value(&self) -> &Value {
@@ -316,28 +363,37 @@ impl Filling {
     }
 }
 
-/// Appends `text` (from [`finish_reusable`]) to `out` with each hole mark
+/// Appends `memo` (from [`finish_reusable`]) to `out` with each hole mark
 /// replaced by the value of `with`, exactly as rendering with that value in
 /// the hole's place would have written it. False, having appended nothing,
 /// when it cannot be placed there (the caller then renders the object itself).
-pub(super) fn fill(text: &str, with: &mut Filling, out: &mut String) -> bool {
+pub(super) fn fill(memo: &Reusable, with: &mut Filling, out: &mut String) -> bool {
     if matches!(with.value.kind(), ValueKind::Undefined | ValueKind::Invalid) {
         return false;
     }
     let start = out.len();
-    let mut rest = text;
+    let text = &memo.text;
+    let mut from = 0;
     let filled = (|| {
-        while let Some(at) = memchr::memchr(HOLE as u8, rest.as_bytes()) {
-            out.push_str(&rest[..at]);
-            rest = &rest[at + 1..];
-            if !inline(&with.value, out).ok()? {
-                rest = end_of_line(rest)?;
-                let at = line_shape(out)?;
-                out.pop();
-                out.push_str(with.block(at)?);
+        for hole in &memo.holes {
+            out.push_str(&text[from..hole.offset]);
+            from = hole.offset + HOLE.len_utf8();
+            match with.inline() {
+                Ok(Some(written)) => out.push_str(written),
+                Ok(None) => return None,
+                Err(()) => {
+                    // A block brings its own line break: the one after the
+                    // hole goes (`end_of_line`), as does the space before it.
+                    if !hole.line_ends {
+                        return None;
+                    }
+                    from += usize::from(from < text.len());
+                    out.pop();
+                    out.push_str(with.block(hole.at?)?);
+                }
             }
         }
-        out.push_str(rest);
+        out.push_str(&text[from..]);
         Some(())
     })();
     if filled.is_none() {
@@ -492,7 +548,7 @@ mod tests {
                 .and_then(|t| finish_reusable(&t))
         };
         assert_eq!(
-            reuse("x: {{ a }}\ny: {{ a }}\n").as_deref(),
+            reuse("x: {{ a }}\ny: {{ a }}\n").as_ref().map(Reusable::text),
             Some("x: \u{2}\ny: \u{2}\n")
         );
         for source in [
@@ -511,7 +567,7 @@ mod tests {
             "x: {{ c.name }}\n",
             "x: {{ noop(c.name) }}\n",
         ] {
-            assert_eq!(reuse(source), None, "{source}");
+            assert!(reuse(source).is_none(), "{source}");
         }
     }
 

@@ -178,7 +178,7 @@ impl Renderer {
 
     /// The `slot`th of `IMPORT_TEMPLATES` rendered once for every importer
     /// of `import`'s export, a hole where the annotations go.
-    fn memo(&self, slot: usize, federation: &Value, import: &ServiceImport) -> Option<&str> {
+    fn memo(&self, slot: usize, federation: &Value, import: &ServiceImport) -> Option<&canonical::Reusable> {
         let shared = self.shared(import)?;
         let memo = shared.memo[slot].get_or_init(|| {
             let template = self.canonical.get_template(IMPORT_TEMPLATES[slot]).ok()?;
@@ -188,6 +188,6 @@ impl Renderer {
                 context! { federation => federation.clone(), cluster => canonical::Hole::unused(), import => import };
             canonical::finish_reusable(&template.render(ctx).ok()?)
         });
-        memo.as_deref()
+        memo.as_ref()
     }
 }
