@@ -49,16 +49,30 @@ class Folders:
     so removing the previous run's 500 files made the next run's file
     creation several times slower, by an amount that depended on what was
     deleted when. The previous invocation's folders are moved aside (a
-    rename frees no inode) and removed with this one's at the end."""
+    rename frees no inode) and removed with this one's at the end; the end
+    is recorded, and a run started within a minute of it (the kernel's
+    window once the deletion is written out, `RECENTCY_MIN`) waits out the
+    rest of that minute first."""
+
+    WINDOW = 61
 
     def __init__(self, work):
         self.root = os.path.join(work, "runs")
+        self.stamp = os.path.join(work, "runs.removed")
         self.old = None
         if os.path.exists(self.root):
             self.old = f"{self.root}.old-{os.getpid()}"
             os.rename(self.root, self.old)
         os.makedirs(self.root)
         self.count, self.last = 0, {}
+        try:
+            with open(self.stamp) as f:
+                wait = float(f.read()) + self.WINDOW - time.time()
+        except (OSError, ValueError):
+            wait = 0
+        if wait > 0:
+            print(f"waiting {wait:.0f} s: the last run's files were deleted less than a minute ago", flush=True)
+            time.sleep(wait)
 
     def fresh(self, who, size):
         self.count += 1
@@ -69,6 +83,9 @@ class Folders:
         for folder in (self.root, self.old):
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
+        os.sync()
+        with open(self.stamp, "w") as f:
+            f.write(f"{time.time()}\n")
 
 
 class Series:
@@ -112,6 +129,21 @@ def objects(root):
     return count
 
 
+def copy_pairs(meshfed, spec, fresh, n):
+    """`n` pairs: meshfed writes 20x100, then `cp -r` copies that output.
+
+    Returns both series and the median of the pairs' time ratios, which
+    holds up better than the ratio of medians when the disk is faster in
+    one stretch of the run than in another."""
+    gen, copied, ratios = Series("meshfed 20x100"), Series("cp -r 20x100"), []
+    for _ in range(n):
+        written = fresh("meshfed", "20x100")
+        gen.add(run_once([meshfed, "generate", spec, "-o", written]))
+        copied.add(run_once(["cp", "-r", written, fresh("cp", "20x100")]))
+        ratios.append(gen.walls[-1] / copied.walls[-1])
+    return gen, copied, statistics.median(ratios)
+
+
 def mark(ok):
     return "met" if ok else "NOT MET"
 
@@ -147,20 +179,34 @@ def measure(meshfed, baseline, kubectl, work, runs, folders):
     print("baseline output equivalent to meshfed's on 3x5 (bench/baseline/check.py)", flush=True)
 
     results = {}
-    # `cp -r` of meshfed's own 20x100 output into a fresh folder: the floor
-    # for writing that many files and bytes on this machine (issue 12).
-    copy = Series("cp -r 20x100")
     for size in ("10x50", "20x100"):
         m, b = Series(f"meshfed {size}"), Series(f"baseline {size}")
         n = runs if size != "20x100" else max(1, min(runs, 3))
         for i in range(runs):
             m.add(run_once([meshfed, "generate", fed(size), "-o", fresh("meshfed", size)]))
-            if size == "20x100":
-                copy.add(run_once(["cp", "-r", out("meshfed", size), fresh("cp", size)]))
             if i < n:
                 b.add(run_once(baseline + [fed(size), fresh("baseline", size)]))
         results[size] = (m, b)
         print(f"{size}: meshfed {m.median:.3f} s, baseline {b.median:.2f} s ({len(b.walls)} runs)", flush=True)
+    # `cp -r` of meshfed's own 20x100 output into a fresh folder, right
+    # after meshfed wrote it: the floor for writing that many files and
+    # bytes here (issue 12). On this disk one run may take twice another
+    # of the same kind, so the figure is the median of the pairs' ratios,
+    # over more pairs than the other cases take runs.
+    pairs = copy_pairs(meshfed, fed("20x100"), fresh, max(9, 3 * runs))
+    print(f"20x100 against cp -r: median ratio {pairs[2]:.2f}", flush=True)
+    # The same in memory (tmpfs), where no disk stands between the two:
+    # what is left is meshfed's own work against copying bytes.
+    in_memory = None
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        shm = tempfile.mkdtemp(dir="/dev/shm", prefix="meshfed-bench-")
+        try:
+            numbered = iter(range(10**6))
+            in_memory = copy_pairs(
+                meshfed, fed("20x100"), lambda who, size: os.path.join(shm, f"{who}-{next(numbered)}"), max(9, 3 * runs)
+            )
+        finally:
+            shutil.rmtree(shm, ignore_errors=True)
     big = Series("meshfed 40x100")
     for _ in range(runs):
         big.add(run_once([meshfed, "generate", fed("40x100"), "-o", fresh("meshfed", "40x100")]))
@@ -212,12 +258,18 @@ def measure(meshfed, baseline, kubectl, work, runs, folders):
     print("| --- | --- | --- |")
     print(f"| 20x100: at least 70x faster than the baseline | {r20:.0f}x | {mark(r20 >= 70)} |")
     print(f"| 10x50: at least 50x faster | {r10:.0f}x | {mark(r10 >= 50)} |")
-    m20 = results["20x100"][0].median
     print(f"| 20x100: at least 100x faster than the baseline (issue 12) | {r20:.0f}x | {mark(r20 >= 100)} |")
+    gen, copied, ratio = pairs
     print(
-        f"| 20x100: at most 2x `cp -r` of its output (issue 12) | {m20 * 1000:.0f} ms vs {copy.median * 1000:.0f} ms: "
-        f"{m20 / copy.median:.2f}x | {mark(m20 <= 2 * copy.median)} |"
+        f"| 20x100: at most 2x `cp -r` of its output (issue 12; median of {len(gen.walls)} pairs' ratios) | "
+        f"{ratio:.2f}x ({gen.median * 1000:.0f} ms vs {copied.median * 1000:.0f} ms) | {mark(ratio <= 2)} |"
     )
+    if in_memory:
+        gen, copied, ratio = in_memory
+        print(
+            f"| (the same on tmpfs, for comparison) | {ratio:.2f}x ({gen.median * 1000:.0f} ms vs "
+            f"{copied.median * 1000:.0f} ms) | {mark(ratio <= 2)} |"
+        )
     print(f"| 10x50: at least 60x faster (issue 12) | {r10:.0f}x | {mark(r10 >= 60)} |")
     share = e2e.median / kust_both
     print(
