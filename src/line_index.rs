@@ -163,6 +163,53 @@ impl Drop for ItemScan {
     }
 }
 
+/// Where the node `event` (on `line`) sits, below the innermost open
+/// collection `frame`: `Some(true)` when its path is now in `path`,
+/// `Some(false)` when it is not addressed, `None` when it was a mapping
+/// key (recorded; its value comes next).
+fn locate(
+    frame: Option<&mut Frame>,
+    event: &Event<'_>,
+    path: &mut String,
+    found: &mut Found<'_, '_>,
+    line: usize,
+) -> Option<bool> {
+    Some(match frame {
+        None => {
+            path.clear();
+            true
+        }
+        Some(Frame::Opaque) => false,
+        Some(Frame::Seq { len, next }) => {
+            path.truncate(*len);
+            let _ = write!(path, "[{next}]");
+            *next += 1;
+            found.record(path, line);
+            true
+        }
+        Some(Frame::Map { len, value }) => match value.take() {
+            None => {
+                // A key: record it and wait for its value.
+                if let Event::Scalar(key, ..) = event {
+                    path.truncate(*len);
+                    if *len > 0 {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                    found.record(path, line);
+                    *value = Some(!key.is_empty());
+                    return None;
+                }
+                // A complex key: neither it nor its value is addressed.
+                *value = Some(false);
+                false
+            }
+            // `path` still ends with the key: its value comes next.
+            Some(addressed) => addressed,
+        },
+    })
+}
+
 /// Appends a mapping key to a path.
 pub fn child(path: &str, key: &str) -> String {
     if path.is_empty() {
@@ -236,40 +283,8 @@ impl LineIndex {
             if !is_node {
                 continue;
             }
-            // Where does this node sit? `true`: its path is in `path`.
-            let addressed = match stack.last_mut() {
-                None => {
-                    path.clear();
-                    true
-                }
-                Some(Frame::Opaque) => false,
-                Some(Frame::Seq { len, next }) => {
-                    path.truncate(*len);
-                    let _ = write!(path, "[{next}]");
-                    *next += 1;
-                    found.record(&path, line);
-                    true
-                }
-                Some(Frame::Map { len, value }) => match value.take() {
-                    None => {
-                        // A key: record it and wait for its value.
-                        if let Event::Scalar(key, ..) = &event {
-                            path.truncate(*len);
-                            if *len > 0 {
-                                path.push('.');
-                            }
-                            path.push_str(key);
-                            found.record(&path, line);
-                            *value = Some(!key.is_empty());
-                            continue;
-                        }
-                        // A complex key: neither it nor its value is addressed.
-                        *value = Some(false);
-                        false
-                    }
-                    // `path` still ends with the key: its value comes next.
-                    Some(addressed) => addressed,
-                },
+            let Some(addressed) = locate(stack.last_mut(), &event, &mut path, &mut found, line) else {
+                continue;
             };
             if opens {
                 let addressed = addressed && found.wants_inside(&path);
