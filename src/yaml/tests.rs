@@ -244,3 +244,44 @@ fn tags_read_back_as_themselves() {
         assert_eq!(back, value, "{text:?} written as {out:?}");
     }
 }
+
+/// `plain_allowed` jumps from one `:` or `#` to the next (`memchr2`): it
+/// must answer as a walk over every byte does, for every string of up to
+/// five characters from an alphabet of the bytes that matter.
+#[test]
+fn plain_allowed_answers_as_a_byte_walk() {
+    fn walk(s: &str) -> bool {
+        let bytes = s.as_bytes();
+        let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+            return false;
+        };
+        if first == b' ' || last == b' ' || s.starts_with("---") || s.starts_with("...") {
+            return false;
+        }
+        let blank_at = |i: usize| bytes.get(i).is_none_or(|b| *b == b' ');
+        if b"#,[]{}&*!|>'\"%@`".contains(&first) || (matches!(first, b'?' | b':' | b'-') && blank_at(1)) {
+            return false;
+        }
+        (1..bytes.len()).all(|i| match bytes[i] {
+            b':' => !blank_at(i + 1),
+            b'#' => bytes[i - 1] != b' ',
+            _ => true,
+        })
+    }
+    let alphabet = ["a", " ", ":", "#", "-", "?", "."];
+    let mut strings = vec![String::new()];
+    let mut last = vec![String::new()];
+    for _ in 0..5 {
+        last = (last.iter())
+            .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+            .collect();
+        strings.extend(last.iter().cloned());
+    }
+    for s in &strings {
+        assert_eq!(plain_allowed(s), walk(s), "{s:?}");
+    }
+    assert!(
+        strings.iter().filter(|s| plain_allowed(s)).count() > 1000,
+        "the test sees both answers"
+    );
+}
