@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use serde_norway::{Mapping, Value};
 
-use scalar::{scalar, tagged};
+use scalar::{has_empty_tag, scalar, tagged};
 
 /// Deeper nodes are not read (their value is null); no Kubernetes object
 /// comes near this. (saphyr-parser itself refuses flow nesting a few hundred
@@ -246,6 +246,12 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn event(&mut self, event: Event, span: Span) -> Result<(), String> {
+        if has_empty_tag(&event) {
+            return Err(format!(
+                "not YAML: a tag with no name (`!<>`) at line {}",
+                span.start.line()
+            ));
+        }
         let start = self.offsets.byte(span.start.index());
         let end = self.offsets.byte(span.end.index());
         match event {

@@ -1,12 +1,22 @@
 //! A scalar or a tagged node as `serde_norway` reads it (YAML 1.2 core
 //! schema), except that a scalar it cannot hold becomes a string.
 
-use saphyr_parser::{ScalarStyle, Tag};
+use saphyr_parser::{Event, ScalarStyle, Tag};
 use serde_norway::value::{Tag as YamlTag, TaggedValue};
 use serde_norway::Value;
 
 fn is_core(tag: &Tag) -> bool {
     tag.is_yaml_core_schema() || tag.handle == "!!"
+}
+
+/// Whether the node `event` opens carries the verbatim tag `!<>`, which
+/// libyaml refuses and `serde_norway`'s `Tag::new` panics on.
+pub(super) fn has_empty_tag(event: &Event) -> bool {
+    let tag = match event {
+        Event::MappingStart(_, tag) | Event::SequenceStart(_, tag) | Event::Scalar(_, _, _, tag) => tag,
+        _ => return false,
+    };
+    tag.as_ref().is_some_and(|t| t.handle.is_empty() && t.suffix.is_empty())
 }
 
 pub(super) fn tagged(value: Value, tag: Option<&Tag>) -> Value {

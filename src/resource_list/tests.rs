@@ -114,3 +114,18 @@ fn not_a_single_mapping() {
     assert!(read("a: 1\n---\nb: 2\n").unwrap_err().contains("more than one"));
     assert!(read("[1]").is_err());
 }
+
+/// `!<>` (a verbatim tag with no name) is not YAML to libyaml, and
+/// serde_norway panics making a tag of it: refused, alone, on an item or on
+/// a scalar.
+#[test]
+fn a_tag_with_no_name_is_refused() {
+    for text in [
+        "!<>",
+        "kind: ResourceList\nitems:\n- !<> {}\n",
+        "kind: !<> ResourceList\nitems: []\n",
+    ] {
+        assert!(serde_norway::from_str::<Value>(text).is_err(), "{text}");
+        assert!(read(text).unwrap_err().contains("`!<>`"), "{text}");
+    }
+}
