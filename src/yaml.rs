@@ -325,17 +325,20 @@ fn write_double_quoted(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// The characters YAML lets a scalar hold as they are (libyaml's
-/// `IS_PRINTABLE`, less the line breaks, which are handled apart).
 /// Whether every character of `s` is [`printable`]: a byte test first, as
 /// the long strings meshfed writes (base64 bundles, PEM) are ASCII.
 fn all_printable(s: &str) -> bool {
     s.bytes().all(|b| (0x20..0x7f).contains(&b)) || s.chars().all(printable)
 }
 
+/// The characters YAML lets a scalar hold as they are (libyaml's
+/// `IS_PRINTABLE`, less the line breaks, which are handled apart): U+2028
+/// and U+2029 are line breaks to YAML 1.1 readers (libyaml's `IS_BREAK`,
+/// PyYAML), so written as they are they would cut a line in two; they are
+/// escaped, as `\n` is (found by fuzzing a ResourceList).
 fn printable(c: char) -> bool {
     matches!(c as u32,
-        0x20..=0x7e | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x10000..=0x10ffff)
+        0x20..=0x7e | 0xa0..=0x2027 | 0x202a..=0xd7ff | 0xe000..=0xfffd | 0x10000..=0x10ffff)
         && c != '\u{feff}'
 }
 

@@ -285,3 +285,21 @@ fn plain_allowed_answers_as_a_byte_walk() {
         "the test sees both answers"
     );
 }
+
+/// U+2028 and U+2029 break lines for libyaml and PyYAML: written raw, in a
+/// plain or quoted scalar, they cut the line in two (a ResourceList answer
+/// that serde_norway could no longer read, found by fuzzing). They are
+/// escaped, and every such string reads back as itself.
+#[test]
+fn unicode_line_separators_are_escaped() {
+    for s in ["a\u{2028}b", "meo\u{2029} m-\u{2029}e5", "\u{2029}", "x\u{2028}\ny"] {
+        let value = Value::Mapping(
+            [(Value::String(s.into()), Value::String(s.into()))]
+                .into_iter()
+                .collect(),
+        );
+        let text = to_string(&value).unwrap();
+        assert!(!text.contains(['\u{2028}', '\u{2029}']), "{text:?}");
+        assert_eq!(serde_norway::from_str::<Value>(&text).unwrap(), value, "{text:?}");
+    }
+}
