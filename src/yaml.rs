@@ -353,25 +353,33 @@ fn literal_allowed(s: &str) -> bool {
 /// context: libyaml's analysis, which PyYAML and go-yaml share.
 fn plain_allowed(s: &str) -> bool {
     let bytes = s.as_bytes();
+    // Only `:` and `#` matter after the first byte: jump from one to the next.
+    plain_ends_allowed(s)
+        && !memchr::memchr2_iter(b':', b'#', &bytes[1..]).any(|at| {
+            let i = at + 1;
+            if bytes[i] == b':' {
+                blank_at(bytes, i + 1)
+            } else {
+                bytes[i - 1] == b' '
+            }
+        })
+}
+
+/// [`plain_allowed`]'s rules for the ends of `s`: not empty, no space at
+/// either end, no document marker, no indicator first.
+fn plain_ends_allowed(s: &str) -> bool {
+    let bytes = s.as_bytes();
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
         return false;
     };
-    if first == b' ' || last == b' ' || s.starts_with("---") || s.starts_with("...") {
-        return false;
-    }
-    let blank_at = |i: usize| bytes.get(i).is_none_or(|b| *b == b' ');
-    if b"#,[]{}&*!|>'\"%@`".contains(&first) || (matches!(first, b'?' | b':' | b'-') && blank_at(1)) {
-        return false;
-    }
-    // Only `:` and `#` matter after the first byte: jump from one to the next.
-    !memchr::memchr2_iter(b':', b'#', &bytes[1..]).any(|at| {
-        let i = at + 1;
-        if bytes[i] == b':' {
-            blank_at(i + 1)
-        } else {
-            bytes[i - 1] == b' '
-        }
-    })
+    let indicator =
+        b"#,[]{}&*!|>'\"%@`".contains(&first) || (matches!(first, b'?' | b':' | b'-') && blank_at(bytes, 1));
+    !(indicator || first == b' ' || last == b' ' || s.starts_with("---") || s.starts_with("..."))
+}
+
+/// Whether the byte at `i` is a space or past the end.
+fn blank_at(bytes: &[u8], i: usize) -> bool {
+    bytes.get(i).is_none_or(|b| *b == b' ')
 }
 
 /// Whether every YAML reader — 1.2 core (serde_norway, yaml-rust), 1.1
