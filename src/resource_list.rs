@@ -248,7 +248,7 @@ impl Reader<'_> {
     fn event(&mut self, event: Event, span: Span) -> Result<(), String> {
         if has_empty_tag(&event) {
             return Err(format!(
-                "not YAML: a tag with no name (`!<>`) at line {}",
+                "not YAML: a tag with no name (`!<>`) at line {}; name the tag or remove it",
                 span.start.line()
             ));
         }

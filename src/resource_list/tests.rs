@@ -126,6 +126,7 @@ fn a_tag_with_no_name_is_refused() {
         "kind: !<> ResourceList\nitems: []\n",
     ] {
         assert!(serde_norway::from_str::<Value>(text).is_err(), "{text}");
-        assert!(read(text).unwrap_err().contains("`!<>`"), "{text}");
+        let why = read(text).unwrap_err();
+        assert!(why.contains("`!<>`") && why.contains("name the tag or remove it"), "{why}");
     }
 }
