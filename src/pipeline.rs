@@ -148,11 +148,16 @@ where
     }
 }
 
+/// How many imports (at most: every export to every cluster) make a
+/// federation's fan-out, or freeing its plan, worth a thread of its own:
+/// past a few thousand, either takes longer than starting a thread.
+const WORTH_A_THREAD: usize = 4096;
+
 /// Frees `plan` (a federation's plan and its renderer) on a thread of its
 /// own when it is large: at 20x100 that takes as long as rendering a
 /// cluster, and the caller has files to put in place meanwhile.
 fn free_aside(plan: (Federation, Renderer)) {
-    if plan.0.exports * plan.0.clusters.len() >= 4096 {
+    if plan.0.exports * plan.0.clusters.len() >= WORTH_A_THREAD {
         // If no thread can be made, the closure (and the plan) is freed here.
         let _ = std::thread::Builder::new().spawn(move || drop(plan));
     }
@@ -271,10 +276,8 @@ fn plan_in<'scope, 'env>(
     roots_as_warnings: bool,
     early: Option<crate::line_index::ItemScan>,
 ) -> Result<(Planned, Warnings<'scope>), Diagnostics> {
-    // At most this many imports (every export to every cluster): past a few
-    // thousand, the fan-out takes longer than starting a thread.
     let imports: usize = (spec.spec.clusters.iter()).map(|c| c.exports.len()).sum::<usize>() * spec.spec.clusters.len();
-    let (input, unplaced, fanned) = if imports >= 4096 {
+    let (input, unplaced, fanned) = if imports >= WORTH_A_THREAD {
         // The fan-out needs no roots: worked out beside intake (at 20x100
         // each takes 15M instructions); thrown away if the spec fails.
         std::thread::scope(|s| {
