@@ -314,10 +314,19 @@ pub(super) fn finish_reusable(text: &str) -> Option<Reusable> {
 /// the same value writes it once.
 pub(super) struct Filling {
     value: Value,
-    /// The value as written on its line, once known; `Err` when it needs
-    /// lines of its own (a block), `Ok(None)` when it cannot be written.
-    inline: Option<Result<Option<String>, ()>>,
+    /// How the value is written where a hole is, once known.
+    inline: Option<Written>,
     blocks: Vec<(At, String)>,
+}
+
+/// How a [`Filling`]'s value is written where a hole is.
+enum Written {
+    /// Where the hole stands, as this text (a scalar, `{}`, `[]`).
+    OnItsLine(String),
+    /// On lines of its own, under the hole's key or dash ([`Filling::block`]).
+    Block,
+    /// Not at all: the caller renders the object itself.
+    Not,
 }
 
 impl Filling {
@@ -329,19 +338,17 @@ impl Filling {
         }
     }
 
-    /// `value` as [`inline`] writes it: `Ok(Some(text))` on its line,
-    /// `Err(())` for a block, `Ok(None)` if it cannot be written.
-    fn inline(&mut self) -> Result<Option<&str>, ()> {
+    /// How [`inline`] writes `value`, worked out once.
+    fn inline(&mut self) -> &Written {
         let value = &self.value;
-        let known = self.inline.get_or_insert_with(|| {
+        self.inline.get_or_insert_with(|| {
             let mut text = String::new();
             match inline(value, &mut text) {
-                Ok(true) => Ok(Some(text)),
-                Ok(false) => Err(()),
-                Err(_) => Ok(None),
+                Ok(true) => Written::OnItsLine(text),
+                Ok(false) => Written::Block,
+                Err(_) => Written::Not,
             }
-        });
-        known.as_ref().map(Option::as_deref).map_err(|&()| ())
+        })
     }
 
     pub(super) fn value(&self) -> &Value {
@@ -379,9 +386,9 @@ pub(super) fn fill(memo: &Reusable, with: &mut Filling, out: &mut String) -> boo
             out.push_str(&text[from..hole.offset]);
             from = hole.offset + HOLE.len_utf8();
             match with.inline() {
-                Ok(Some(written)) => out.push_str(written),
-                Ok(None) => return None,
-                Err(()) => {
+                Written::OnItsLine(text) => out.push_str(text),
+                Written::Not => return None,
+                Written::Block => {
                     // A block brings its own line break: the one after the
                     // hole goes (`end_of_line`), as does the space before it.
                     if !hole.line_ends {

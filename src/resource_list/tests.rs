@@ -127,6 +127,9 @@ fn a_tag_with_no_name_is_refused() {
     ] {
         assert!(serde_norway::from_str::<Value>(text).is_err(), "{text}");
         let why = read(text).unwrap_err();
-        assert!(why.contains("`!<>`") && why.contains("name the tag or remove it"), "{why}");
+        assert!(
+            why.contains("`!<>`") && why.contains("name the tag or remove it"),
+            "{why}"
+        );
     }
 }
