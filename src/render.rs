@@ -33,6 +33,7 @@ use crate::diagnostics::{Code, Diagnostic};
 mod canonical;
 mod general;
 mod imports;
+mod next_steps;
 mod overlay;
 use crate::plan::{ClusterPlan, Federation, ImportedService, InstallerKind};
 use general::{format_value, parse_back};
@@ -179,6 +180,7 @@ impl Renderer {
             let mut env = Environment::new();
             env.set_undefined_behavior(UndefinedBehavior::Strict);
             env.add_filter("b64encode", |s: String| BASE64.encode(s.as_bytes()));
+            env.add_filter("join", next_steps::join);
             env
         };
         let mut env = new_env();
@@ -326,7 +328,7 @@ impl Renderer {
             self.installer_fragments(fed, !mesh.gateway_service_ports.is_empty(), ctx, &mut files)?;
         }
         // Prose, not an object: rendered as is, with one final newline.
-        let ctx = context! { federation => federation.clone(), cluster => cl.clone(), steps => Value::from(Serde(&cluster.next_steps)) };
+        let ctx = context! { federation => federation.clone(), cluster => cl.clone(), steps => next_steps::steps_value(&cluster.next_steps) };
         let next_steps = self
             .env
             .get_template("next-steps.md")

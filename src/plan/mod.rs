@@ -37,7 +37,7 @@ pub use imports::{
     port_protocol, resolution, service_ports, ExportAuthorization, ImportedService, ServiceImport, ServicePort,
 };
 pub use mesh_config::MeshConfigFragment;
-pub use next_steps::NextSteps;
+pub use next_steps::{ExportPortStep, GatewayStep, NextSteps, RemoteGatewayStep};
 pub use trust::TrustBundle;
 
 /// Oldest Istio minor meshfed renders for: the first with

@@ -34,9 +34,17 @@ pub struct NextSteps {
 
 /// The hosts of a cluster's imports, in import order, serialized as a list
 /// of host names: read from the imports themselves, so the 38,000 host
-/// names of 20x100 are not copied once more.
+/// names of 20x100 are not copied once more. Shared, so the renderer hands
+/// the list to the template without copying it (`render::next_steps`).
 #[derive(Debug, Clone)]
-pub struct ImportedHosts(Vec<Arc<ImportedService>>);
+pub struct ImportedHosts(Arc<[Arc<ImportedService>]>);
+
+impl ImportedHosts {
+    /// The imports whose `host` each entry is.
+    pub fn services(&self) -> &Arc<[Arc<ImportedService>]> {
+        &self.0
+    }
+}
 
 impl Serialize for ImportedHosts {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -15,9 +15,16 @@ use crate::diagnostics::{Code, Diagnostic};
 
 /// Writes a `{{ value }}`: integers, and strings that need no escaping (nearly
 /// all of them), straight into the output, byte for byte what minijinja's JSON auto-escape
-/// writes for them, without building a JSON string first; everything else
-/// through minijinja's own formatter.
+/// writes for them, without building a JSON string first; strings where
+/// nothing is escaped (`next-steps.md`) as they are, as minijinja does, without
+/// its `Display`; everything else through minijinja's own formatter.
 pub(super) fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
+    // Unescaped (`next-steps.md`): minijinja writes a string as it is.
+    if matches!(state.auto_escape(), AutoEscape::None) && value.kind() == ValueKind::String {
+        if let Some(s) = value.as_str() {
+            return Ok(out.write_str(s)?);
+        }
+    }
     if matches!(state.auto_escape(), AutoEscape::Json) && !value.is_safe() {
         match value.kind() {
             ValueKind::String => {

@@ -117,3 +117,45 @@ fn a_broken_template_is_one_clear_error_and_nothing_is_written() {
         assert!(!out.exists(), "nothing may be written when a template fails");
     }
 }
+
+#[test]
+fn a_user_next_steps_template_reads_the_lists_of_names_as_lists() {
+    // meshfed hands `next-steps.md` its long lists of names without copying
+    // them (src/render/next_steps.rs); a user's template must not notice.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("templates");
+    std::fs::create_dir(&dir).unwrap();
+    let template = concat!(
+        "{{ steps.imported_hosts|length }} {{ steps.imported_hosts[0] }} {{ steps.imported_hosts }}",
+        " {% for h in steps.imported_hosts %}[{{ loop.index }} {{ h }}]{% endfor %}",
+        " {{ steps.imported_hosts|join(\"<&>\") }} {{ steps.imported_hosts|map(\"upper\")|join(\",\") }}\n",
+        "{% for e in steps.exports %}{{ e.service }}: {{ e.importers|length }} {{ e.importers }}",
+        " {{ e.importers|join(\", \") }} {{ e.importers|first }}{% if \"cluster-b\" in e.importers %} in{% endif %}\n",
+        "{% endfor %}{{ steps|tojson }}\n",
+    );
+    std::fs::write(dir.join("next-steps.md"), template).unwrap();
+    let out = tmp.path().join("out");
+    let o = generate(&dir, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("cluster-a/NEXT-STEPS.md")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(concat!(
+            "1 bar.xyz.svc.cluster-b.local ['bar.xyz.svc.cluster-b.local']",
+            " [1 bar.xyz.svc.cluster-b.local] bar.xyz.svc.cluster-b.local BAR.XYZ.SVC.CLUSTER-B.LOCAL"
+        ))
+    );
+    assert_eq!(lines.next(), Some("foo: 1 ['cluster-b'] cluster-b cluster-b in"));
+    // Every field, in the plan's order (`plan::NextSteps`).
+    assert_eq!(
+        lines.next(),
+        Some(concat!(
+            r#"{"installer": "helm", "gateway": {"port": 15443, "target_port": 15443, "addresses": ["203.0.113.10"], "#,
+            r#""selector": {"istio": "ingressgateway"}}, "callers": ["cluster-b"], "exports": [{"service": "foo", "#,
+            r#""namespace": "abc", "ports": [{"name": "http", "port": 8080, "target_port": 8080}], "importers": ["cluster-b"]}], "#,
+            r#""remote_gateways": [{"cluster": "cluster-b", "addresses": ["203.0.113.20"], "port": 15443}], "#,
+            r#""imported_hosts": ["bar.xyz.svc.cluster-b.local"], "export_namespaces": ["abc"]}"#
+        ))
+    );
+}
