@@ -14,36 +14,38 @@ use super::to_yaml;
 use crate::diagnostics::{Code, Diagnostic};
 
 /// Writes a `{{ value }}`: integers, and strings that need no escaping (nearly
-/// all of them), straight into the output, byte for byte what minijinja's JSON auto-escape
-/// writes for them, without building a JSON string first; strings where
-/// nothing is escaped (`next-steps.md`) as they are, as minijinja does, without
-/// its `Display`; everything else through minijinja's own formatter.
+/// all of them), straight into the output, byte for byte what minijinja's own
+/// formatter writes for them (JSON auto-escape for `.yaml`, nothing escaped
+/// for `next-steps.md`), without building a JSON string or going through
+/// `Display` first; everything else through minijinja's own formatter.
 pub(super) fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
-    // Unescaped (`next-steps.md`): minijinja writes a string as it is.
-    if matches!(state.auto_escape(), AutoEscape::None) && value.kind() == ValueKind::String {
-        if let Some(s) = value.as_str() {
-            return Ok(out.write_str(s)?);
-        }
-    }
-    if matches!(state.auto_escape(), AutoEscape::Json) && !value.is_safe() {
-        match value.kind() {
-            ValueKind::String => {
-                if let Some(s) = value.as_str().filter(|s| !s.bytes().any(needs_json_escape)) {
+    let plain = match state.auto_escape() {
+        AutoEscape::None => true,
+        AutoEscape::Json if !value.is_safe() => false,
+        _ => return minijinja::escape_formatter(out, state, value),
+    };
+    match value.kind() {
+        ValueKind::String => {
+            if let Some(s) = value.as_str() {
+                if plain {
+                    return Ok(out.write_str(s)?);
+                }
+                if !s.bytes().any(needs_json_escape) {
                     out.write_char('"')?;
                     out.write_str(s)?;
                     out.write_char('"')?;
                     return Ok(());
                 }
             }
-            // Port numbers: JSON writes an integer as its decimal digits.
-            ValueKind::Number if value.is_integer() => {
-                if let Ok(n) = i64::try_from(value.clone()) {
-                    write!(out, "{n}")?;
-                    return Ok(());
-                }
-            }
-            _ => {}
         }
+        // Port numbers: both write an integer as its decimal digits.
+        ValueKind::Number if value.is_integer() => {
+            if let Ok(n) = i64::try_from(value.clone()) {
+                write!(out, "{n}")?;
+                return Ok(());
+            }
+        }
+        _ => {}
     }
     minijinja::escape_formatter(out, state, value)
 }
@@ -80,4 +82,36 @@ pub(super) fn parse_back(origin: &Path, text: &str) -> Result<String, Diagnostic
         check_secret(serde_json::to_value(&value).map_err(|e| broken(e.to_string()))?)?;
     }
     to_yaml(&value).map_err(|e| broken(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use minijinja::Environment;
+
+    #[test]
+    fn format_value_writes_what_minijinja_s_formatter_writes() {
+        let mut ours = Environment::new();
+        ours.set_formatter(super::format_value);
+        let theirs = Environment::new();
+        let values = [
+            minijinja::Value::from("plain"),
+            minijinja::Value::from("needs \"escaping\" <&> 'here'\n\t\u{1}"),
+            minijinja::Value::from_safe_string("<safe> \"string\"".into()),
+            minijinja::Value::from(""),
+            minijinja::Value::from(8080),
+            minijinja::Value::from(-3),
+            minijinja::Value::from(u64::MAX),
+            minijinja::Value::from(2.0),
+            minijinja::Value::from(true),
+            minijinja::Value::from(()),
+            minijinja::Value::from(vec!["a", "b"]),
+        ];
+        for name in ["t.md", "t.yaml", "t.html"] {
+            for value in &values {
+                let ctx = minijinja::context! { v => value.clone() };
+                let render = |env: &Environment| env.render_named_str(name, "[{{ v }}]", ctx.clone()).unwrap();
+                assert_eq!(render(&ours), render(&theirs), "{name}: {value:?}");
+            }
+        }
+    }
 }

@@ -13,7 +13,7 @@
 //! written and how; debug builds check that the value is the serialized
 //! plan's, field for field and in order (`same_value`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Serde, StringInput};
 use minijinja::{AutoEscape, Error, State, Value};
@@ -23,7 +23,15 @@ use crate::plan::{ExportPortStep, GatewayStep, ImportedService, InstallerKind, N
 
 /// A shared list of names, seen by templates as a sequence of strings.
 #[derive(Debug)]
-enum Names {
+struct Names {
+    list: NameList,
+    /// The last joiner it was joined by, and the result: the rows of the
+    /// exports table join the same importer list, export after export.
+    joined: Mutex<Option<(String, Value)>>,
+}
+
+#[derive(Debug)]
+enum NameList {
     /// Names as such (an export's importers).
     Strings(Arc<[String]>),
     /// The hosts of imports (a cluster's imported hosts).
@@ -31,17 +39,24 @@ enum Names {
 }
 
 impl Names {
+    fn value(list: NameList) -> Value {
+        Value::from_object(Names {
+            list,
+            joined: Mutex::new(None),
+        })
+    }
+
     fn len(&self) -> usize {
-        match self {
-            Names::Strings(names) => names.len(),
-            Names::Hosts(services) => services.len(),
+        match &self.list {
+            NameList::Strings(names) => names.len(),
+            NameList::Hosts(services) => services.len(),
         }
     }
 
     fn get(&self, index: usize) -> Option<&str> {
-        match self {
-            Names::Strings(names) => names.get(index).map(String::as_str),
-            Names::Hosts(services) => services.get(index).map(|s| s.host.as_str()),
+        match &self.list {
+            NameList::Strings(names) => names.get(index).map(String::as_str),
+            NameList::Hosts(services) => services.get(index).map(|s| s.host.as_str()),
         }
     }
 
@@ -49,9 +64,16 @@ impl Names {
         (0..self.len()).filter_map(|i| self.get(i))
     }
 
-    /// What minijinja's `join` writes for this list and `joiner` when
-    /// nothing is escaped: the names with `joiner` between them.
-    fn join(&self, joiner: &str) -> String {
+    /// What minijinja's `join` gives for this list and `joiner` when
+    /// nothing is escaped: the names with `joiner` between them, as a
+    /// plain string.
+    fn join(&self, joiner: &str) -> Value {
+        let mut joined = self.joined.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((last, value)) = &*joined {
+            if last == joiner {
+                return value.clone();
+            }
+        }
         let bytes = self.iter().map(str::len).sum::<usize>() + joiner.len() * self.len().saturating_sub(1);
         let mut out = String::with_capacity(bytes);
         for (i, name) in self.iter().enumerate() {
@@ -60,7 +82,9 @@ impl Names {
             }
             out.push_str(name);
         }
-        out
+        let value = Value::from(out);
+        *joined = Some((joiner.to_owned(), value.clone()));
+        value
     }
 }
 
@@ -97,7 +121,7 @@ pub(super) fn join(
         let plain =
             matches!(state.auto_escape(), AutoEscape::None) || !joiner.as_ref().is_some_and(StringInput::is_safe);
         if plain && attribute.is_none() && kwargs.args().next().is_none() {
-            return Ok(Value::from(names.join(joiner.as_ref().map_or("", StringInput::as_str))));
+            return Ok(names.join(joiner.as_ref().map_or("", StringInput::as_str)));
         }
     }
     minijinja::filters::join(state, value, joiner, attribute, kwargs)
@@ -134,7 +158,7 @@ pub(super) fn steps_value(steps: &NextSteps) -> Value {
     for export in &steps.exports {
         let importers = match &last {
             Some((shared, value)) if Arc::ptr_eq(shared, &export.importers) => value.clone(),
-            _ => Value::from_object(Names::Strings(export.importers.clone())),
+            _ => Names::value(NameList::Strings(export.importers.clone())),
         };
         last = Some((&export.importers, importers.clone()));
         exports.push(ExportContext {
@@ -150,7 +174,7 @@ pub(super) fn steps_value(steps: &NextSteps) -> Value {
         callers: &steps.callers,
         exports,
         remote_gateways: &steps.remote_gateways,
-        imported_hosts: Value::from_object(Names::Hosts(steps.imported_hosts.services().clone())),
+        imported_hosts: Names::value(NameList::Hosts(steps.imported_hosts.services().clone())),
         export_namespaces: &steps.export_namespaces,
     }));
     #[cfg(debug_assertions)]
@@ -192,7 +216,7 @@ mod tests {
     const NAMES: [&str; 4] = ["a.ns.svc.one", "b<&>\"c'", "", "d"];
 
     fn names() -> Value {
-        Value::from_object(Names::Strings(NAMES.iter().map(|s| s.to_string()).collect()))
+        Names::value(NameList::Strings(NAMES.iter().map(|s| s.to_string()).collect()))
     }
 
     /// `source` rendered as template `name` (its extension picks the
@@ -216,6 +240,7 @@ mod tests {
             r#"{{ names|join(d="-") }}"#,
             r#"{{ names|join(", ", attribute="x") }}"#,
             r#"{{ names|join(", ")|length }}"#,
+            r#"{{ names|join(", ") }}/{{ names|join("-") }}/{{ names|join(", ") }}/{{ names|join }}"#,
             r#"{{ (names|join("<b>"|safe)) ~ "" }}"#,
             "{{ names|length }} {{ names[1] }} {{ names[-1] }} {{ names|first }} {{ names|last }}",
             "{{ names }}|{{ names|tojson }}|{{ names|reverse|list }}|{{ names|sort }}",
@@ -228,7 +253,7 @@ mod tests {
                 assert_eq!(render(&ours, name, source, names()), expected, "{name}: {source}");
             }
         }
-        let empty = Value::from_object(Names::Strings(Arc::from(Vec::<String>::new())));
+        let empty = Names::value(NameList::Strings(Arc::from(Vec::<String>::new())));
         let source = r#"{% if names %}some{% endif %}[{{ names|join(", ") }}]{{ names|length }}"#;
         assert_eq!(render(&ours, "t.md", source, empty), Ok("[]0".to_owned()));
     }
