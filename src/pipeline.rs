@@ -382,10 +382,16 @@ mod tests {
     #[test]
     fn warnings_of_a_spec_parsed_in_parts_stand_at_their_lines() {
         let src = large(600);
-        assert!(load::Cut::of(&src.text).and_then(|cut| cut.parse()).is_some(), "not parsed in parts");
+        assert!(
+            load::Cut::of(&src.text).and_then(|cut| cut.parse()).is_some(),
+            "not parsed in parts"
+        );
         let (_, warnings) = validate_source(&src, &RenderOptions::default()).unwrap();
         let index = LineIndex::build(&src.text);
-        let placed: Vec<_> = warnings.iter().map(|d| (d.path.clone(), d.location.as_ref().and_then(|l| l.line))).collect();
+        let placed: Vec<_> = warnings
+            .iter()
+            .map(|d| (d.path.clone(), d.location.as_ref().and_then(|l| l.line)))
+            .collect();
         let expected: Vec<_> = (0..3)
             .map(|i| {
                 let path = crate::line_index::item("spec.clusters", i);

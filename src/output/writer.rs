@@ -179,13 +179,16 @@ impl TreeWriter {
     pub fn stage(&self, federation: &str, cluster: &str, files: &ClusterOutput) -> Result<(), Diagnostic> {
         let shared = &self.shared;
         let cdir = shared.own.dir.join(cluster);
-        {
+        // A folder this run creates holds no earlier file to compare with.
+        let created = {
             let _phase = self.staging()?;
-            if !cdir.exists() {
+            let created = !cdir.exists();
+            if created {
                 std::fs::create_dir_all(&cdir).map_err(|e| io_error(&cdir, &e))?;
                 shared.state().created_dirs.push(cdir.clone());
             }
-        }
+            created
+        };
         for (name, file) in files {
             if let Some(d) = shared.own.conflict(federation, cluster, name, files) {
                 shared.state().conflicts.push(d);
@@ -194,7 +197,7 @@ impl TreeWriter {
             let target = cdir.join(name);
             let _phase = self.staging()?;
             // An unchanged file is left alone: no write, and its mtime stays.
-            let unchanged = std::fs::read(&target).is_ok_and(|old| old == file.text.as_bytes());
+            let unchanged = !created && std::fs::read(&target).is_ok_and(|old| old == file.text.as_bytes());
             let staged = if unchanged {
                 None
             } else {
