@@ -134,12 +134,15 @@ where
     let mut errors: Vec<(usize, Diagnostic)> = if workers <= 1 {
         work()
     } else {
+        // This thread is one of the workers: its allocator heap holds the
+        // pages the spec's parse freed, which new threads would not reuse.
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
+            let handles: Vec<_> = (1..workers).map(|_| scope.spawn(work)).collect();
+            let mut errors = work();
+            for h in handles {
+                errors.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            }
+            errors
         })
     };
     errors.sort_by_key(|(i, _)| *i);
