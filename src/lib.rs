@@ -47,6 +47,6 @@ pub mod internals {
     pub use crate::certs::{intake, intake_spiffe_bundle, CertPolicy, SourceRef};
     pub use crate::diagnostics::{Code, Diagnostic};
     pub use crate::krm::process;
-    pub use crate::load::{load_spec, SpecSource};
+    pub use crate::load::{cut_agrees, load_spec, SpecSource};
     pub use crate::pipeline::RenderOptions;
 }

@@ -18,7 +18,7 @@ use saphyr_parser::{Event, Parser};
 
 /// Field path → 1-based line of the key (for mapping entries) or of the item
 /// (for sequence entries).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct LineIndex {
     lines: HashMap<String, usize>,
 }
@@ -121,12 +121,18 @@ impl<'p> Wanted<'p> {
 /// The `stop` of a scan that always runs to its end.
 static NEVER: AtomicBool = AtomicBool::new(false);
 
-/// A [`LineIndex::for_items`] scan of a copy of a text, running on a thread
-/// of its own; stopped (within an event) when dropped unused.
+/// The lines of a sequence's items, as [`LineIndex::for_items`] gives
+/// them: being found by that scan of a copy of the text on a thread of its
+/// own (stopped, within an event, when dropped unused), or already known.
 pub struct ItemScan {
     sequence: String,
     stop: Arc<AtomicBool>,
-    index: Option<JoinHandle<LineIndex>>,
+    index: Option<Items>,
+}
+
+enum Items {
+    Scanning(JoinHandle<LineIndex>),
+    Known(LineIndex),
 }
 
 impl ItemScan {
@@ -141,8 +147,18 @@ impl ItemScan {
         Some(ItemScan {
             sequence: sequence.to_owned(),
             stop,
-            index: Some(index),
+            index: Some(Items::Scanning(index)),
         })
+    }
+
+    /// The items of `sequence` at the lines `index` already holds, as
+    /// [`LineIndex::for_items`] would find them.
+    pub fn known(sequence: &str, index: LineIndex) -> Self {
+        ItemScan {
+            sequence: sequence.to_owned(),
+            stop: Arc::default(),
+            index: Some(Items::Known(index)),
+        }
     }
 
     /// Whether the index answers for `path` as the full index does: it is an item.
@@ -152,8 +168,10 @@ impl ItemScan {
 
     /// The index, once the scan is done.
     pub fn join(mut self) -> LineIndex {
-        let index = self.index.take().expect("joined once");
-        index.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+        match self.index.take().expect("joined once") {
+            Items::Scanning(scan) => scan.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            Items::Known(index) => index,
+        }
     }
 }
 
@@ -302,6 +320,14 @@ impl LineIndex {
             }
         }
         LineIndex { lines: found.lines }
+    }
+
+    /// An index of these paths and lines, found by other means than a scan
+    /// (the cut of a spec parsed in parts, `load::Cut`).
+    pub(crate) fn from_lines(lines: impl IntoIterator<Item = (String, usize)>) -> Self {
+        LineIndex {
+            lines: lines.into_iter().collect(),
+        }
     }
 
     /// The line of `path`, or of its nearest ancestor that has one.

@@ -19,6 +19,9 @@ use crate::nesting;
 use crate::spec::MeshFederation;
 use crate::suggest;
 
+mod split;
+pub(crate) use split::{Cut, SEQUENCE as CUT_SEQUENCE};
+
 /// The spec's JSON Schema, as shipped in `schemas/` and printed by `meshfed schema`.
 pub const SCHEMA: &str = include_str!("../schemas/meshfederation.schema.json");
 
@@ -134,6 +137,32 @@ fn validator() -> &'static Validator {
     })
 }
 
+/// For the fuzz target: whether parsing `text` in parts ([`Cut`], at any
+/// size) agrees with parsing it whole. `true` when the cut stands down,
+/// or the text nests too deep to be parsed at all.
+#[doc(hidden)]
+pub fn cut_agrees(text: &str) -> bool {
+    if nesting::check(text).is_err() {
+        return true;
+    }
+    let Some((value, _)) = Cut::find(text).and_then(|cut| cut.parse()) else {
+        return true;
+    };
+    parse_yaml(text, Path::new("fuzz.yaml")).is_ok_and(|whole| whole == value)
+}
+
+/// The spec's YAML as a JSON value: in parts on two cores where `cut`
+/// allows it (with its items' lines), else whole.
+fn spec_value(src: &SpecSource, cut: Option<&Cut<'_>>) -> Result<(Value, Option<LineIndex>), Diagnostic> {
+    if let Some(cut) = cut {
+        nesting::diagnose(&src.text, &src.file)?;
+        if let Some((value, lines)) = cut.parse() {
+            return Ok((value, Some(lines)));
+        }
+    }
+    parse_yaml(&src.text, &src.file).map(|value| (value, None))
+}
+
 /// Parses YAML text into a JSON value, one document only.
 pub fn parse_yaml(text: &str, file: &Path) -> Result<Value, Diagnostic> {
     // Before libyaml, whose time grows with the square of the nesting.
@@ -182,6 +211,16 @@ fn yaml_error(e: &serde_norway::Error, file: &Path) -> Diagnostic {
 /// Reads and checks a spec: the typed spec, plus every problem found (which
 /// may hold warnings even when the spec is returned).
 pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
+    load_spec_cut(src, None).map(|(spec, _)| spec)
+}
+
+/// [`load_spec`], the spec's YAML parsed on two cores where `cut` (of
+/// `src.text`, [`Cut::of`]) allows it; then also the lines of its
+/// `spec.clusters` items, as `LineIndex::for_items` finds them.
+pub(crate) fn load_spec_cut(
+    src: &SpecSource,
+    cut: Option<&Cut<'_>>,
+) -> Result<(MeshFederation, Option<LineIndex>), Diagnostics> {
     let mut diags = Diagnostics::new();
     // Compiling the schema takes as long as parsing 80 KiB of YAML: for a
     // spec of more than a few KiB it is compiled on another thread meanwhile
@@ -189,7 +228,7 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
     if src.text.len() > 16 << 10 {
         let _ = std::thread::Builder::new().spawn(validator);
     }
-    let value = match parse_yaml(&src.text, &src.file) {
+    let (value, lines) = match spec_value(src, cut) {
         Ok(v) => v,
         Err(d) => {
             diags.push(d);
@@ -233,7 +272,7 @@ pub fn load_spec(src: &SpecSource) -> Result<MeshFederation, Diagnostics> {
         return Err(diags);
     }
     match serde_json::from_value::<MeshFederation>(value) {
-        Ok(spec) => Ok(spec),
+        Ok(spec) => Ok((spec, lines)),
         Err(e) => {
             diags.push(
                 Diagnostic::new(Code::MF103, "", format!("the spec does not fit its schema: {e}")).at(&src.file, None),

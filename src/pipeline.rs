@@ -9,6 +9,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 
 use crate::diagnostics::{Checked, Code, Diagnostic, Diagnostics};
 use crate::intake::{self, BuildOptions};
+use crate::line_index::{ItemScan, LineIndex};
 use crate::load::{self, SpecSource};
 use crate::plan::{self, ClusterPlan, Federation};
 use crate::render::{ClusterOutput, Renderer};
@@ -133,12 +134,15 @@ where
     let mut errors: Vec<(usize, Diagnostic)> = if workers <= 1 {
         work()
     } else {
+        // This thread is one of the workers: its allocator heap holds the
+        // pages the spec's parse freed, which new threads would not reuse.
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
+            let handles: Vec<_> = (1..workers).map(|_| scope.spawn(work)).collect();
+            let mut errors = work();
+            for h in handles {
+                errors.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            }
+            errors
         })
     };
     errors.sort_by_key(|(i, _)| *i);
@@ -240,8 +244,9 @@ fn checked_plan_in<'scope, 'env>(
     src: &'env SpecSource,
     opts: &'env RenderOptions,
 ) -> Result<(Planned, Warnings<'scope>), Diagnostics> {
-    let early = intake::early_scan(src);
-    let spec = load::load_spec(src).map_err(|mut diags| {
+    let cut = load::Cut::of(&src.text);
+    let early = intake::early_scan(src, cut.is_some());
+    let spec = load::load_spec_cut(src, cut.as_ref()).map_err(|mut diags| {
         // A typo elsewhere must not hide a pasted private key or an expired
         // root: every rootCA that parses still goes through intake.
         if let Ok(value) = load::parse_yaml(&src.text, &src.file) {
@@ -249,15 +254,27 @@ fn checked_plan_in<'scope, 'env>(
         }
         diags
     })?;
+    let (spec, early) = lines_found(spec, early);
     plan_in(scope, &spec, src, &opts.build, false, early)
+}
+
+/// The spec, and the lines of its clusters' items: found while it was
+/// parsed in parts, else being found by `early`.
+fn lines_found(
+    (spec, lines): (MeshFederation, Option<LineIndex>),
+    early: Option<ItemScan>,
+) -> (MeshFederation, Option<ItemScan>) {
+    let known = lines.map(|lines| ItemScan::known(load::CUT_SEQUENCE, lines));
+    (spec, known.or(early))
 }
 
 /// [`validate_source`] for `meshfed graph`, which draws names, not
 /// certificates: root CA problems are warnings (`intake::read`'s
 /// `roots_as_warnings`), so an expired or missing root never hides the picture.
 pub fn validate_for_graph(src: &SpecSource, opts: &RenderOptions) -> Checked<Federation> {
-    let early = intake::early_scan(src);
-    let spec = load::load_spec(src)?;
+    let cut = load::Cut::of(&src.text);
+    let early = intake::early_scan(src, cut.is_some());
+    let (spec, early) = lines_found(load::load_spec_cut(src, cut.as_ref())?, early);
     std::thread::scope(|scope| {
         plan_in(scope, &spec, src, &opts.build, true, early).map(|(planned, w)| (planned.federation, w.placed()))
     })
@@ -274,7 +291,7 @@ fn plan_in<'scope, 'env>(
     src: &'env SpecSource,
     opts: &'env BuildOptions,
     roots_as_warnings: bool,
-    early: Option<crate::line_index::ItemScan>,
+    early: Option<ItemScan>,
 ) -> Result<(Planned, Warnings<'scope>), Diagnostics> {
     let imports: usize = (spec.spec.clusters.iter()).map(|c| c.exports.len()).sum::<usize>() * spec.spec.clusters.len();
     let (input, unplaced, fanned) = if imports >= WORTH_A_THREAD {
@@ -360,6 +377,32 @@ mod tests {
             warnings.placed();
             prepared
         })
+    }
+
+    /// A large spec parsed in parts (`load::Cut`) places each cluster's
+    /// warning (MF153 here: each imports 1,200 hosts) at the line the full
+    /// line index gives.
+    #[test]
+    fn warnings_of_a_spec_parsed_in_parts_stand_at_their_lines() {
+        let src = large(600);
+        assert!(
+            load::Cut::of(&src.text).and_then(|cut| cut.parse()).is_some(),
+            "not parsed in parts"
+        );
+        let (_, warnings) = validate_source(&src, &RenderOptions::default()).unwrap();
+        let index = LineIndex::build(&src.text);
+        let placed: Vec<_> = warnings
+            .iter()
+            .map(|d| (d.path.clone(), d.location.as_ref().and_then(|l| l.line)))
+            .collect();
+        let expected: Vec<_> = (0..3)
+            .map(|i| {
+                let path = crate::line_index::item("spec.clusters", i);
+                let line = index.line_of(&path);
+                (path, line)
+            })
+            .collect();
+        assert_eq!(placed, expected);
     }
 
     /// Past 4,096 imports the fan-out is worked out beside intake: the

@@ -109,9 +109,10 @@ const PLACE_ASIDE_BYTES: usize = 32 * 1024;
 /// MF153, and finding those lines takes half as long as loading the spec),
 /// so the lines are found while the spec is loaded and checked, on a core
 /// that is idle then, instead of after the checks. Dropped unused (no
-/// warning, or one elsewhere), the scan stops.
-pub fn early_scan(src: &SpecSource) -> Option<ItemScan> {
-    if src.text.len() < PLACE_ASIDE_BYTES {
+/// warning, or one elsewhere), the scan stops. Not started when the spec
+/// is `cut` (`load::Cut`): parsing it in parts finds those lines.
+pub fn early_scan(src: &SpecSource, cut: bool) -> Option<ItemScan> {
+    if cut || src.text.len() < PLACE_ASIDE_BYTES {
         return None;
     }
     ItemScan::start(&src.text, "spec.clusters")

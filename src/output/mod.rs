@@ -23,8 +23,9 @@
 //! `check` a shared one; a second run waits for the first (`lock`), and
 //! says so once through the caller's `Notify`, which the CLI prints as a
 //! note (honouring `--quiet` and `--format`; `cli::report`).
-//! Ctrl-C, SIGTERM or SIGHUP while staging removes every temporary and
-//! folder the run made (`interrupted`); temporaries a killed run left behind are removed by
+//! Ctrl-C, SIGTERM or SIGHUP while staging removes every temporary (files,
+//! and new cluster folders staged whole) and the output folder if the run
+//! made it (`interrupted`); temporaries a killed run left behind are removed by
 //! the next `generate` and reported by `check` (`temporaries`).
 //!
 //! Files: `manifest` (the record, `Ownership`, `plan`), `adopt` (files

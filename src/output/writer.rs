@@ -1,6 +1,7 @@
 //! `TreeWriter`: `generate -o` stages each cluster's files as temporary
-//! siblings and renames them into place only when every cluster rendered
-//! without conflict; signals while staging remove every trace
+//! siblings (or, for a cluster folder not there yet, the whole folder as a
+//! temporary folder) and renames them into place only when every cluster
+//! rendered without conflict; signals while staging remove every trace
 //! (`interrupted`). Also the one-file form, `write_atomic`.
 
 use std::collections::BTreeSet;
@@ -13,11 +14,13 @@ use super::manifest::{Ownership, MANIFEST};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::render::ClusterOutput;
 
-/// What a staging temporary is called: `.<name>.meshfed-tmp` beside `<name>`.
+/// What a staging temporary is called: `.<name>.meshfed-tmp` beside `<name>`
+/// (a file, or a cluster folder staged whole).
 const TMP_SUFFIX: &str = ".meshfed-tmp";
 
-/// The temporaries a run of meshfed stages in `dir` and its cluster folders,
-/// sorted: after a run ends, any left are from a run that was killed.
+/// The temporaries a run of meshfed stages in `dir` and its cluster folders
+/// (files, and cluster folders staged whole), sorted: after a run ends, any
+/// left are from a run that was killed.
 pub fn temporaries(dir: &Path) -> Vec<PathBuf> {
     let is_tmp = |name: &str| name.starts_with('.') && name.ends_with(TMP_SUFFIX);
     let mut found = Vec::new();
@@ -27,7 +30,8 @@ pub fn temporaries(dir: &Path) -> Vec<PathBuf> {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Ok(kind) = entry.file_type() else { continue };
-        if kind.is_file() && is_tmp(&name) {
+        if (kind.is_file() || kind.is_dir()) && is_tmp(&name) {
+            // A staged file, or a staged cluster folder with its files.
             found.push(entry.path());
         } else if kind.is_dir() {
             let Ok(inner) = std::fs::read_dir(entry.path()) else {
@@ -108,9 +112,8 @@ enum Phase {
 
 #[derive(Default)]
 struct Staged {
-    /// (temporary file, target)
+    /// (temporary, target): a file, or a cluster folder staged whole.
     files: Vec<(PathBuf, PathBuf)>,
-    created_dirs: Vec<PathBuf>,
     /// Every `cluster/file` this run writes, unchanged ones included.
     written: BTreeSet<String>,
     clusters: BTreeSet<String>,
@@ -122,14 +125,12 @@ impl Shared {
         lock(&self.state)
     }
 
-    /// Removes everything staged and every folder this run created.
+    /// Removes everything staged (cluster folders this run made are staged
+    /// whole), and the output folder if this run made it.
     fn remove_staged(&self) {
         let state = std::mem::take(&mut *self.state());
         for (tmp, _) in &state.files {
-            let _ = std::fs::remove_file(tmp);
-        }
-        for created in state.created_dirs.iter().rev() {
-            let _ = std::fs::remove_dir(created);
+            remove_temporary(tmp);
         }
         if self.new_root {
             let _ = std::fs::remove_dir(&self.own.dir);
@@ -149,7 +150,11 @@ impl TreeWriter {
             }
         };
         for tmp in temporaries(dir) {
-            std::fs::remove_file(&tmp).map_err(|e| io_error(&tmp, &e))?;
+            let removed = match tmp.is_dir() {
+                true => std::fs::remove_dir_all(&tmp),
+                false => std::fs::remove_file(&tmp),
+            };
+            removed.map_err(|e| io_error(&tmp, &e))?;
         }
         let own = match Ownership::read(dir) {
             Ok(own) => own,
@@ -179,13 +184,22 @@ impl TreeWriter {
     pub fn stage(&self, federation: &str, cluster: &str, files: &ClusterOutput) -> Result<(), Diagnostic> {
         let shared = &self.shared;
         let cdir = shared.own.dir.join(cluster);
-        {
+        // A cluster folder that is not there yet is staged whole, as a
+        // temporary folder renamed into place at the end: one rename, not
+        // one per file (each a directory update, 9 ms for 500 on ext4), and
+        // its files hold no earlier content to compare with.
+        let fresh = {
             let _phase = self.staging()?;
-            if !cdir.exists() {
-                std::fs::create_dir_all(&cdir).map_err(|e| io_error(&cdir, &e))?;
-                shared.state().created_dirs.push(cdir.clone());
+            match cdir.exists() {
+                true => None,
+                false => {
+                    let tmp = shared.own.dir.join(format!(".{cluster}{TMP_SUFFIX}"));
+                    std::fs::create_dir(&tmp).map_err(|e| io_error(&cdir, &e))?;
+                    shared.state().files.push((tmp.clone(), cdir.clone()));
+                    Some(tmp)
+                }
             }
-        }
+        };
         for (name, file) in files {
             if let Some(d) = shared.own.conflict(federation, cluster, name, files) {
                 shared.state().conflicts.push(d);
@@ -193,12 +207,14 @@ impl TreeWriter {
             }
             let target = cdir.join(name);
             let _phase = self.staging()?;
-            // An unchanged file is left alone: no write, and its mtime stays.
-            let unchanged = std::fs::read(&target).is_ok_and(|old| old == file.text.as_bytes());
-            let staged = if unchanged {
-                None
-            } else {
-                Some(stage(&target, file.text.as_bytes())?)
+            let staged = match &fresh {
+                Some(tmp) => {
+                    write_new(&tmp.join(name), file.text.as_bytes()).map_err(|e| io_error(&target, &e))?;
+                    None
+                }
+                // An unchanged file is left alone: no write, and its mtime stays.
+                None if std::fs::read(&target).is_ok_and(|old| old == file.text.as_bytes()) => None,
+                None => Some(stage(&target, file.text.as_bytes())?),
             };
             let mut state = shared.state();
             state.written.insert(format!("{cluster}/{name}"));
@@ -271,14 +287,7 @@ impl TreeWriter {
             }
         }
         *phase = Phase::Committing;
-        for (i, (tmp, target)) in state.files.iter().enumerate() {
-            if let Err(e) = std::fs::rename(tmp, target) {
-                for (tmp, _) in &state.files[i..] {
-                    let _ = std::fs::remove_file(tmp);
-                }
-                return Err(vec![io_error(target, &e)]);
-            }
-        }
+        rename_all(&state.files).map_err(|d| vec![d])?;
         for rel in &stale {
             let path = dir.join(rel);
             match std::fs::remove_file(&path) {
@@ -306,6 +315,73 @@ impl Drop for TreeWriter {
 }
 
 /// Makes the folders above `path` that are missing (MF303 when it cannot).
+/// Renames each staged file into place, the last (the manifest, if it
+/// changed) only after every other one. A large run's renames are shared
+/// between two threads (each of the 500 at 20x100 is a system call to
+/// itself). On error, the temporaries not yet renamed are removed and the
+/// error of a file that failed is returned (the first half's first).
+fn rename_all(files: &[(PathBuf, PathBuf)]) -> Result<(), Diagnostic> {
+    let Some((last, rest)) = files.split_last() else {
+        return Ok(());
+    };
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let rename = |part: &[(PathBuf, PathBuf)]| -> Option<Diagnostic> {
+        for (tmp, target) in part {
+            if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                return None;
+            }
+            if let Err(e) = std::fs::rename(tmp, target) {
+                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Some(io_error(target, &e));
+            }
+        }
+        None
+    };
+    let (first, second) = rest.split_at(if rest.len() >= RENAMES_WORTH_A_THREAD {
+        rest.len() / 2
+    } else {
+        rest.len()
+    });
+    let errors = std::thread::scope(|s| {
+        let other = (!second.is_empty()).then(|| std::thread::Builder::new().spawn_scoped(s, || rename(second)));
+        let mine = rename(first);
+        let theirs = match other {
+            Some(Ok(handle)) => handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            // No thread to be had: this one renames the rest.
+            Some(Err(_)) => rename(second),
+            None => None,
+        };
+        [mine, theirs]
+    });
+    let result = match errors.into_iter().flatten().next() {
+        Some(d) => Err(d),
+        None => std::fs::rename(&last.0, &last.1).map_err(|e| io_error(&last.1, &e)),
+    };
+    if result.is_err() {
+        // Whatever was not renamed is still a temporary: none stays behind.
+        for (tmp, _) in files {
+            remove_temporary(tmp);
+        }
+    }
+    result
+}
+
+/// Removes a staged file, or a staged cluster folder and what it holds;
+/// nothing if it is gone (renamed into place).
+pub(super) fn remove_temporary(tmp: &Path) {
+    if std::fs::remove_file(tmp).is_err() && tmp.is_dir() && !tmp.is_symlink() {
+        let _ = std::fs::remove_dir_all(tmp);
+    }
+}
+
+/// Writes a file that is not there yet (in a staged cluster folder).
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::File::create_new(path).and_then(|mut f| f.write_all(bytes))
+}
+
+/// Below this many renames one thread is as quick as two.
+const RENAMES_WORTH_A_THREAD: usize = 64;
+
 pub fn create_parent(path: &Path) -> Result<(), Diagnostic> {
     let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
         return Ok(());
@@ -352,4 +428,100 @@ fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
     Diagnostic::new(Code::MF303, "", format!("cannot write {}: {e}", path.display()))
         .hint("check that the output folder is writable")
         .at(path, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` staged files in two folders, the manifest's last.
+    fn staged(dir: &Path, n: usize) -> Vec<(PathBuf, PathBuf)> {
+        let mut files: Vec<_> = (0..n)
+            .map(|i| {
+                let folder = dir.join(if i < n / 2 { "a" } else { "b" });
+                std::fs::create_dir_all(&folder).unwrap();
+                let target = folder.join(format!("f{i}.yaml"));
+                (stage(&target, format!("{i}\n").as_bytes()).unwrap(), target)
+            })
+            .collect();
+        let manifest = dir.join(MANIFEST);
+        files.push((stage(&manifest, b"m\n").unwrap(), manifest));
+        files
+    }
+
+    fn one_file(text: &str) -> ClusterOutput {
+        let file = crate::render::OutputFile {
+            text: text.to_owned(),
+            applied: true,
+        };
+        ClusterOutput::from([("a.yaml".to_owned(), file)])
+    }
+
+    #[test]
+    fn a_new_cluster_folder_is_staged_whole_and_renamed_into_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let writer = TreeWriter::new(&out, &|_| {}).unwrap();
+        writer.stage("fed", "east", &one_file("a: 1\n")).unwrap();
+        assert_eq!(temporaries(&out), vec![out.join(".east.meshfed-tmp")]);
+        assert!(!out.join("east").exists(), "the folder appeared before the run ended");
+        writer.finish(false).unwrap();
+        assert_eq!(std::fs::read_to_string(out.join("east/a.yaml")).unwrap(), "a: 1\n");
+        assert_eq!(temporaries(&out), Vec::<PathBuf>::new());
+        // The folder is there now: the next run stages file by file.
+        let writer = TreeWriter::new(&out, &|_| {}).unwrap();
+        writer.stage("fed", "east", &one_file("a: 2\n")).unwrap();
+        assert_eq!(temporaries(&out), vec![out.join("east/.a.yaml.meshfed-tmp")]);
+        writer.abort();
+        assert_eq!(std::fs::read_to_string(out.join("east/a.yaml")).unwrap(), "a: 1\n");
+        assert_eq!(temporaries(&out), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn a_cluster_folder_a_killed_run_staged_is_removed_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let staged = dir.path().join(".east.meshfed-tmp");
+        std::fs::create_dir_all(&staged).unwrap();
+        std::fs::write(staged.join("a.yaml"), "half a fi").unwrap();
+        assert_eq!(temporaries(dir.path()), vec![staged.clone()]);
+        let writer = TreeWriter::new(dir.path(), &|_| {}).unwrap();
+        assert!(!staged.exists());
+        writer.abort();
+    }
+
+    #[test]
+    fn many_renames_on_two_threads_put_every_file_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = staged(dir.path(), 3 * RENAMES_WORTH_A_THREAD);
+        rename_all(&files).unwrap();
+        for (i, (tmp, target)) in files.iter().enumerate() {
+            assert!(!tmp.exists(), "{} left", tmp.display());
+            let want = if i + 1 == files.len() {
+                "m\n".to_owned()
+            } else {
+                format!("{i}\n")
+            };
+            assert_eq!(std::fs::read_to_string(target).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_no_temporary_and_no_new_manifest() {
+        for n in [4, 3 * RENAMES_WORTH_A_THREAD] {
+            let dir = tempfile::tempdir().unwrap();
+            let files = staged(dir.path(), n);
+            // A folder that is not empty cannot be renamed over, in either half.
+            let blocked = &files[n - 2].1;
+            std::fs::create_dir_all(blocked.join("in-the-way")).unwrap();
+            let err = rename_all(&files).unwrap_err();
+            assert!(err.message.contains(&blocked.display().to_string()), "{}", err.message);
+            for (tmp, _) in &files {
+                assert!(!tmp.exists(), "{} left", tmp.display());
+            }
+            assert!(
+                !dir.path().join(MANIFEST).exists(),
+                "the manifest went in after a failure"
+            );
+        }
+    }
 }
