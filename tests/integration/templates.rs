@@ -21,6 +21,17 @@ fn generate(templates: &std::path::Path, out: &std::path::Path) -> Output {
         .unwrap()
 }
 
+/// A `--templates` folder holding one template, `name` with `text`, and
+/// where its output goes; both inside the returned temporary folder.
+fn one_template(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("templates");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join(name), text).unwrap();
+    let out = tmp.path().join("out");
+    (tmp, dir, out)
+}
+
 fn embedded(name: &str) -> String {
     std::fs::read_to_string(root().join("templates").join(name)).unwrap()
 }
@@ -61,15 +72,11 @@ fn every_embedded_template_is_used_by_some_scenario() {
 
 #[test]
 fn a_user_template_replaces_the_embedded_one() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("templates");
-    std::fs::create_dir(&dir).unwrap();
     let custom = embedded("destinationrule.yaml").replace(
         "      mode: ISTIO_MUTUAL",
         "      mode: ISTIO_MUTUAL\n    connectionPool:\n      tcp:\n        maxConnections: 100",
     );
-    std::fs::write(dir.join("destinationrule.yaml"), custom).unwrap();
-    let out = tmp.path().join("out");
+    let (_tmp, dir, out) = one_template("destinationrule.yaml", &custom);
     let o = generate(&dir, &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let dr = std::fs::read_to_string(out.join("cluster-a/imports-cluster-b.yaml")).unwrap();
@@ -100,11 +107,7 @@ fn a_broken_template_is_one_clear_error_and_nothing_is_written() {
         ),
         ("- just\n- a list\n", "MF302", "gateway.yaml"),
     ] {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("templates");
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("gateway.yaml"), body).unwrap();
-        let out = tmp.path().join("out");
+        let (_tmp, dir, out) = one_template("gateway.yaml", body);
         let o = generate(&dir, &out);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{body}: {stderr}");
@@ -122,9 +125,6 @@ fn a_broken_template_is_one_clear_error_and_nothing_is_written() {
 fn a_user_next_steps_template_reads_the_lists_of_names_as_lists() {
     // meshfed hands `next-steps.md` its long lists of names without copying
     // them (src/render/next_steps.rs); a user's template must not notice.
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("templates");
-    std::fs::create_dir(&dir).unwrap();
     let template = concat!(
         "{{ steps.imported_hosts|length }} {{ steps.imported_hosts[0] }} {{ steps.imported_hosts }}",
         " {% for h in steps.imported_hosts %}[{{ loop.index }} {{ h }}]{% endfor %}",
@@ -133,8 +133,7 @@ fn a_user_next_steps_template_reads_the_lists_of_names_as_lists() {
         " {{ e.importers|join(\", \") }} {{ e.importers|first }}{% if \"cluster-b\" in e.importers %} in{% endif %}\n",
         "{% endfor %}{{ steps|tojson }}\n",
     );
-    std::fs::write(dir.join("next-steps.md"), template).unwrap();
-    let out = tmp.path().join("out");
+    let (_tmp, dir, out) = one_template("next-steps.md", template);
     let o = generate(&dir, &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(out.join("cluster-a/NEXT-STEPS.md")).unwrap();
