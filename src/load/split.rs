@@ -140,7 +140,7 @@ impl<'t> Cut<'t> {
         if refused(text) {
             return None;
         }
-        let mut lines = lines(text).peekable();
+        let mut lines = lines(text);
         let mut spec_line = None;
         // `spec:` at column 0, then its keys' column from its first key.
         for l in lines.by_ref() {
@@ -168,26 +168,22 @@ impl<'t> Cut<'t> {
                 break;
             }
         }
-        let clusters_line = clusters_line?;
-        let child = child?;
-        Self::items(text, lines, child).map(|(region, items, column)| Cut {
+        let cut = Cut {
             text,
-            region,
-            items,
-            column,
+            region: 0..0,
+            items: Vec::new(),
+            column: 0,
             spec_line,
-            clusters_line,
-        })
+            clusters_line: clusters_line?,
+        };
+        cut.with_items(lines, child?)
     }
 
-    /// The entries that follow the `clusters:` line: the region, each
-    /// entry's offset and line, and their column.
-    #[allow(clippy::type_complexity)]
-    fn items(
-        text: &str,
-        lines: impl Iterator<Item = Line<'t>>,
-        child: usize,
-    ) -> Option<(Range<usize>, Vec<(usize, usize)>, usize)> {
+    /// The cut with the entries that follow the `clusters:` line (at a
+    /// column of at least `child`, that of `spec`'s keys): their region,
+    /// each one's offset and line, and their column.
+    fn with_items(self, lines: impl Iterator<Item = Line<'t>>, child: usize) -> Option<Self> {
+        let text = self.text;
         let mut items = Vec::new();
         let mut column = None;
         let mut start = None;
@@ -215,9 +211,19 @@ impl<'t> Cut<'t> {
                 items.push((l.start, l.number));
                 continue;
             }
-            return (items.len() >= 2).then(|| (start.unwrap_or(l.start)..l.start, items, c));
+            return self.found(start.unwrap_or(l.start)..l.start, items, c);
         }
-        (items.len() >= 2).then(|| (start.unwrap_or(text.len())..text.len(), items, column.unwrap_or(0)))
+        self.found(start.unwrap_or(text.len())..text.len(), items, column.unwrap_or(0))
+    }
+
+    /// The cut with its items, if there are two or more to share out.
+    fn found(self, region: Range<usize>, items: Vec<(usize, usize)>, column: usize) -> Option<Self> {
+        (items.len() >= 2).then_some(Cut {
+            region,
+            items,
+            column,
+            ..self
+        })
     }
 
     /// The lines of `spec`, `spec.clusters` and each item, as
