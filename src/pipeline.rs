@@ -9,7 +9,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 
 use crate::diagnostics::{Checked, Code, Diagnostic, Diagnostics};
 use crate::intake::{self, BuildOptions};
-use crate::line_index::{ItemScan, LineIndex};
+use crate::line_index::ItemScan;
 use crate::load::{self, SpecSource};
 use crate::plan::{self, ClusterPlan, Federation};
 use crate::render::{ClusterOutput, Renderer};
@@ -244,9 +244,7 @@ fn checked_plan_in<'scope, 'env>(
     src: &'env SpecSource,
     opts: &'env RenderOptions,
 ) -> Result<(Planned, Warnings<'scope>), Diagnostics> {
-    let cut = load::Cut::of(&src.text);
-    let early = intake::early_scan(src, cut.is_some());
-    let spec = load::load_spec_cut(src, cut.as_ref()).map_err(|mut diags| {
+    let (spec, early) = load_with_lines(src).map_err(|mut diags| {
         // A typo elsewhere must not hide a pasted private key or an expired
         // root: every rootCA that parses still goes through intake.
         if let Ok(value) = load::parse_yaml(&src.text, &src.file) {
@@ -254,27 +252,25 @@ fn checked_plan_in<'scope, 'env>(
         }
         diags
     })?;
-    let (spec, early) = lines_found(spec, early);
     plan_in(scope, &spec, src, &opts.build, false, early)
 }
 
-/// The spec, and the lines of its clusters' items: found while it was
-/// parsed in parts, else being found by `early`.
-fn lines_found(
-    (spec, lines): (MeshFederation, Option<LineIndex>),
-    early: Option<ItemScan>,
-) -> (MeshFederation, Option<ItemScan>) {
+/// The spec, and the lines of its clusters' items: found while a large
+/// spec is parsed in parts (`load::Cut`), else being found by a scan beside
+/// the load (`intake::early_scan`), or neither for a small spec.
+fn load_with_lines(src: &SpecSource) -> Result<(MeshFederation, Option<ItemScan>), Diagnostics> {
+    let cut = load::Cut::of(&src.text);
+    let early = intake::early_scan(src, cut.is_some());
+    let (spec, lines) = load::load_spec_cut(src, cut.as_ref())?;
     let known = lines.map(|lines| ItemScan::known(load::CUT_SEQUENCE, lines));
-    (spec, known.or(early))
+    Ok((spec, known.or(early)))
 }
 
 /// [`validate_source`] for `meshfed graph`, which draws names, not
 /// certificates: root CA problems are warnings (`intake::read`'s
 /// `roots_as_warnings`), so an expired or missing root never hides the picture.
 pub fn validate_for_graph(src: &SpecSource, opts: &RenderOptions) -> Checked<Federation> {
-    let cut = load::Cut::of(&src.text);
-    let early = intake::early_scan(src, cut.is_some());
-    let (spec, early) = lines_found(load::load_spec_cut(src, cut.as_ref())?, early);
+    let (spec, early) = load_with_lines(src)?;
     std::thread::scope(|scope| {
         plan_in(scope, &spec, src, &opts.build, true, early).map(|(planned, w)| (planned.federation, w.placed()))
     })
@@ -390,7 +386,7 @@ mod tests {
             "not parsed in parts"
         );
         let (_, warnings) = validate_source(&src, &RenderOptions::default()).unwrap();
-        let index = LineIndex::build(&src.text);
+        let index = crate::line_index::LineIndex::build(&src.text);
         let placed: Vec<_> = warnings
             .iter()
             .map(|d| (d.path.clone(), d.location.as_ref().and_then(|l| l.line)))

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use super::lock::{lock_folder, FolderLock, Notify};
@@ -130,7 +131,7 @@ impl Shared {
     fn remove_staged(&self) {
         let state = std::mem::take(&mut *self.state());
         for (tmp, _) in &state.files {
-            remove_temporary(tmp);
+            let _ = remove_temporary(tmp);
         }
         if self.new_root {
             let _ = std::fs::remove_dir(&self.own.dir);
@@ -150,11 +151,7 @@ impl TreeWriter {
             }
         };
         for tmp in temporaries(dir) {
-            let removed = match tmp.is_dir() {
-                true => std::fs::remove_dir_all(&tmp),
-                false => std::fs::remove_file(&tmp),
-            };
-            removed.map_err(|e| io_error(&tmp, &e))?;
+            remove_temporary(&tmp).map_err(|e| io_error(&tmp, &e))?;
         }
         let own = match Ownership::read(dir) {
             Ok(own) => own,
@@ -314,7 +311,6 @@ impl Drop for TreeWriter {
     }
 }
 
-/// Makes the folders above `path` that are missing (MF303 when it cannot).
 /// Renames each staged file into place, the last (the manifest, if it
 /// changed) only after every other one. A large run's renames are shared
 /// between two threads (each of the 500 at 20x100 is a system call to
@@ -324,14 +320,14 @@ fn rename_all(files: &[(PathBuf, PathBuf)]) -> Result<(), Diagnostic> {
     let Some((last, rest)) = files.split_last() else {
         return Ok(());
     };
-    let failed = std::sync::atomic::AtomicBool::new(false);
+    let failed = AtomicBool::new(false);
     let rename = |part: &[(PathBuf, PathBuf)]| -> Option<Diagnostic> {
         for (tmp, target) in part {
-            if failed.load(std::sync::atomic::Ordering::Relaxed) {
+            if failed.load(Ordering::Relaxed) {
                 return None;
             }
             if let Err(e) = std::fs::rename(tmp, target) {
-                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                failed.store(true, Ordering::Relaxed);
                 return Some(io_error(target, &e));
             }
         }
@@ -360,17 +356,24 @@ fn rename_all(files: &[(PathBuf, PathBuf)]) -> Result<(), Diagnostic> {
     if result.is_err() {
         // Whatever was not renamed is still a temporary: none stays behind.
         for (tmp, _) in files {
-            remove_temporary(tmp);
+            let _ = remove_temporary(tmp);
         }
     }
     result
 }
 
-/// Removes a staged file, or a staged cluster folder and what it holds;
-/// nothing if it is gone (renamed into place).
-pub(super) fn remove_temporary(tmp: &Path) {
-    if std::fs::remove_file(tmp).is_err() && tmp.is_dir() && !tmp.is_symlink() {
-        let _ = std::fs::remove_dir_all(tmp);
+/// Removes a staged file, or a staged cluster folder and what it holds
+/// (a link is removed, never followed); nothing if it is gone (renamed
+/// into place).
+fn remove_temporary(tmp: &Path) -> std::io::Result<()> {
+    let removed = match std::fs::symlink_metadata(tmp) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(tmp),
+        Ok(_) => std::fs::remove_file(tmp),
+        Err(e) => Err(e),
+    };
+    match removed {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
     }
 }
 
@@ -382,6 +385,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Below this many renames one thread is as quick as two.
 const RENAMES_WORTH_A_THREAD: usize = 64;
 
+/// Makes the folders above `path` that are missing (MF303 when it cannot).
 pub fn create_parent(path: &Path) -> Result<(), Diagnostic> {
     let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
         return Ok(());
